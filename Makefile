@@ -1,0 +1,51 @@
+# The two commands of README.md: `make up` (install + run) and `make test` (install + every test).
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+AS_EXAMPLES := pump/examples/assemblyscript
+
+.PHONY: install frontend wasm-examples up test lint typecheck pytest frontend-test e2e clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	npm --prefix frontend ci --no-audit --no-fund
+
+frontend: frontend/node_modules/.package-lock.json
+	npm --prefix frontend run build
+
+$(AS_EXAMPLES)/node_modules/.package-lock.json: $(AS_EXAMPLES)/package-lock.json
+	npm --prefix $(AS_EXAMPLES) ci --no-audit --no-fund
+
+wasm-examples: $(AS_EXAMPLES)/node_modules/.package-lock.json
+	npm --prefix $(AS_EXAMPLES) run build
+
+up: install frontend
+	$(BIN)/flowplane up
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install wasm-examples
+	$(BIN)/pytest -q -p no:cacheprovider
+
+frontend-test: frontend
+	npm --prefix frontend run test
+
+e2e: install frontend
+	npm --prefix frontend run test:e2e
+
+test: lint typecheck pytest frontend-test e2e
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/dist $(AS_EXAMPLES)/node_modules pump/examples/build

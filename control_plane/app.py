@@ -1,0 +1,67 @@
+"""`create_app()`: wires settings, database, Redis, domain routers and background services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from control_plane import __version__
+from control_plane.db import create_engine, create_sessionmaker, migrate
+from control_plane.errors import install_error_handlers
+from control_plane.frontend import mount_frontend
+from control_plane.health.endpoints import router as health_router
+from control_plane.observability import configure_logging, install_request_ids
+from control_plane.redis import RedisConnections
+from control_plane.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        database_url = settings.resolved_database_url
+        if settings.run_migrations:
+            await migrate(database_url)
+        engine = create_engine(database_url)
+        redis = RedisConnections(settings)
+        await redis.start()
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.redis = redis
+        async with AsyncExitStack() as services:
+            for start_service in SERVICES:
+                await services.enter_async_context(start_service(app))
+            try:
+                yield
+            finally:
+                await services.aclose()
+                await redis.close()
+                await engine.dispose()
+
+    app = FastAPI(title="Flowplane", version=__version__, lifespan=lifespan)
+    install_error_handlers(app)
+    install_request_ids(app)
+    app.include_router(health_router)
+    for router in api_routers():
+        app.include_router(router, prefix="/api")
+    mount_frontend(app)
+    return app
+
+
+def api_routers() -> list:  # type: ignore[type-arg]
+    from control_plane.accounts.endpoints import router as accounts_router
+    from control_plane.flows.endpoints import router as flows_router
+    from control_plane.organism_editor.endpoints import router as organism_router
+
+    return [accounts_router, flows_router, organism_router]
+
+
+# Background services (reconciler, recorder, scheduler ...): async context managers taking the
+# app, entered in order at start-up and closed in reverse order at shutdown.
+SERVICES: list = []  # type: ignore[type-arg]

@@ -1,0 +1,63 @@
+"""The `flowplane` command: `up` runs the app on the embedded default, `pump` runs the pump."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+import uvicorn
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["pump"]:
+        # The pump is a separate program (it never imports the control plane): hand over to it.
+        os.execv(sys.executable, [sys.executable, "-m", "pump", *args[1:]])
+    parser = build_parser()
+    options = parser.parse_args(args)
+    if options.command == "up":
+        run_up(options.host, options.port, options.workers)
+    elif options.command == "migrate":
+        run_migrate()
+    else:
+        parser.print_help()
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flowplane", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    up = commands.add_parser("up", help="run the control plane (state under ./.flowplane/)")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--workers", type=int, default=1)
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    commands.add_parser("pump", help="run a pump: `flowplane pump run organism.yaml --payload ...`")
+    return parser
+
+
+def run_up(host: str, port: int, workers: int) -> None:
+    uvicorn.run(
+        "control_plane.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def run_migrate() -> None:
+    from control_plane.db import migrate
+    from control_plane.settings import get_settings
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(migrate(settings.resolved_database_url))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""One error hierarchy, rendered by one handler as `{"error": Name, "detail": ...}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+class ControlPlaneError(Exception):
+    status: int = 400
+
+    def __init__(self, detail: str, *, status: int | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        self.extra = extra
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.name, "detail": self.detail, **self.extra}
+
+
+class BadRequest(ControlPlaneError):
+    status = 400
+
+
+class Unauthorized(ControlPlaneError):
+    status = 401
+
+
+class QuotaExceeded(ControlPlaneError):
+    status = 402
+
+    def __init__(self, detail: str, *, limit: str, upgrade_url: str = "/settings/billing") -> None:
+        super().__init__(detail, limit=limit, upgrade_url=upgrade_url)
+
+
+class Forbidden(ControlPlaneError):
+    status = 403
+
+
+class NotFound(ControlPlaneError):
+    status = 404
+
+
+class Conflict(ControlPlaneError):
+    status = 409
+
+
+class PayloadTooLarge(ControlPlaneError):
+    status = 413
+
+
+class UnsupportedMediaType(ControlPlaneError):
+    status = 415
+
+
+class InvalidInput(ControlPlaneError):
+    """A well-formed request whose content is refused; `problems` name each field or YAML path."""
+
+    status = 422
+
+    def __init__(self, detail: str, problems: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail, problems=problems or [])
+
+
+class InvalidOrganism(InvalidInput):
+    pass
+
+
+class ServiceUnavailable(ControlPlaneError):
+    status = 503
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def render_domain_error(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, ControlPlaneError)
+        return JSONResponse(error.body(), status_code=error.status)
+
+    async def render_malformed_request(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        problems = [
+            {"path": ".".join(str(part) for part in item["loc"]), "message": item["msg"]}
+            for item in error.errors()
+        ]
+        summary = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
+        return JSONResponse(
+            {"error": "InvalidRequest", "detail": summary, "problems": problems}, status_code=422
+        )
+
+    app.add_exception_handler(ControlPlaneError, render_domain_error)
+    app.add_exception_handler(RequestValidationError, render_malformed_request)

@@ -1,0 +1,86 @@
+"""The event schema written by the pump to `...:events` and the trigger entry schema the control
+plane writes to `...:triggers`. Both sides encode and decode only through this module."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+EventType = Literal[
+    "execution.started",
+    "step.started",
+    "step.completed",
+    "step.failed",
+    "message.routed",
+    "log",
+    "execution.completed",
+    "execution.failed",
+]
+FINAL_EVENT_TYPES: frozenset[str] = frozenset({"execution.completed", "execution.failed"})
+
+
+class Event(BaseModel):
+    type: EventType
+    execution_id: str
+    ts: float = Field(default_factory=time.time)
+    step: int | None = None
+    listener: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    def encode(self) -> dict[str, str]:
+        fields = {"type": self.type, "execution_id": self.execution_id, "ts": repr(self.ts)}
+        if self.step is not None:
+            fields["step"] = str(self.step)
+        if self.listener is not None:
+            fields["listener"] = self.listener
+        fields["data"] = json.dumps(self.data, separators=(",", ":"), default=str)
+        return fields
+
+    @classmethod
+    def decode(cls, fields: dict[str, str] | dict[bytes, bytes]) -> Event:
+        text = {_text(k): _text(v) for k, v in fields.items()}
+        return cls(
+            type=text["type"],  # type: ignore[arg-type]
+            execution_id=text["execution_id"],
+            ts=float(text["ts"]),
+            step=int(text["step"]) if "step" in text else None,
+            listener=text.get("listener"),
+            data=json.loads(text.get("data", "{}")),
+        )
+
+
+class TriggerEntry(BaseModel):
+    """One entry of a flow's trigger stream: inject `payload` into `target`."""
+
+    execution_id: str
+    trigger: str  # trigger name from the organism, or "manual"
+    target: str
+    payload: Any = None
+    enqueued_at: float = Field(default_factory=time.time)
+
+    def encode(self) -> dict[str, str]:
+        return {
+            "execution_id": self.execution_id,
+            "trigger": self.trigger,
+            "target": self.target,
+            "payload": json.dumps(self.payload, separators=(",", ":")),
+            "enqueued_at": repr(self.enqueued_at),
+        }
+
+    @classmethod
+    def decode(cls, fields: dict[str, str] | dict[bytes, bytes]) -> TriggerEntry:
+        text = {_text(k): _text(v) for k, v in fields.items()}
+        return cls(
+            execution_id=text["execution_id"],
+            trigger=text["trigger"],
+            target=text["target"],
+            payload=json.loads(text.get("payload", "null")),
+            enqueued_at=float(text.get("enqueued_at", "0")),
+        )
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,85 @@
+"""Names shared by the pump and the control plane: the Redis key layout and the pump's
+environment contract. The only key builder in the project (DESIGN.md §9)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TRIGGER_GROUP = "pump"  # consumer group of every flow's trigger stream
+LOG_STREAM_MAXLEN = 10_000
+HEARTBEAT_TTL_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class FlowKeys:
+    tenant_id: str
+    flow_id: str
+
+    @property
+    def prefix(self) -> str:
+        return f"tenant:{self.tenant_id}:flow:{self.flow_id}:"
+
+    @property
+    def pattern(self) -> str:
+        """The ACL key pattern (and SCAN match) covering every key of this flow."""
+        return f"{self.prefix}*"
+
+    @property
+    def triggers(self) -> str:
+        return f"{self.prefix}triggers"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}events"
+
+    @property
+    def logs(self) -> str:
+        return f"{self.prefix}logs"
+
+    @property
+    def heartbeat(self) -> str:
+        return f"{self.prefix}pump"
+
+    def buffer(self, execution_id: str) -> str:
+        return f"{self.prefix}buffer:{execution_id}"
+
+    def execution_state(self, execution_id: str) -> str:
+        """Marker of an execution a pump has finished (for at-least-once redelivery)."""
+        return f"{self.prefix}done:{execution_id}"
+
+    @property
+    def memory_data(self) -> str:
+        """Project memory: one hash, field = memory key, value = JSON."""
+        return f"{self.prefix}memory:data"
+
+    @property
+    def memory_bytes(self) -> str:
+        """Bytes used by project memory (the quota counter)."""
+        return f"{self.prefix}memory:bytes"
+
+    @property
+    def channel_pattern(self) -> str:
+        return f"{self.prefix}*"
+
+
+def acl_username(tenant_id: str, flow_id: str) -> str:
+    return f"pump-{tenant_id}-{flow_id}"
+
+
+class PumpEnv:
+    """Environment variables the orchestrator sets and `python -m pump` reads."""
+
+    FLOW_ID = "FLOWPLANE_FLOW_ID"
+    TENANT_ID = "FLOWPLANE_TENANT_ID"
+    ORGANISM = "FLOWPLANE_ORGANISM"  # base64 of the organism YAML
+    REDIS_URL = "FLOWPLANE_REDIS_URL"  # carries the per-flow ACL user's credential
+    SECRETS = "FLOWPLANE_SECRETS"  # base64 of a JSON object {name: value}
+    MODULES = "FLOWPLANE_MODULES"  # JSON {"<module-id>@<version>": "<sha256>"}
+    MODULE_SOURCE = "FLOWPLANE_MODULE_SOURCE"  # directory or http(s) URL holding <sha256>.wasm
+    CONCURRENCY = "FLOWPLANE_CONCURRENCY"
+    MEMORY_QUOTA_BYTES = "FLOWPLANE_MEMORY_QUOTA_BYTES"  # 0: the tier allows no project memory
+    HTTP_ALLOWLIST = "FLOWPLANE_HTTP_ALLOWLIST"  # comma-separated hosts/CIDRs the HTTP handler may reach
+    CONSUMER = "FLOWPLANE_CONSUMER"
+    WASM_FUEL = "FLOWPLANE_WASM_FUEL"
+    WASM_MEMORY_BYTES = "FLOWPLANE_WASM_MEMORY_BYTES"
+    WASM_TIMEOUT_SECONDS = "FLOWPLANE_WASM_TIMEOUT_SECONDS"
