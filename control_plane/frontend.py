@@ -18,7 +18,7 @@ def mount_frontend(app: FastAPI, dist: Path = FRONTEND_DIST) -> None:
         app.mount("/assets", StaticFiles(directory=assets), name="assets")
 
     @app.get("/{path:path}", include_in_schema=False)
-    async def single_page_app(path: str, request: Request) -> Response:
+    def single_page_app(path: str, request: Request) -> Response:
         if path.startswith(NOT_SPA_PREFIXES):
             return JSONResponse(
                 {"error": "NotFound", "detail": f"no route {request.url.path}"}, status_code=404

@@ -12,5 +12,8 @@ def import_all_models() -> None:
         try:
             importlib.import_module(f"control_plane.{domain}.models")
         except ModuleNotFoundError as error:
-            if error.name != f"control_plane.{domain}.models" and error.name != f"control_plane.{domain}":
+            if (
+                error.name != f"control_plane.{domain}.models"
+                and error.name != f"control_plane.{domain}"
+            ):
                 raise

@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     redis_url: str = Field(
         default="", validation_alias=AliasChoices("FLOWPLANE_REDIS_URL", "REDIS_URL")
     )
-    blob_url: str = Field(default="", validation_alias=AliasChoices("FLOWPLANE_BLOB_URL", "BLOB_URL"))
+    blob_url: str = Field(
+        default="", validation_alias=AliasChoices("FLOWPLANE_BLOB_URL", "BLOB_URL")
+    )
     public_url: str = ""  # base URL shown in webhook URLs; empty: taken from the request
     log_level: str = "INFO"
     log_json: bool = True

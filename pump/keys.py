@@ -8,6 +8,32 @@ from dataclasses import dataclass
 TRIGGER_GROUP = "pump"  # consumer group of every flow's trigger stream
 LOG_STREAM_MAXLEN = 10_000
 HEARTBEAT_TTL_SECONDS = 15
+# how long the "finished" marker of an execution outlives it (guards redelivery after a crash)
+EXECUTION_STATE_TTL_SECONDS = 86_400
+
+# Every Redis command the pump sends, for the per-flow ACL user's allowlist (`+<command>` each;
+# `script|load` is not needed: project-memory scripts run with EVAL). All keys it names match
+# `FlowKeys.pattern`.
+PUMP_REDIS_COMMANDS: tuple[str, ...] = (
+    "ping",
+    "client|setname",
+    "hello",
+    "xreadgroup",
+    "xgroup|create",
+    "xack",
+    "xautoclaim",
+    "xclaim",
+    "xadd",
+    "set",
+    "del",
+    "exists",
+    "expire",
+    "hset",
+    "hget",
+    "rpush",
+    "lrange",
+    "eval",
+)
 
 
 @dataclass(frozen=True)
@@ -78,8 +104,15 @@ class PumpEnv:
     MODULE_SOURCE = "FLOWPLANE_MODULE_SOURCE"  # directory or http(s) URL holding <sha256>.wasm
     CONCURRENCY = "FLOWPLANE_CONCURRENCY"
     MEMORY_QUOTA_BYTES = "FLOWPLANE_MEMORY_QUOTA_BYTES"  # 0: the tier allows no project memory
-    HTTP_ALLOWLIST = "FLOWPLANE_HTTP_ALLOWLIST"  # comma-separated hosts/CIDRs the HTTP handler may reach
+    HTTP_ALLOWLIST = (
+        "FLOWPLANE_HTTP_ALLOWLIST"  # comma-separated hosts/CIDRs the HTTP handler may reach
+    )
     CONSUMER = "FLOWPLANE_CONSUMER"
     WASM_FUEL = "FLOWPLANE_WASM_FUEL"
     WASM_MEMORY_BYTES = "FLOWPLANE_WASM_MEMORY_BYTES"
     WASM_TIMEOUT_SECONDS = "FLOWPLANE_WASM_TIMEOUT_SECONDS"
+    # JSON {"<module-id>@<version>": ["http_fetch"]}: capabilities the installer granted a module
+    MODULE_GRANTS = "FLOWPLANE_MODULE_GRANTS"
+    # seconds a trigger entry must sit unacknowledged with a silent consumer before another pump
+    # takes it over (live pumps refresh their in-flight entries every second)
+    RECLAIM_IDLE_SECONDS = "FLOWPLANE_RECLAIM_IDLE_SECONDS"

@@ -14,7 +14,9 @@ from contextlib import contextmanager
 import asyncpg
 import redis
 
-POSTGRES_ADMIN_URL = os.environ.get("FLOWPLANE_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "FLOWPLANE_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test"
+)
 REDIS_TEST_URL = os.environ.get("FLOWPLANE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("FLOWPLANE_TEST_REQUIRE_SERVICES") == "1"
 

@@ -1,0 +1,112 @@
+"""The app core: health, request ids, error rendering, and `flowplane up` on the embedded default."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from control_plane.settings import Settings, normalize_database_url
+
+
+async def test_health_reports_database_redis_and_version(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["version"]
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["redis"]["ok"] is True
+
+
+async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
+    given = await client.get("/health", headers={"X-Request-ID": "req-123"})
+    assert given.headers["X-Request-ID"] == "req-123"
+    generated = await client.get("/health")
+    assert len(generated.headers["X-Request-ID"]) == 32
+
+
+async def test_unknown_api_route_is_a_json_error(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/does-not-exist")
+    assert response.status_code == 404
+    assert response.json()["error"] == "NotFound"
+
+
+async def test_malformed_request_names_the_field(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/auth/signup", json={"email": "a@example.com"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "InvalidRequest"
+    assert any(problem["path"].endswith("password") for problem in body["problems"])
+
+
+def test_database_urls_are_normalized_to_async_drivers() -> None:
+    assert normalize_database_url("postgres://u@h/db") == "postgresql+asyncpg://u@h/db"
+    assert normalize_database_url("postgresql://u@h/db") == "postgresql+asyncpg://u@h/db"
+    assert normalize_database_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+    embedded = Settings(data_dir=Path("/tmp/fp"), database_url="")
+    assert embedded.resolved_database_url == "sqlite+aiosqlite:////tmp/fp/flowplane.db"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_flowplane_up_runs_on_the_embedded_default(tmp_path: Path) -> None:
+    """Nothing configured: SQLite and an embedded Redis under the working directory's .flowplane."""
+    port = _free_port()
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("FLOWPLANE_") and key not in {"DATABASE_URL", "REDIS_URL"}
+    }
+    command = [sys.executable, "-m", "control_plane.cli", "up", "--port", str(port)]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        body = _wait_for_health(port, process)
+        assert body["checks"]["database"]["dialect"] == "sqlite"
+        assert body["checks"]["redis"]["embedded"] is True
+        signup = httpx.post(
+            f"http://127.0.0.1:{port}/api/auth/signup",
+            json={"email": "first@example.com", "password": "correct horse battery"},
+        )
+        assert signup.status_code == 201, signup.text
+        assert (tmp_path / ".flowplane" / "flowplane.db").is_file()
+        assert (tmp_path / ".flowplane" / "redis" / "appendonly.aof").exists() or any(
+            (tmp_path / ".flowplane" / "redis").glob("appendonly*")
+        )
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=20)[0].decode()
+    assert process.returncode == 0, output
+    redis_processes = subprocess.run(
+        ["pgrep", "-f", str(tmp_path / ".flowplane")], capture_output=True, text=True
+    )
+    assert redis_processes.stdout.strip() == "", "the embedded redis-server outlived the app"
+
+
+def _wait_for_health(port: int, process: subprocess.Popen[bytes]) -> dict[str, object]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(process.communicate()[0].decode())
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            if response.status_code == 200:
+                return dict(json.loads(response.text))
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("flowplane up did not become healthy within 60 s")
