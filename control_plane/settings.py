@@ -29,8 +29,67 @@ class Settings(BaseSettings):
     log_json: bool = True
     run_migrations: bool = True  # apply Alembic migrations at start-up
     session_ttl_hours: int = 24 * 14
+    default_tier: Literal["free", "paid", "pro", "enterprise"] = "free"  # tier of new tenants
     pump_backend: Literal["process", "docker", "kubernetes"] = "process"
     background_tasks: bool = True  # reconciler, recorder, scheduler; off for API-only replicas
+
+    # --- pumps (control_plane/pumps/README.md) ------------------------------------------------
+    # Redis as the pumps reach it (host, port, db, TLS); the credential in it is replaced by each
+    # pump's own ACL user. Empty: the control plane's Redis (REDIS_URL or the embedded server).
+    pump_redis_url: str = ""
+    pump_sandbox: Literal["auto", "bwrap", "none"] = "auto"  # process backend; auto: bwrap if found
+    pump_warm_standby: int = 1  # process backend: sandboxed interpreters kept ready for a start
+    pump_image: str = "flowplane/pump:latest"  # docker and kubernetes backends
+    pump_concurrency: int = 128  # executions in flight per pump
+    pump_http_allowlist: str = ""  # hosts/CIDRs the HTTP handler may reach despite being private
+    pump_module_source: str = ""  # directory or URL of <sha256>.wasm; empty: <data_dir>/modules
+    pump_memory_bytes: int = 512 * 1024 * 1024  # docker/kubernetes memory limit per pump
+    pump_cpu: float = 1.0  # docker/kubernetes CPU limit per pump, in cores
+    pump_pids: int = 256  # docker/kubernetes process/thread limit per pump
+    pump_address_space_bytes: int = 8 * 1024**3  # process backend RLIMIT_AS; 0: unlimited
+    pump_cpu_seconds: int = 0  # process backend RLIMIT_CPU per pump lifetime; 0: unlimited
+    pump_open_files: int = 1024  # process backend RLIMIT_NOFILE
+    pump_user_processes: int = 4096  # process backend RLIMIT_NPROC (counts the whole user)
+    pump_start_timeout_seconds: float = 30.0  # started but no heartbeat by then: a failed start
+    pump_stop_timeout_seconds: float = 30.0  # SIGTERM drain before SIGKILL
+    pump_crash_limit: int = 5  # crashes within the window that mark the flow `error`
+    pump_crash_window_seconds: float = 600.0
+    pump_restart_backoff_seconds: float = 1.0  # first restart delay, doubled per crash
+    pump_restart_backoff_max_seconds: float = 60.0
+    pump_idle_stop_seconds: int | None = None  # overrides every tier's idle_stop_seconds
+    reconcile_interval_seconds: float = 5.0
+    reconciler_lock_key: str = ""  # empty: derived from the database URL (one leader per DB)
+    # Fernet key for flow secrets at rest; empty: generated once into <data_dir>/secrets.key
+    secrets_key: str = ""
+    docker_url: str = ""  # empty: DOCKER_HOST or the local socket
+    docker_network: str = "flowplane"
+    kubernetes_namespace: str = "flowplane"
+    kubernetes_kubeconfig: str = ""  # empty: in-cluster configuration, else ~/.kube/config
+    kubernetes_redis_pod_labels: dict[str, str] = {"app.kubernetes.io/name": "redis"}
+    kubernetes_redis_port: int = 6379
+
+    # --- triggers and executions (control_plane/triggers/README.md, executions/README.md) ------
+    webhook_max_body_bytes: int = 1024 * 1024  # larger webhook bodies get 413
+    trigger_wait_timeout_seconds: float = 30.0  # bound of `?wait=true` on the Run button
+    trigger_flow_cache_seconds: float = 1.0  # how long a flow's trigger lookup is reused
+    trigger_admission_workers: int = 3  # concurrent group-commit batches of trigger inserts
+    trigger_admission_max_batch: int = 256  # triggers committed in one transaction at most
+    quota_refresh_seconds: float = 5.0  # how often monthly usage is re-read from the database
+    execution_input_max_bytes: int = 256 * 1024  # larger inputs are stored truncated
+    execution_outputs_max_bytes: int = 256 * 1024
+    execution_step_max_bytes: int = 16 * 1024  # per step input and output
+    recorder_batch_size: int = 2000  # events read and written per recorder round
+    recorder_block_ms: int = 250
+    recorder_refresh_seconds: float = 2.0  # how often the set of event streams is re-read
+    recorder_claim_idle_seconds: float = 30.0  # events pending this long at a dead recorder
+    retention_interval_seconds: float = 3600.0
+    retention_batch_size: int = 1000  # executions deleted per statement
+    scheduler_interval_seconds: float = 1.0
+    # Test hook: "second" reads a cron's minute field as seconds, so "*/2 * * * *" fires every
+    # two seconds. Never set it in production.
+    scheduler_tick_unit: Literal["minute", "second"] = "minute"
+    reaper_interval_seconds: float = 15.0
+    reaper_grace_seconds: float = 30.0  # queued this long without a stream entry: reaped
 
     @property
     def resolved_database_url(self) -> str:

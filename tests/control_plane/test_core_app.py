@@ -90,7 +90,8 @@ def test_flowplane_up_runs_on_the_embedded_default(tmp_path: Path) -> None:
     finally:
         process.terminate()
         output = process.communicate(timeout=20)[0].decode()
-    assert process.returncode == 0, output
+    # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught
+    assert process.returncode in (0, -15), output
     redis_processes = subprocess.run(
         ["pgrep", "-f", str(tmp_path / ".flowplane")], capture_output=True, text=True
     )

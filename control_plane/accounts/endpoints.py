@@ -1,0 +1,109 @@
+"""/api/auth (sign-up, log-in, who am I, log-out) and /api/keys (personal API keys)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request, Response, status
+
+from control_plane.accounts import service
+from control_plane.accounts.dependencies import CurrentPrincipal
+from control_plane.accounts.schemas import (
+    AccountOut,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
+    Credentials,
+    SessionOut,
+    TenantOut,
+    UserOut,
+)
+from control_plane.db import DatabaseSession
+from control_plane.settings import Settings
+
+router = APIRouter(tags=["accounts"])
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _session_out(signed_in: service.SignedIn) -> SessionOut:
+    return SessionOut(
+        token=signed_in.token,
+        user=UserOut.model_validate(signed_in.user),
+        tenant=TenantOut.model_validate(signed_in.tenant),
+    )
+
+
+@router.post(
+    "/auth/signup",
+    response_model=SessionOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an account with a personal workspace and log in",
+)
+async def sign_up(body: Credentials, request: Request, session: DatabaseSession) -> SessionOut:
+    settings = _settings(request)
+    signed_in = await service.sign_up(
+        session,
+        body.email,
+        body.password,
+        tier=settings.default_tier,
+        session_ttl=timedelta(hours=settings.session_ttl_hours),
+    )
+    return _session_out(signed_in)
+
+
+@router.post("/auth/login", response_model=SessionOut, summary="Log in with email and password")
+async def log_in(body: Credentials, request: Request, session: DatabaseSession) -> SessionOut:
+    ttl = timedelta(hours=_settings(request).session_ttl_hours)
+    signed_in = await service.log_in(session, body.email, body.password, session_ttl=ttl)
+    return _session_out(signed_in)
+
+
+@router.get("/auth/me", response_model=AccountOut, summary="The current user and workspace")
+async def me(principal: CurrentPrincipal, session: DatabaseSession) -> AccountOut:
+    user, tenant = await service.account(session, principal)
+    return AccountOut(user=UserOut.model_validate(user), tenant=TenantOut.model_validate(tenant))
+
+
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Revoke the session token this request used",
+)
+async def log_out(principal: CurrentPrincipal, session: DatabaseSession) -> None:
+    await service.log_out(session, principal)
+
+
+@router.get("/keys", response_model=list[ApiKeyOut], summary="List your API keys")
+async def list_keys(principal: CurrentPrincipal, session: DatabaseSession) -> list[ApiKeyOut]:
+    keys = await service.list_api_keys(session, principal)
+    return [ApiKeyOut.model_validate(key) for key in keys]
+
+
+@router.post(
+    "/keys",
+    response_model=ApiKeyCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API key (the key is shown only in this response)",
+)
+async def create_key(
+    body: ApiKeyCreate, principal: CurrentPrincipal, session: DatabaseSession
+) -> ApiKeyCreated:
+    key, secret = await service.create_api_key(session, principal, body.name)
+    return ApiKeyCreated(
+        id=key.id, name=body.name.strip(), prefix=key.prefix, created_at=key.created_at, key=secret
+    )
+
+
+@router.delete(
+    "/keys/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Revoke an API key",
+)
+async def revoke_key(key_id: str, principal: CurrentPrincipal, session: DatabaseSession) -> None:
+    await service.revoke_api_key(session, principal, key_id)

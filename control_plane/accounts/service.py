@@ -1,0 +1,264 @@
+"""Accounts: sign-up, log-in, bearer-token authentication, API keys and tenant tiers.
+
+Every function takes the session first and only flushes; the request's session commits."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.accounts.credentials import (
+    TOKEN_PREFIXES,
+    hash_password,
+    hash_token,
+    issue_token,
+    password_needs_rehash,
+    verify_password,
+)
+from control_plane.accounts.models import AuthToken, Membership, Tenant, TokenKind, User
+from control_plane.billing.tiers import TIERS, is_tier
+from control_plane.db import utcnow
+from control_plane.errors import BadRequest, Conflict, InvalidInput, NotFound, Unauthorized
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+MAX_EMAIL_LENGTH = 254
+MAX_KEY_NAME_LENGTH = 100
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # `last_used_at` is written at most this often
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]+$")
+WRONG_CREDENTIALS = "wrong email or password"
+INVALID_TOKEN = "the bearer token is invalid, expired or revoked; log in again"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts as: a user inside one tenant, through one token."""
+
+    user_id: str
+    tenant_id: str
+    tier: str
+    token_id: str
+    token_kind: str
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str
+    user: User
+    tenant: Tenant
+
+
+async def sign_up(
+    session: AsyncSession, email: str, password: str, *, tier: str, session_ttl: timedelta
+) -> SignedIn:
+    """Create a user with a personal tenant on `tier` and open a session for it."""
+    email = normalize_email(email)
+    problems = _email_problems(email) + _password_problems(password)
+    if problems:
+        raise InvalidInput(_summary(problems), problems)
+    if not is_tier(tier):
+        raise ValueError(f"default tier {tier!r} is not one of {', '.join(TIERS)}")
+    existing = await session.scalar(select(User.id).where(User.email == email))
+    if existing is not None:
+        raise Conflict(f"an account with email {email} already exists; log in instead")
+    user = User(email=email, password_hash=await hash_password(password))
+    tenant = Tenant(name=email, tier=tier)
+    session.add_all([user, tenant])
+    try:
+        await session.flush()
+    except IntegrityError as error:  # a concurrent sign-up with the same email won the race
+        raise Conflict(f"an account with email {email} already exists; log in instead") from error
+    session.add(Membership(tenant_id=tenant.id, user_id=user.id, role="owner"))
+    token = await _open_session(session, user.id, tenant.id, session_ttl)
+    return SignedIn(token=token, user=user, tenant=tenant)
+
+
+async def log_in(
+    session: AsyncSession, email: str, password: str, *, session_ttl: timedelta
+) -> SignedIn:
+    """Open a session; the same 401 whether the email is unknown or the password wrong."""
+    user = await session.scalar(select(User).where(User.email == normalize_email(email)))
+    if not await verify_password(user.password_hash if user else None, password) or user is None:
+        raise Unauthorized(WRONG_CREDENTIALS)
+    if user.password_hash and password_needs_rehash(user.password_hash):
+        user.password_hash = await hash_password(password)
+    tenant = await personal_tenant(session, user.id)
+    token = await _open_session(session, user.id, tenant.id, session_ttl)
+    return SignedIn(token=token, user=user, tenant=tenant)
+
+
+async def authenticate(session: AsyncSession, token: str) -> Principal:
+    """Resolve a bearer token (session or API key) to its principal, or raise 401."""
+    if not token.startswith(tuple(TOKEN_PREFIXES.values())):
+        raise Unauthorized(INVALID_TOKEN)
+    now = utcnow()
+    row = (
+        await session.execute(
+            select(AuthToken, Tenant.tier)
+            .join(Tenant, Tenant.id == AuthToken.tenant_id)
+            .where(
+                AuthToken.token_hash == hash_token(token),
+                AuthToken.revoked_at.is_(None),
+                or_(AuthToken.expires_at.is_(None), AuthToken.expires_at > now),
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        raise Unauthorized(INVALID_TOKEN)
+    stored, tier = row
+    if stored.last_used_at is None or now - stored.last_used_at >= LAST_USED_RESOLUTION:
+        stored.last_used_at = now
+        await session.flush()
+    return Principal(
+        user_id=stored.user_id,
+        tenant_id=stored.tenant_id,
+        tier=tier,
+        token_id=stored.id,
+        token_kind=stored.kind,
+    )
+
+
+async def log_out(session: AsyncSession, principal: Principal) -> None:
+    if principal.token_kind != "session":
+        raise BadRequest(
+            "log-out ends a session, and this request used an API key; "
+            "revoke API keys with DELETE /api/keys/{id}"
+        )
+    stored = await session.get_one(AuthToken, principal.token_id)
+    stored.revoked_at = utcnow()
+    await session.flush()
+
+
+async def account(session: AsyncSession, principal: Principal) -> tuple[User, Tenant]:
+    user = await session.get_one(User, principal.user_id)
+    tenant = await session.get_one(Tenant, principal.tenant_id)
+    return user, tenant
+
+
+async def personal_tenant(session: AsyncSession, user_id: str) -> Tenant:
+    tenant = await session.scalar(
+        select(Tenant)
+        .join(Membership, Membership.tenant_id == Tenant.id)
+        .where(Membership.user_id == user_id)
+        .order_by(Membership.created_at, Tenant.id)
+        .limit(1)
+    )
+    if tenant is None:
+        raise Unauthorized(WRONG_CREDENTIALS)
+    return tenant
+
+
+async def create_api_key(
+    session: AsyncSession, principal: Principal, name: str
+) -> tuple[AuthToken, str]:
+    """A new API key for the principal's user and tenant; the key itself is returned once."""
+    name = name.strip()
+    if not name or len(name) > MAX_KEY_NAME_LENGTH:
+        problem = {
+            "path": "name",
+            "message": f"give the key a name of 1 to {MAX_KEY_NAME_LENGTH} characters",
+        }
+        raise InvalidInput(_summary([problem]), [problem])
+    issued = issue_token("api_key")
+    key = _token_row(
+        "api_key", principal.user_id, principal.tenant_id, issued.token_hash, issued.prefix
+    )
+    key.name = name
+    session.add(key)
+    await session.flush()
+    return key, issued.token
+
+
+async def list_api_keys(session: AsyncSession, principal: Principal) -> list[AuthToken]:
+    result = await session.scalars(
+        _own_api_keys(principal).order_by(AuthToken.created_at.desc(), AuthToken.id)
+    )
+    return list(result)
+
+
+async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: str) -> None:
+    """Revoke one of the principal's keys; revoking a revoked key changes nothing."""
+    key = await session.scalar(_own_api_keys(principal).where(AuthToken.id == key_id))
+    if key is None:
+        raise NotFound(f"API key {key_id} not found")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        await session.flush()
+
+
+async def set_tenant_tier(session: AsyncSession, tenant_id: str, tier: str) -> Tenant:
+    """Move a tenant to another tier (billing does this; so do operators and tests)."""
+    if not is_tier(tier):
+        problem = {
+            "path": "tier",
+            "message": f"unknown tier {tier!r}; tiers are {', '.join(TIERS)}",
+        }
+        raise InvalidInput(_summary([problem]), [problem])
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"tenant {tenant_id} not found")
+    tenant.tier = tier
+    await session.flush()
+    return tenant
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _own_api_keys(principal: Principal) -> Any:
+    return select(AuthToken).where(
+        AuthToken.kind == "api_key",
+        AuthToken.tenant_id == principal.tenant_id,
+        AuthToken.user_id == principal.user_id,
+    )
+
+
+async def _open_session(
+    session: AsyncSession, user_id: str, tenant_id: str, session_ttl: timedelta
+) -> str:
+    issued = issue_token("session")
+    row = _token_row("session", user_id, tenant_id, issued.token_hash, issued.prefix)
+    row.expires_at = row.created_at + session_ttl
+    session.add(row)
+    await session.flush()
+    return issued.token
+
+
+def _token_row(
+    kind: TokenKind, user_id: str, tenant_id: str, token_hash: str, prefix: str
+) -> AuthToken:
+    return AuthToken(
+        kind=kind,
+        user_id=user_id,
+        tenant_id=tenant_id,
+        token_hash=token_hash,
+        prefix=prefix,
+        created_at=utcnow(),
+    )
+
+
+def _email_problems(email: str) -> list[dict[str, Any]]:
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
+        return [{"path": "email", "message": f"{email!r} is not an email address"}]
+    return []
+
+
+def _password_problems(password: str) -> list[dict[str, Any]]:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        message = f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
+    elif len(password) > MAX_PASSWORD_LENGTH:
+        message = f"the password must have at most {MAX_PASSWORD_LENGTH} characters"
+    else:
+        return []
+    return [{"path": "password", "message": message}]
+
+
+def _summary(problems: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{problem['path']}: {problem['message']}" for problem in problems)

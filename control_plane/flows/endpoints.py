@@ -1,0 +1,109 @@
+"""/api/flows: a tenant's flows and their versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+
+from control_plane.accounts.dependencies import CurrentPrincipal
+from control_plane.db import DatabaseSession
+from control_plane.flows import service
+from control_plane.flows.schemas import FlowOut, FlowVersionDetail, FlowVersionOut, FlowWrite
+from control_plane.settings import Settings
+
+router = APIRouter(prefix="/flows", tags=["flows"])
+
+INVALID_CONTENT: dict[int | str, dict[str, Any]] = {
+    402: {"description": "QuotaExceeded: the tier's flow limit is reached"},
+    409: {"description": "Conflict: another flow of the workspace has this name"},
+    413: {"description": "PayloadTooLarge: canvas_state is too large"},
+    422: {"description": "InvalidOrganism: every problem with its path, line and node id"},
+}
+
+
+def base_url(request: Request) -> str:
+    """Where clients reach this API: the configured public URL, else the request's own."""
+    settings: Settings = request.app.state.settings
+    return settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+
+
+@router.get("", response_model=list[FlowOut], summary="List the workspace's flows, newest first")
+async def list_flows(
+    request: Request, principal: CurrentPrincipal, session: DatabaseSession
+) -> list[FlowOut]:
+    records = await service.list_flows(session, principal)
+    return await service.present_flows(session, principal, records, base_url(request))
+
+
+@router.post(
+    "",
+    response_model=FlowOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a flow from organism YAML, a canvas, or just a name",
+    responses=INVALID_CONTENT,
+)
+async def create_flow(
+    body: FlowWrite, request: Request, principal: CurrentPrincipal, session: DatabaseSession
+) -> FlowOut:
+    record = await service.create_flow(session, principal, body)
+    return (await service.present_flows(session, principal, [record], base_url(request)))[0]
+
+
+@router.get("/{flow_id}", response_model=FlowOut, summary="Get a flow")
+async def get_flow(
+    flow_id: str, request: Request, principal: CurrentPrincipal, session: DatabaseSession
+) -> FlowOut:
+    record = await service.get_flow(session, principal, flow_id)
+    return (await service.present_flows(session, principal, [record], base_url(request)))[0]
+
+
+@router.put(
+    "/{flow_id}",
+    response_model=FlowOut,
+    summary="Change a flow (only the fields sent); a changed organism becomes a new version",
+    responses={key: value for key, value in INVALID_CONTENT.items() if key != 402},
+)
+async def update_flow(
+    flow_id: str,
+    body: FlowWrite,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: DatabaseSession,
+) -> FlowOut:
+    record = await service.update_flow(session, principal, flow_id, body)
+    return (await service.present_flows(session, principal, [record], base_url(request)))[0]
+
+
+@router.delete(
+    "/{flow_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Delete a flow and all its versions",
+)
+async def delete_flow(flow_id: str, principal: CurrentPrincipal, session: DatabaseSession) -> None:
+    await service.delete_flow(session, principal, flow_id)
+
+
+@router.get(
+    "/{flow_id}/versions",
+    response_model=list[FlowVersionOut],
+    summary="List a flow's versions, newest first",
+)
+async def list_versions(
+    flow_id: str, principal: CurrentPrincipal, session: DatabaseSession
+) -> list[FlowVersionOut]:
+    versions = await service.list_versions(session, principal, flow_id)
+    return [FlowVersionOut.model_validate(version) for version in versions]
+
+
+@router.get(
+    "/{flow_id}/versions/{number}",
+    response_model=FlowVersionDetail,
+    summary="Get one version of a flow with its organism and canvas",
+)
+async def get_version(
+    flow_id: str, number: int, principal: CurrentPrincipal, session: DatabaseSession
+) -> FlowVersionDetail:
+    version = await service.get_version(session, principal, flow_id, number)
+    return FlowVersionDetail.model_validate(version)
