@@ -9,7 +9,13 @@ from functools import lru_cache
 from typing import Any
 
 import jmespath
-from jmespath.exceptions import JMESPathError
+from jmespath.exceptions import (
+    EmptyExpressionError,
+    IncompleteExpressionError,
+    JMESPathError,
+    LexerError,
+    ParseError,
+)
 from jmespath.parser import ParsedResult
 
 TEMPLATE_PATTERN = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
@@ -24,7 +30,26 @@ def compile_expression(expression: str) -> ParsedResult:
     try:
         return jmespath.compile(expression)
     except JMESPathError as error:
-        raise ExpressionError(f"invalid JMESPath expression {expression!r}: {error}") from error
+        reason = _reason(error)
+        raise ExpressionError(f"invalid JMESPath expression {expression!r}: {reason}") from error
+
+
+def _reason(error: JMESPathError) -> str:
+    """jmespath's reason on one line (its own message appends the expression and a caret)."""
+    position = getattr(error, "lex_position", None)
+    where = f" at column {position}" if isinstance(position, int) else ""
+    if isinstance(error, EmptyExpressionError):
+        return "the expression is empty"
+    if isinstance(error, IncompleteExpressionError):
+        return f"the expression is incomplete{where}"
+    if isinstance(error, LexerError):
+        text = str(error).splitlines()[0].removeprefix("Bad jmespath expression: ")
+        return f"{text.rstrip(':. ')}{where}"
+    if isinstance(error, ParseError):
+        if str(getattr(error, "token_type", "")).lower() == "eof":
+            return "the expression ends too early"
+        return f"unexpected {getattr(error, 'token_value', '')!r}{where}"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def evaluate(expression: str, context: dict[str, Any]) -> Any:
@@ -49,7 +74,9 @@ def render_template(value: Any, context: dict[str, Any]) -> Any:
         whole = TEMPLATE_PATTERN.fullmatch(value.strip())
         if whole is not None and value.strip() == value:
             return evaluate(whole.group(1), context)
-        return TEMPLATE_PATTERN.sub(lambda match: _as_text(evaluate(match.group(1), context)), value)
+        return TEMPLATE_PATTERN.sub(
+            lambda match: _as_text(evaluate(match.group(1), context)), value
+        )
     if isinstance(value, dict):
         return {key: render_template(item, context) for key, item in value.items()}
     if isinstance(value, list):

@@ -17,8 +17,12 @@ BUILTIN_HANDLERS = (
     "builtin.output",
     "builtin.memory",
 )
-WASM_REFERENCE = re.compile(r"^wasm:(?P<module>[a-z0-9][a-z0-9._-]{0,127})@(?P<version>[A-Za-z0-9._+-]{1,64})$")
-TOOL_REFERENCE = re.compile(r"^tool:(?P<listing>[a-z0-9][a-z0-9._/-]{0,127})@(?P<version>[A-Za-z0-9._+-]{1,64})$")
+WASM_REFERENCE = re.compile(
+    r"^wasm:(?P<module>[a-z0-9][a-z0-9._-]{0,127})@(?P<version>[A-Za-z0-9._+-]{1,64})$"
+)
+TOOL_REFERENCE = re.compile(
+    r"^tool:(?P<listing>[a-z0-9][a-z0-9._/-]{0,127})@(?P<version>[A-Za-z0-9._+-]{1,64})$"
+)
 
 
 class StrictModel(BaseModel):
@@ -60,7 +64,7 @@ class Memory(StrictModel):
 
 class Limits(StrictModel):
     max_steps: int = Field(default=1000, ge=1, le=1_000_000)
-    timeout_seconds: float = Field(default=300, gt=0, le=86_400)
+    timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
 
 
 class Organism(StrictModel):
@@ -101,7 +105,7 @@ class HttpConfig(StrictModel):
     headers: dict[str, str] = Field(default_factory=dict)
     json_body: Any = Field(default=None, alias="json")
     body: str | None = None
-    timeout_seconds: float = Field(default=30, gt=0, le=300)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
 
 
 class LlmConfig(StrictModel):
