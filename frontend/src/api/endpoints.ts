@@ -1,0 +1,81 @@
+// One function per control plane endpoint the UI uses.
+import { apiRequest } from './client';
+import type {
+  ApiKey,
+  AuthResponse,
+  CanvasJson,
+  CompileResult,
+  CreatedApiKey,
+  ExecutionDetail,
+  ExecutionPage,
+  Flow,
+  FlowInput,
+  FlowRuntimeStatus,
+  FlowVersion,
+  InjectResult,
+  Me,
+  ParseResult,
+  WebhookRotation,
+} from './types';
+
+const enc = encodeURIComponent;
+
+export const api = {
+  signup: (email: string, password: string) =>
+    apiRequest<AuthResponse>('/api/auth/signup', { method: 'POST', body: { email, password }, anonymous: true }),
+  login: (email: string, password: string) =>
+    apiRequest<AuthResponse>('/api/auth/login', { method: 'POST', body: { email, password }, anonymous: true }),
+  me: () => apiRequest<Me>('/api/auth/me'),
+
+  listKeys: () => apiRequest<ApiKey[]>('/api/keys'),
+  createKey: (name: string) => apiRequest<CreatedApiKey>('/api/keys', { method: 'POST', body: { name } }),
+  revokeKey: (id: string) => apiRequest<void>(`/api/keys/${enc(id)}`, { method: 'DELETE' }),
+
+  listFlows: () => apiRequest<Flow[]>('/api/flows'),
+  getFlow: (id: string) => apiRequest<Flow>(`/api/flows/${enc(id)}`),
+  createFlow: (input: FlowInput) => apiRequest<Flow>('/api/flows', { method: 'POST', body: input }),
+  updateFlow: (id: string, input: FlowInput) =>
+    apiRequest<Flow>(`/api/flows/${enc(id)}`, { method: 'PUT', body: input }),
+  deleteFlow: (id: string) => apiRequest<void>(`/api/flows/${enc(id)}`, { method: 'DELETE' }),
+  listVersions: (id: string) => apiRequest<FlowVersion[]>(`/api/flows/${enc(id)}/versions`),
+
+  compile: (canvas: CanvasJson, name?: string, signal?: AbortSignal, description?: string | null) =>
+    apiRequest<CompileResult>('/api/organism/compile', {
+      method: 'POST',
+      body: description ? { canvas, name, description } : { canvas, name },
+      signal,
+    }),
+  parse: (yaml: string, canvas?: CanvasJson | null, signal?: AbortSignal) =>
+    apiRequest<ParseResult>('/api/organism/parse', {
+      method: 'POST',
+      body: canvas ? { yaml, canvas } : { yaml },
+      signal,
+    }),
+
+  startFlow: (id: string) => apiRequest<{ status: string }>(`/api/flows/${enc(id)}/start`, { method: 'POST' }),
+  stopFlow: (id: string) => apiRequest<{ status: string }>(`/api/flows/${enc(id)}/stop`, { method: 'POST' }),
+  flowStatus: (id: string) => apiRequest<FlowRuntimeStatus>(`/api/flows/${enc(id)}/status`),
+  rotateWebhook: (id: string) =>
+    apiRequest<WebhookRotation>(`/api/flows/${enc(id)}/webhook/rotate`, { method: 'POST' }),
+
+  inject: (flowId: string, payload: unknown, trigger?: string) =>
+    apiRequest<InjectResult>(`/api/triggers/${enc(flowId)}/inject`, {
+      method: 'POST',
+      query: { wait: true },
+      body: trigger ? { payload, trigger } : { payload },
+    }),
+
+  listExecutions: (flowId: string, params: { status?: string; limit?: number; cursor?: string | null }) =>
+    apiRequest<ExecutionPage>(`/api/flows/${enc(flowId)}/executions`, {
+      query: { status: params.status, limit: params.limit, cursor: params.cursor },
+    }),
+  getExecution: (id: string) => apiRequest<ExecutionDetail>(`/api/executions/${enc(id)}`),
+  retryExecution: (id: string) =>
+    apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/retry`, { method: 'POST' }),
+};
+
+/** The SSE URL of a flow's live logs; EventSource cannot send headers, so the token rides in the query. */
+export function logsUrl(flowId: string, token: string | null): string {
+  const base = `/api/flows/${enc(flowId)}/logs`;
+  return token ? `${base}?token=${enc(token)}` : base;
+}

@@ -1,0 +1,222 @@
+// Shapes of the control plane's JSON API (see frontend/README.md).
+
+export interface User {
+  id: string;
+  email: string;
+}
+
+export interface Tenant {
+  id: string;
+  tier: string;
+}
+
+export interface AuthResponse {
+  token: string;
+  user: User;
+  tenant: Tenant;
+}
+
+export interface Me {
+  user: User;
+  tenant: Tenant;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface CreatedApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  created_at: string;
+  key: string;
+}
+
+export interface Problem {
+  path: string;
+  message: string;
+  line?: number | null;
+  column?: number | null;
+  node_id?: string | null;
+}
+
+export type FlowStatus = 'stopped' | 'starting' | 'running' | 'error' | (string & {});
+
+export type ExecutionStatus =
+  | 'queued'
+  | 'running'
+  | 'succeeded'
+  | 'completed'
+  | 'failed'
+  | 'cancelled'
+  | (string & {});
+
+export interface ExecutionSummaryRef {
+  id: string;
+  status: ExecutionStatus;
+  created_at: string;
+}
+
+export interface CanvasNodeJson {
+  id: string;
+  type: string;
+  position: { x: number; y: number };
+  data: Record<string, unknown>;
+}
+
+export interface CanvasEdgeJson {
+  id: string;
+  source: string;
+  target: string;
+  sourceHandle?: string | null;
+}
+
+export interface Viewport {
+  x: number;
+  y: number;
+  zoom: number;
+}
+
+export interface CanvasJson {
+  nodes: CanvasNodeJson[];
+  edges: CanvasEdgeJson[];
+  viewport?: Viewport;
+  /** Organism-level settings the canvas carries for the YAML (memory, limits); opaque here. */
+  settings?: Record<string, unknown>;
+}
+
+export interface Flow {
+  id: string;
+  name: string;
+  description: string | null;
+  canvas_state: CanvasJson | null;
+  organism_yaml: string | null;
+  version: number;
+  status: FlowStatus;
+  status_reason: string | null;
+  webhook_url: string | null;
+  last_execution: ExecutionSummaryRef | null;
+  executions_this_month: number;
+  executions_limit: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface FlowInput {
+  name?: string;
+  description?: string | null;
+  canvas_state?: CanvasJson | null;
+  organism_yaml?: string | null;
+}
+
+export interface FlowVersion {
+  id: string;
+  number: number;
+  content_hash: string;
+  created_at: string;
+}
+
+export interface CompileResult {
+  yaml: string | null;
+  problems: Problem[];
+}
+
+export interface ParseResult {
+  canvas: CanvasJson | null;
+  problems: Problem[];
+}
+
+/** The pump's last heartbeat (times are epoch seconds). */
+export interface PumpHeartbeat {
+  status?: string;
+  version?: string;
+  started_at?: number;
+  updated_at?: number;
+  in_flight?: number;
+  processed?: number;
+  failed?: number;
+}
+
+export interface FlowRuntimeStatus {
+  desired: string;
+  observed?: string;
+  status: FlowStatus;
+  reason?: string | null;
+  heartbeat?: PumpHeartbeat | string | null;
+}
+
+export interface WebhookRotation {
+  url: string;
+  token: string;
+}
+
+export interface InjectResult {
+  execution_id: string;
+  status: ExecutionStatus;
+  outputs?: unknown;
+  error?: unknown;
+  reason?: string | null;
+}
+
+export interface ExecutionSummary {
+  id: string;
+  status: ExecutionStatus;
+  trigger: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_ms: number | null;
+  error: unknown;
+  reason?: string | null;
+  step_count?: number;
+}
+
+export interface ExecutionPage {
+  items: ExecutionSummary[];
+  next_cursor: string | null;
+}
+
+export interface ExecutionStep {
+  step: number;
+  listener: string;
+  handler: string;
+  status: string;
+  input: unknown;
+  output: unknown;
+  error: unknown;
+  reason?: string | null;
+  routed_to?: string[];
+  started_at: string | null;
+  finished_at: string | null;
+  duration_ms: number | null;
+}
+
+export interface ExecutionDetail {
+  id: string;
+  flow_id: string;
+  status: ExecutionStatus;
+  trigger: string | null;
+  input: unknown;
+  outputs: unknown;
+  error: unknown;
+  reason?: string | null;
+  duration_ms?: number | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  steps: ExecutionStep[];
+}
+
+export interface LogEvent {
+  /** ISO time, or epoch seconds as the pump writes it. */
+  ts: string | number;
+  level: string;
+  message: string;
+  execution_id?: string | null;
+}

@@ -1,0 +1,45 @@
+import { createContext, useCallback, useContext, useMemo, useSyncExternalStore, type ReactNode } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { getToken, setToken, subscribeToken } from './token';
+import type { AuthResponse } from '../api/types';
+import { keys } from '../api/queries';
+
+interface AuthValue {
+  token: string | null;
+  signIn: (response: AuthResponse) => void;
+  signOut: () => void;
+}
+
+const AuthContext = createContext<AuthValue | null>(null);
+
+function subscribe(callback: () => void) {
+  return subscribeToken(() => callback());
+}
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const client = useQueryClient();
+  const token = useSyncExternalStore(subscribe, getToken, () => null);
+
+  const signIn = useCallback(
+    (response: AuthResponse) => {
+      client.clear();
+      client.setQueryData(keys.me, { user: response.user, tenant: response.tenant });
+      setToken(response.token);
+    },
+    [client],
+  );
+
+  const signOut = useCallback(() => {
+    setToken(null);
+    client.clear();
+  }, [client]);
+
+  const value = useMemo(() => ({ token, signIn, signOut }), [token, signIn, signOut]);
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): AuthValue {
+  const value = useContext(AuthContext);
+  if (!value) throw new Error('useAuth outside AuthProvider');
+  return value;
+}

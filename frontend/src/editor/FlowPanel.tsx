@@ -1,0 +1,181 @@
+import { useState } from 'react';
+import { errorMessage } from '../api/client';
+import { useFlowVersions, useRotateWebhook } from '../api/queries';
+import type { Flow, FlowRuntimeStatus, Problem, WebhookRotation } from '../api/types';
+import { CopyButton } from '../components/CopyButton';
+import { Modal } from '../components/Modal';
+import { StatusBadge } from '../components/StatusBadge';
+import { formatRelative, formatTimestamp } from '../components/format';
+import type { FlowNode } from './nodeKinds';
+import { describeProblem } from './problems';
+
+export function absoluteUrl(url: string): string {
+  if (/^https?:\/\//.test(url)) return url;
+  return `${window.location.origin}${url.startsWith('/') ? '' : '/'}${url}`;
+}
+
+/** The pump heartbeat as a time and a one-line summary (it may be an object or a timestamp). */
+export function describeHeartbeat(
+  heartbeat: FlowRuntimeStatus['heartbeat'],
+): { at: string | number | null; detail: string | null } | null {
+  if (!heartbeat) return null;
+  if (typeof heartbeat === 'string' || typeof heartbeat === 'number') return { at: heartbeat, detail: null };
+  const parts: string[] = [];
+  if (typeof heartbeat.processed === 'number') parts.push(`${heartbeat.processed} processed`);
+  if (typeof heartbeat.failed === 'number') parts.push(`${heartbeat.failed} failed`);
+  if (typeof heartbeat.in_flight === 'number') parts.push(`${heartbeat.in_flight} in flight`);
+  return { at: heartbeat.updated_at ?? heartbeat.started_at ?? null, detail: parts.join(' · ') || null };
+}
+
+interface FlowPanelProps {
+  flow: Flow;
+  runtime: FlowRuntimeStatus | undefined;
+  problems: Problem[];
+  localProblemCount: number;
+  nodes: FlowNode[];
+}
+
+/** Shown when no node is selected: the flow's runtime, webhook and versions. */
+export function FlowPanel({ flow, runtime, problems, localProblemCount, nodes }: FlowPanelProps) {
+  const rotate = useRotateWebhook(flow.id);
+  const versions = useFlowVersions(flow.id);
+  const [rotation, setRotation] = useState<WebhookRotation | null>(null);
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  async function doRotate() {
+    setConfirming(false);
+    setError(null);
+    try {
+      setRotation(await rotate.mutateAsync());
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  }
+
+  const webhookUrl = rotation?.url ?? flow.webhook_url;
+  const heartbeat = describeHeartbeat(runtime?.heartbeat);
+
+  return (
+    <div className="flow-panel" data-testid="flow-panel">
+      <section aria-labelledby="flow-heading">
+        <h2 id="flow-heading">{flow.name}</h2>
+        {flow.description ? <p className="muted">{flow.description}</p> : null}
+        <dl className="facts">
+          <dt>Status</dt>
+          <dd>
+            <StatusBadge status={runtime?.status ?? flow.status} />
+            {runtime?.reason || flow.status_reason ? (
+              <div className="muted small" data-testid="status-reason">
+                {runtime?.reason ?? flow.status_reason}
+              </div>
+            ) : null}
+          </dd>
+          {heartbeat ? (
+            <>
+              <dt>Heartbeat</dt>
+              <dd title={formatTimestamp(heartbeat.at)} data-testid="heartbeat">
+                {formatRelative(heartbeat.at)}
+                {heartbeat.detail ? <div className="muted small">{heartbeat.detail}</div> : null}
+              </dd>
+            </>
+          ) : null}
+          <dt>Version</dt>
+          <dd>v{flow.version}</dd>
+          <dt>Updated</dt>
+          <dd title={formatTimestamp(flow.updated_at)}>{formatRelative(flow.updated_at)}</dd>
+        </dl>
+      </section>
+
+      <section aria-labelledby="webhook-heading" data-testid="webhook-section">
+        <h3 id="webhook-heading">Webhook</h3>
+        {webhookUrl ? (
+          <div className="secret-row">
+            <code data-testid="webhook-url">{absoluteUrl(webhookUrl)}</code>
+            <CopyButton text={absoluteUrl(webhookUrl)} label="Copy webhook URL" testId="webhook-copy" />
+          </div>
+        ) : (
+          <p className="muted">No webhook URL yet. Rotate to create one.</p>
+        )}
+        {rotation ? (
+          <div className="notice notice-warn" data-testid="webhook-token">
+            <p>
+              <strong>Token (shown once):</strong>
+            </p>
+            <div className="secret-row">
+              <code>{rotation.token}</code>
+              <CopyButton text={rotation.token} label="Copy webhook token" />
+            </div>
+          </div>
+        ) : null}
+        <button
+          type="button"
+          className="button button-small"
+          aria-label="Rotate webhook URL"
+          data-testid="webhook-rotate"
+          disabled={rotate.isPending}
+          onClick={() => (flow.webhook_url || rotation ? setConfirming(true) : void doRotate())}
+        >
+          {rotate.isPending ? 'Rotating…' : webhookUrl ? 'Rotate' : 'Create webhook URL'}
+        </button>
+        {error ? (
+          <p className="form-error" role="alert">
+            {error}
+          </p>
+        ) : null}
+      </section>
+
+      <section aria-labelledby="problems-heading">
+        <h3 id="problems-heading">Problems</h3>
+        {problems.length === 0 && localProblemCount === 0 ? <p className="ok-text">None</p> : null}
+        {localProblemCount ? (
+          <p className="muted">{localProblemCount} node(s) need attention — select them to see why.</p>
+        ) : null}
+        {problems.length ? (
+          <ul className="problem-list" data-testid="flow-problems">
+            {problems.map((problem, index) => (
+              <li key={index}>{describeProblem(problem, nodes)}</li>
+            ))}
+          </ul>
+        ) : null}
+      </section>
+
+      <section aria-labelledby="versions-heading">
+        <h3 id="versions-heading">Versions</h3>
+        {versions.data?.length ? (
+          <ol className="versions" reversed>
+            {[...versions.data]
+              .sort((a, b) => b.number - a.number)
+              .slice(0, 8)
+              .map((version) => (
+                <li key={version.id} title={version.content_hash}>
+                  v{version.number} · <span className="muted">{formatRelative(version.created_at)}</span>
+                </li>
+              ))}
+          </ol>
+        ) : (
+          <p className="muted">{versions.isPending ? 'Loading…' : 'Not saved yet'}</p>
+        )}
+      </section>
+
+      {confirming ? (
+        <Modal
+          title="Rotate the webhook URL?"
+          onClose={() => setConfirming(false)}
+          footer={
+            <>
+              <button type="button" className="button" onClick={() => setConfirming(false)}>
+                Cancel
+              </button>
+              <button type="button" className="button button-danger" data-testid="confirm-rotate" onClick={doRotate}>
+                Rotate
+              </button>
+            </>
+          }
+        >
+          <p>Callers using the current URL and token will be refused.</p>
+        </Modal>
+      ) : null}
+    </div>
+  );
+}

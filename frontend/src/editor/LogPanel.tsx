@@ -1,0 +1,95 @@
+import { useEffect, useRef, useState } from 'react';
+import { Link } from 'react-router';
+import { logsUrl } from '../api/endpoints';
+import type { LogEvent } from '../api/types';
+import { getToken } from '../auth/token';
+import { toDate } from '../components/format';
+
+const MAX_LINES = 500;
+
+export function parseLogEvent(data: string): LogEvent | null {
+  try {
+    const value = JSON.parse(data) as Partial<LogEvent>;
+    if (!value || typeof value !== 'object') return null;
+    return {
+      ts: typeof value.ts === 'string' || typeof value.ts === 'number' ? value.ts : new Date().toISOString(),
+      level: typeof value.level === 'string' ? value.level : 'info',
+      message: typeof value.message === 'string' ? value.message : JSON.stringify(value),
+      execution_id: value.execution_id ?? null,
+    };
+  } catch {
+    return data ? { ts: new Date().toISOString(), level: 'info', message: data } : null;
+  }
+}
+
+function time(ts: string | number): string {
+  const date = toDate(ts);
+  return date ? date.toLocaleTimeString() : String(ts);
+}
+
+/** Live logs of the flow's pump over Server-Sent Events. */
+export function LogPanel({ flowId, onClose }: { flowId: string; onClose: () => void }) {
+  const [lines, setLines] = useState<LogEvent[]>([]);
+  const [connection, setConnection] = useState<'connecting' | 'live' | 'retrying'>('connecting');
+  const listRef = useRef<HTMLOListElement>(null);
+  const stickToBottom = useRef(true);
+
+  useEffect(() => {
+    const source = new EventSource(logsUrl(flowId, getToken()));
+    const onData = (event: MessageEvent<string>) => {
+      const line = parseLogEvent(event.data);
+      if (line) setLines((previous) => [...previous, line].slice(-MAX_LINES));
+    };
+    source.onopen = () => setConnection('live');
+    source.onerror = () => setConnection('retrying');
+    source.onmessage = onData;
+    source.addEventListener('log', onData as EventListener);
+    return () => source.close();
+  }, [flowId]);
+
+  useEffect(() => {
+    const list = listRef.current;
+    if (list && stickToBottom.current) list.scrollTop = list.scrollHeight;
+  }, [lines]);
+
+  return (
+    <section className="log-panel" aria-label="Live logs" data-testid="log-panel">
+      <header className="log-header">
+        <h2>Logs</h2>
+        <span className={`live-dot live-${connection}`} data-testid="log-connection">
+          {connection === 'live' ? 'live' : connection === 'retrying' ? 'reconnecting…' : 'connecting…'}
+        </span>
+        <span className="spacer" />
+        <button type="button" className="button button-small" onClick={() => setLines([])} aria-label="Clear logs">
+          Clear
+        </button>
+        <button type="button" className="icon-button" onClick={onClose} aria-label="Hide logs">
+          ×
+        </button>
+      </header>
+      <ol
+        ref={listRef}
+        className="log-lines"
+        data-testid="log-lines"
+        onScroll={(event) => {
+          const el = event.currentTarget;
+          stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+        }}
+      >
+        {lines.length === 0 ? <li className="muted">No log lines yet. Start the flow and run it.</li> : null}
+        {lines.map((line, index) => (
+          <li key={index} className={`log-line log-${line.level}`}>
+            <time>{time(line.ts)}</time>
+            <span className="log-level">{line.level}</span>
+            <span className="log-message">{line.message}</span>
+            {line.execution_id ? (
+              <Link to={`/flow/${flowId}/runs/${line.execution_id}`} className="log-exec" aria-label="Open execution">
+                {line.execution_id.slice(0, 8)}
+              </Link>
+            ) : null}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}

@@ -1,0 +1,213 @@
+// The side panel: edits the selected node's settings, with inline validation.
+import { useMemo, type Dispatch } from 'react';
+import type { Problem } from '../api/types';
+import { JsonField, NumberField, SelectField, TextField } from './fields';
+import { ListenerFields, type Config } from './handlerFields';
+import { ERROR_HANDLE, KINDS, type FlowEdge, type FlowNode, type NodeData } from './nodeKinds';
+import { peerNames, type EditorAction } from './store';
+import { validateNode, type FieldErrors } from './validation';
+
+interface NodePanelProps {
+  node: FlowNode;
+  nodes: FlowNode[];
+  edges: FlowEdge[];
+  dispatch: Dispatch<EditorAction>;
+  serverProblems: Problem[];
+}
+
+function configOf(node: FlowNode): Config {
+  const value = node.data.config;
+  return value && typeof value === 'object' && !Array.isArray(value) ? { ...(value as Config) } : {};
+}
+
+export function NodePanel({ node, nodes, edges, dispatch, serverProblems }: NodePanelProps) {
+  const info = KINDS[node.type as keyof typeof KINDS] ?? KINDS.code;
+  const errors: FieldErrors = useMemo(() => validateNode(node, nodes, edges), [node, nodes, edges]);
+  const config = configOf(node);
+  const data = node.data;
+
+  const set = (field: string, value: unknown) =>
+    dispatch({
+      type: 'updateNodeData',
+      id: node.id,
+      patch: { [field]: value === '' ? undefined : value } as Partial<NodeData>,
+      coalesceKey: `${node.id}:${field}`,
+    });
+
+  const setConfig = (key: string, value: unknown) => {
+    const next = { ...config };
+    if (value === undefined || value === '') delete next[key];
+    else next[key] = value;
+    dispatch({
+      type: 'updateNodeData',
+      id: node.id,
+      patch: { config: next },
+      coalesceKey: `${node.id}:config.${key}`,
+    });
+  };
+
+  const replaceConfig = (next: Config) =>
+    dispatch({ type: 'updateNodeData', id: node.id, patch: { config: next } });
+
+  const peers = peerNames(node.id, nodes, edges);
+  const errorPeer = edges
+    .filter((edge) => edge.source === node.id && edge.sourceHandle === ERROR_HANDLE)
+    .map((edge) => nodes.find((n) => n.id === edge.target)?.data.name)
+    .filter(Boolean);
+
+  return (
+    <form
+      className="node-panel"
+      aria-label={`${info.label} settings`}
+      data-testid="node-panel"
+      onSubmit={(event) => event.preventDefault()}
+    >
+      <header className="panel-header">
+        <span className={`kind-icon kind-${node.type}`} aria-hidden="true">
+          {info.icon}
+        </span>
+        <div>
+          <h2>{info.label}</h2>
+          <p className="muted small">{info.description}</p>
+        </div>
+        <button
+          type="button"
+          className="button button-small button-danger"
+          aria-label="Delete node"
+          data-testid="panel-delete-node"
+          onClick={() => dispatch({ type: 'remove', nodeIds: [node.id] })}
+        >
+          Delete
+        </button>
+      </header>
+
+      {serverProblems.length ? (
+        <ul className="problem-list" aria-label="Problems reported by the server" data-testid="panel-problems">
+          {serverProblems.map((problem, index) => (
+            <li key={index}>
+              {problem.message}
+              {problem.path ? <span className="muted"> ({problem.path})</span> : null}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+
+      <TextField
+        label="Name"
+        value={data.name}
+        onChange={(value) => set('name', value)}
+        error={errors.name}
+        testId="panel-name"
+        monospace
+      />
+
+      {node.type === 'trigger' ? (
+        <TriggerFields data={data} errors={errors} set={set} />
+      ) : (
+        <>
+          <TextField
+            label="Description"
+            value={data.description}
+            onChange={(value) => set('description', value)}
+            testId="panel-description"
+          />
+          <ListenerFields
+            node={node}
+            config={config}
+            errors={errors}
+            peers={peers}
+            set={set}
+            setConfig={setConfig}
+            replaceConfig={replaceConfig}
+          />
+          <NumberField
+            label="Timeout (seconds)"
+            value={data.timeout_seconds}
+            onChange={(value) => set('timeout_seconds', value)}
+            error={errors.timeout_seconds}
+            hint="Optional; the flow's limits apply otherwise"
+            testId="panel-timeout"
+          />
+        </>
+      )}
+
+      <section className="panel-connections" aria-label="Connections">
+        <h3>Connections</h3>
+        {node.type === 'trigger' ? (
+          <p className={errors.target ? 'field-error' : 'muted'}>
+            {errors.target ?? `Starts ${peers.join(', ')}`}
+          </p>
+        ) : (
+          <>
+            <p className="muted">Sends to: {peers.length ? peers.join(', ') : 'nothing (the message ends here)'}</p>
+            {info.hasErrorOutput ? (
+              <p className="muted">
+                On error: {errorPeer.length ? errorPeer.join(', ') : 'fail the execution'} — drag from the red handle to
+                route errors.
+              </p>
+            ) : null}
+            {errors.on_error ? <p className="field-error">{errors.on_error}</p> : null}
+          </>
+        )}
+      </section>
+    </form>
+  );
+}
+
+interface TriggerFieldsProps {
+  data: NodeData;
+  errors: FieldErrors;
+  set: (field: string, value: unknown) => void;
+}
+
+function TriggerFields({ data, errors, set }: TriggerFieldsProps) {
+  return (
+    <>
+      <SelectField
+        label="Kind"
+        value={data.kind}
+        options={[
+          ['manual', 'Manual (Run button)'],
+          ['webhook', 'Webhook'],
+          ['schedule', 'Schedule (cron)'],
+        ]}
+        onChange={(value) => set('kind', value)}
+        error={errors.kind}
+        testId="panel-trigger-kind"
+      />
+      {data.kind === 'schedule' ? (
+        <>
+          <TextField
+            label="Cron"
+            value={data.cron}
+            onChange={(value) => set('cron', value)}
+            error={errors.cron}
+            placeholder="0 2 * * *"
+            hint="minute hour day month weekday"
+            testId="panel-cron"
+            monospace
+          />
+          <TextField
+            label="Timezone"
+            value={data.timezone}
+            onChange={(value) => set('timezone', value)}
+            placeholder="UTC"
+            testId="panel-timezone"
+          />
+          <JsonField
+            label="Payload"
+            value={data.payload}
+            onChange={(value) => set('payload', value)}
+            error={errors.payload}
+            expect="object"
+            hint="Sent to the target on each tick"
+            testId="panel-payload"
+          />
+        </>
+      ) : null}
+      {data.kind === 'webhook' ? (
+        <p className="muted small">The webhook URL is in the Flow tab once the flow is saved.</p>
+      ) : null}
+    </>
+  );
+}

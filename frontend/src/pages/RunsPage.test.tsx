@@ -1,0 +1,65 @@
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { setToken } from '../auth/token';
+import { mockFetch, renderRoutes } from '../test/helpers';
+import RunsPage from './RunsPage';
+
+const execution = {
+  id: 'exec-0001-aaaa',
+  flow_id: 'f1',
+  status: 'failed',
+  trigger: 'run',
+  input: { ticket: 7 },
+  outputs: [],
+  error: { message: 'HTTP 500 from https://api.example.com' },
+  reason: 'step 2 failed',
+  created_at: '2024-01-01T00:00:00Z',
+  started_at: '2024-01-01T00:00:00.000Z',
+  finished_at: '2024-01-01T00:00:00.250Z',
+  duration_ms: 250,
+  steps: [
+    { step: 1, listener: 'shape', handler: 'builtin.transform', status: 'succeeded', input: { ticket: 7 }, output: { id: 7 }, error: null, routed_to: ['call'], started_at: '2024-01-01T00:00:00.000Z', finished_at: '2024-01-01T00:00:00.050Z', duration_ms: 50 },
+    { step: 2, listener: 'call', handler: 'builtin.http', status: 'failed', input: { id: 7 }, output: null, error: { message: 'HTTP 500' }, started_at: '2024-01-01T00:00:00.050Z', finished_at: '2024-01-01T00:00:00.250Z', duration_ms: 200 },
+  ],
+};
+
+beforeEach(() => setToken('tok'));
+afterEach(() => vi.unstubAllGlobals());
+
+describe('RunsPage', () => {
+  it('lists executions and shows the timeline of the selected one', async () => {
+    const calls = mockFetch([
+      { path: '/api/flows/f1', body: { id: 'f1', name: 'triage' } },
+      {
+        path: '/api/flows/f1/executions',
+        body: { items: [{ id: execution.id, status: 'failed', trigger: 'run', created_at: execution.created_at, started_at: null, finished_at: null, duration_ms: 250, error: null }], next_cursor: 'next' },
+      },
+      { path: `/api/executions/${execution.id}`, body: execution },
+      { method: 'POST', path: `/api/executions/${execution.id}/retry`, status: 202, body: { execution_id: 'exec-0002' } },
+    ]);
+    const { router } = renderRoutes(
+      [
+        { path: '/flow/:id/runs', element: <RunsPage /> },
+        { path: '/flow/:id/runs/:executionId', element: <RunsPage /> },
+      ],
+      `/flow/f1/runs/${execution.id}`,
+    );
+    const timeline = await screen.findByTestId('execution-timeline');
+    expect(within(timeline).getByTestId('execution-status').textContent).toContain('failed');
+    expect(within(timeline).getByTestId('execution-reason').textContent).toBe('step 2 failed');
+    expect(within(timeline).getByTestId('execution-input').textContent).toContain('"ticket": 7');
+    const first = within(timeline).getByTestId('step-shape');
+    expect(within(first).getByTestId('step-duration').textContent).toBe('50 ms');
+    expect(within(first).getByText('→ call')).toBeTruthy();
+    const failedStep = within(timeline).getByTestId('step-call');
+    expect(failedStep.querySelector('details')?.open).toBe(true);
+    expect(within(failedStep).getByText(/HTTP 500/)).toBeTruthy();
+    expect(screen.getByText('Load more')).toBeTruthy();
+
+    fireEvent.click(screen.getByLabelText('Retry this execution'));
+    await waitFor(() => expect(router.state.location.pathname).toBe('/flow/f1/runs/exec-0002'));
+
+    fireEvent.change(screen.getByLabelText('Filter by status'), { target: { value: 'failed' } });
+    await waitFor(() => expect(calls.some((call) => call.url.includes('status=failed'))).toBe(true));
+  });
+});

@@ -1,0 +1,6 @@
+/// <reference types="vite/client" />
+
+declare module 'monaco-editor/esm/vs/editor/edcore.main' {
+  export * from 'monaco-editor';
+}
+declare module 'monaco-editor/esm/vs/basic-languages/yaml/yaml.contribution';
