@@ -72,8 +72,12 @@ def encode_event(
         fields["step"] = str(step)
     if listener is not None:
         fields["listener"] = listener
-    fields["data"] = json.dumps(data, separators=(",", ":"), default=str)
+    fields["data"] = _COMPACT.encode(data)
     return fields
+
+
+# json.dumps builds a new encoder per call when given options; Event.encode's options, once
+_COMPACT = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 class TriggerEntry(BaseModel):

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 TRIGGER_GROUP = "pump"  # consumer group of every flow's trigger stream
 LOG_STREAM_MAXLEN = 10_000
 HEARTBEAT_TTL_SECONDS = 15
-# how long the "finished" marker of an execution outlives it (guards redelivery after a crash)
+# The "finished" marker of an execution is written with its final event and deleted once the
+# trigger entry's XACK is applied; this TTL bounds the markers a crash leaves behind.
 EXECUTION_STATE_TTL_SECONDS = 86_400
 
 # Every Redis command the pump sends, for the per-flow ACL user's allowlist (`+<command>` each;
@@ -23,9 +24,13 @@ PUMP_REDIS_COMMANDS: tuple[str, ...] = (
     "xack",
     "xautoclaim",
     "xclaim",
+    "xinfo|consumers",
+    "xgroup|delconsumer",
+    "get",
     "xadd",
     "set",
     "del",
+    "unlink",
     "exists",
     "expire",
     "hset",

@@ -1,0 +1,237 @@
+"""The pump's one outbound HTTP client (builtin.http, builtin.llm, the WASM `http_fetch` import).
+
+It refuses private, loopback, link-local, multicast and otherwise non-global addresses unless
+the operator allow-listed the host or a CIDR (`FLOWPLANE_HTTP_ALLOWLIST`). Names are checked
+after DNS resolution, every address of them, inside the connector's resolver, so the address
+that was checked is the address that is dialled; redirects are followed by hand so each hop is
+checked too. Responses are capped in size and time."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+from yarl import URL
+
+from pump.handlers.base import StepError
+
+MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
+)
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class BlockedAddressError(Exception):
+    """Deliberately not an OSError, so aiohttp passes it through unwrapped."""
+
+
+class AddressPolicy:
+    def __init__(self, allowlist: Iterable[str] = ()) -> None:
+        self.hosts: set[str] = set()
+        self.suffixes: list[str] = []
+        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for raw in allowlist:
+            entry = raw.strip().lower()
+            if not entry:
+                continue
+            try:
+                self.networks.append(ipaddress.ip_network(entry, strict=False))
+                continue
+            except ValueError:
+                pass
+            if entry.startswith("*."):
+                self.suffixes.append(entry[1:])
+            else:
+                self.hosts.add(entry.rstrip("."))
+
+    def host_allowed(self, host: str) -> bool:
+        name = host.lower().rstrip(".")
+        return name in self.hosts or any(name.endswith(suffix) for suffix in self.suffixes)
+
+    def check_address(self, address: str, host: str) -> None:
+        try:
+            parsed: IPAddress = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError as error:
+            raise BlockedAddressError(
+                f"{host!r} resolved to an invalid address {address!r}"
+            ) from error
+        if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+            parsed = parsed.ipv4_mapped
+        if parsed.is_global and not parsed.is_multicast:
+            return
+        if any(parsed in network for network in self.networks):
+            return
+        raise BlockedAddressError(
+            f"refusing to connect to {host!r}: address {parsed} is private, loopback, link-local "
+            "or reserved (an operator can allow it with FLOWPLANE_HTTP_ALLOWLIST)"
+        )
+
+    def check_url_host(self, host: str) -> None:
+        """IP literals never reach the resolver, so they are checked here."""
+        if self.host_allowed(host):
+            return
+        try:
+            ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+        except ValueError:
+            return  # a name: checked by GuardedResolver after resolution
+        self.check_address(host.strip("[]"), host)
+
+
+class GuardedResolver(AbstractResolver):
+    def __init__(self, policy: AddressPolicy, inner: AbstractResolver | None = None) -> None:
+        self._policy = policy
+        self._inner = inner or ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        if not self._policy.host_allowed(host):
+            for result in results:
+                self._policy.check_address(result["host"], host)
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+@dataclass(slots=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    content_type: str
+
+    def as_payload(self) -> dict[str, Any]:
+        """`{status, headers, json}` for JSON responses, else `{status, headers, body}`."""
+        result: dict[str, Any] = {"status": self.status, "headers": self.headers}
+        text = self.body.decode("utf-8", errors="replace")
+        if "json" in self.content_type and text.strip():
+            try:
+                result["json"] = json.loads(text)
+                return result
+            except ValueError:
+                pass
+        result["body"] = text
+        return result
+
+
+class GuardedHttpClient:
+    """One shared aiohttp session (connection pool) per pump."""
+
+    def __init__(self, allowlist: Iterable[str] = (), *, pool_size: int = 100) -> None:
+        self.policy = AddressPolicy(allowlist)
+        connector = aiohttp.TCPConnector(
+            limit=pool_size, resolver=GuardedResolver(self.policy), ttl_dns_cache=30
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector, trust_env=False, headers={"User-Agent": "flowplane-pump"}
+        )
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        body: str | bytes | None = None,
+        timeout_seconds: float = 30,
+        max_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> HttpResponse:
+        """Raise StepError with reason `blocked_address`, `timeout`, `response_too_large`,
+        `invalid_url` or `http_error`; a non-2xx status is a response, not an error."""
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                return await self._follow(
+                    method.upper(), url, dict(headers or {}), json_body, body, max_bytes
+                )
+        except TimeoutError:
+            raise StepError(
+                "timeout", f"{method} {url} took longer than {timeout_seconds:g} s"
+            ) from None
+        except BlockedAddressError as error:
+            raise StepError("blocked_address", str(error)) from None
+        except aiohttp.ClientError as error:
+            raise StepError(
+                "http_error", f"{method} {url} failed: {error or type(error).__name__}"
+            ) from None
+
+    async def _follow(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        json_body: Any,
+        body: str | bytes | None,
+        max_bytes: int,
+    ) -> HttpResponse:
+        target = _parse_url(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            self.policy.check_url_host(target.host or "")
+            async with self._session.request(
+                method, target, headers=headers, json=json_body, data=body, allow_redirects=False
+            ) as response:
+                location = response.headers.get("Location")
+                if response.status in REDIRECT_STATUSES and location:
+                    origin = target.origin()
+                    target = _parse_url(str(response.url.join(URL(location))))
+                    if target.origin() != origin:  # credentials stay with their origin
+                        headers = {
+                            name: value
+                            for name, value in headers.items()
+                            if name.lower() not in CREDENTIAL_HEADERS
+                        }
+                    if response.status == 303 or (
+                        response.status in (301, 302) and method not in ("GET", "HEAD")
+                    ):
+                        method, json_body, body = "GET", None, None
+                    continue
+                payload = await _read_capped(response, max_bytes)
+                return HttpResponse(
+                    status=response.status,
+                    headers={name: value for name, value in response.headers.items()},
+                    body=payload,
+                    content_type=response.content_type or "",
+                )
+        raise StepError("http_error", f"{url} redirected more than {MAX_REDIRECTS} times")
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError) as error:
+        raise StepError("invalid_url", f"invalid URL {url!r}: {error}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise StepError("invalid_url", f"URL {url!r} must be absolute http(s)")
+    return parsed
+
+
+async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    declared = response.content_length
+    if declared is not None and declared > max_bytes:
+        raise StepError(
+            "response_too_large", f"response of {declared} bytes exceeds the {max_bytes}-byte cap"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > max_bytes:
+            raise StepError("response_too_large", f"response exceeds the {max_bytes}-byte cap")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,71 @@
+"""What a flow's handlers share inside one pump: Redis, the writer, the HTTP client, project
+memory and the WASM runtime (the last two are created only when the flow uses them)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from redis.asyncio import Redis
+
+from pump.keys import FlowKeys
+from pump.memory import MemoryAccess, ProjectMemory
+from pump.netguard import GuardedHttpClient
+from pump.organism.models import Organism
+from pump.settings import PumpSettings
+from pump.wasm.abi import WasmLimits
+from pump.wasm.modules import ModuleStore, module_key
+from pump.wasm.runtime import WasmEngine
+from pump.writer import RedisWriter
+
+WASM_WORKER_THREADS = 4
+
+
+class Services:
+    def __init__(
+        self, settings: PumpSettings, organism: Organism, client: Redis, writer: RedisWriter
+    ) -> None:
+        self.settings = settings
+        self.keys = FlowKeys(settings.tenant_id, settings.flow_id)
+        self.client = client
+        self.writer = writer
+        self.secrets = settings.secrets
+        access = MemoryAccess.decide(organism.memory.project, settings.memory_quota_bytes)
+        self.memory = ProjectMemory(client, self.keys, access)
+        self._http: GuardedHttpClient | None = None
+        self._modules: ModuleStore | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def http(self) -> GuardedHttpClient:
+        if self._http is None:
+            self._http = GuardedHttpClient(self.settings.http_allowlist)
+        return self._http
+
+    @property
+    def modules(self) -> ModuleStore:
+        if self._modules is None:
+            limits = WasmLimits(
+                fuel=self.settings.wasm_fuel,
+                memory_bytes=self.settings.wasm_memory_bytes,
+                timeout_seconds=self.settings.wasm_timeout_seconds,
+            )
+            engine = WasmEngine(limits, concurrent_instances=WASM_WORKER_THREADS)
+            self._modules = ModuleStore(engine, self.settings.modules, self.settings.module_source)
+        return self._modules
+
+    @property
+    def wasm_executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(WASM_WORKER_THREADS, thread_name_prefix="wasm")
+        return self._executor
+
+    def grants_for(self, reference: str) -> frozenset[str]:
+        return self.settings.module_grants.get(module_key(reference), frozenset())
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._modules is not None:
+            self._modules.engine.close()

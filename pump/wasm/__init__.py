@@ -1,0 +1,1 @@
+"""WebAssembly handlers: wasmtime runtime, host imports, modules by content hash."""
