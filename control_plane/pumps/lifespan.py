@@ -1,0 +1,59 @@
+"""Wiring into the app: the orchestrator on `app.state.pumps` for every replica, the
+reconciler for replicas that run background tasks, and the `pumps` part of `/health`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+
+from control_plane.health.endpoints import HEALTH_CHECKS
+from control_plane.pumps.orchestrator import Orchestrator
+from control_plane.pumps.reconciler import Reconciler
+
+
+@asynccontextmanager
+async def pumps_service(app: FastAPI) -> AsyncIterator[None]:
+    pumps = Orchestrator(app.state.settings, app.state.redis)
+    app.state.pumps = pumps
+    reconciler: Reconciler | None = None
+    task: asyncio.Task[None] | None = None
+    if app.state.settings.background_tasks:
+        reconciler = Reconciler(app)
+        task = asyncio.create_task(reconciler.run(), name="pump-reconciler")
+    app.state.reconciler = reconciler
+    try:
+        yield
+    finally:
+        if task is not None and reconciler is not None:
+            reconciler.stop()
+            task.cancel()
+            grace = app.state.settings.pump_stop_timeout_seconds + 30.0
+            done, _ = await asyncio.wait({task}, timeout=grace)
+            if not done:
+                structlog.get_logger("control_plane.pumps").error("reconciler.did_not_stop")
+            elif not task.cancelled() and task.exception() is not None:
+                structlog.get_logger("control_plane.pumps").error(
+                    "reconciler.failed", error=repr(task.exception())
+                )
+            await reconciler.close()
+        await pumps.close()
+
+
+async def pumps_health(request: Request) -> tuple[str, dict[str, Any]]:
+    pumps: Orchestrator | None = getattr(request.app.state, "pumps", None)
+    if pumps is None:
+        return "pumps", {"ok": False, "error": "the pump orchestrator is not started"}
+    body = pumps.health()
+    reconciler: Reconciler | None = getattr(request.app.state, "reconciler", None)
+    if reconciler is not None:
+        body["reconciler"] = {"leader": reconciler.leading, "passes": reconciler.passes}
+    return "pumps", body
+
+
+if pumps_health not in HEALTH_CHECKS:
+    HEALTH_CHECKS.append(pumps_health)

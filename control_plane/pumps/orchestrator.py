@@ -1,0 +1,172 @@
+"""The orchestrator (`app.state.pumps`): starts and stops pumps through the configured backend
+with a fresh Redis ACL credential each time, and reads what a pump reports (its heartbeat).
+It keeps no database state: the service and the reconciler decide *when*; this decides *how*."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.pumps.acl import PumpCredentials
+from control_plane.pumps.backends import (
+    PumpBackend,
+    PumpRef,
+    PumpSpec,
+    PumpState,
+    create_backend,
+)
+from control_plane.pumps.backends.base import module_source, pump_resources
+from control_plane.pumps.locks import flow_lock
+from control_plane.pumps.secrets import SecretBox
+from control_plane.redis import RedisConnections
+from control_plane.settings import Settings
+from pump.keys import TRIGGER_GROUP, FlowKeys, PumpEnv
+
+LIVE_HEARTBEAT_STATUSES = frozenset({"running", "draining"})
+
+
+@dataclass(frozen=True)
+class ResolvedModules:
+    """`FLOWPLANE_MODULES` (`<id>@<version>` -> sha256) and `FLOWPLANE_MODULE_GRANTS`."""
+
+    hashes: dict[str, str] = field(default_factory=dict)
+    grants: dict[str, list[str]] = field(default_factory=dict)
+
+
+# The modules domain registers how `wasm:`/`tool:` references of a tenant resolve to content
+# hashes: `async (session, tenant_id, references) -> ResolvedModules`. A reference nobody
+# resolves reaches the pump unresolved, which fails that step with "module ... is not installed".
+ModuleResolver = Callable[[AsyncSession, str, list[str]], Awaitable[ResolvedModules]]
+MODULE_RESOLVERS: list[ModuleResolver] = []
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    ref: PumpRef
+    organism_yaml: str
+    secrets: dict[str, str]
+    memory_quota_bytes: int
+    modules: ResolvedModules
+
+
+@dataclass(frozen=True)
+class Observation:
+    state: PumpState
+    heartbeat: dict[str, str] | None
+
+    @property
+    def ready(self) -> bool:
+        """The pump runs and says it is serving."""
+        return (
+            self.state.alive
+            and self.heartbeat is not None
+            and self.heartbeat.get("status") in LIVE_HEARTBEAT_STATUSES
+        )
+
+
+class Orchestrator:
+    def __init__(
+        self, settings: Settings, redis: RedisConnections, backend: PumpBackend | None = None
+    ) -> None:
+        self.settings = settings
+        self.redis: aioredis.Redis = redis.client
+        self.credentials = PumpCredentials(redis.client, settings.pump_redis_url or redis.url)
+        self.backend = backend or create_backend(settings)
+        self.secret_box = SecretBox.from_settings(settings)
+
+    def flow_lock(
+        self, flow_id: str, *, wait: float | None = None
+    ) -> AbstractAsyncContextManager[None]:
+        """Serializes starting and stopping one flow across every replica (a stop may drain)."""
+        ttl = self.settings.pump_stop_timeout_seconds + 60.0
+        return flow_lock(self.redis, flow_id, ttl=ttl, wait=ttl if wait is None else wait)
+
+    def pump_env(self, request: LaunchRequest, redis_url: str) -> dict[str, str]:
+        source, _ = module_source(self.settings)
+        env = {
+            PumpEnv.TENANT_ID: request.ref.tenant_id,
+            PumpEnv.FLOW_ID: request.ref.flow_id,
+            PumpEnv.ORGANISM: _b64(request.organism_yaml),
+            PumpEnv.REDIS_URL: redis_url,
+            PumpEnv.SECRETS: _b64(json.dumps(request.secrets)),
+            PumpEnv.MODULES: json.dumps(request.modules.hashes),
+            PumpEnv.MODULE_GRANTS: json.dumps(request.modules.grants),
+            PumpEnv.MODULE_SOURCE: source,
+            PumpEnv.CONCURRENCY: str(self.settings.pump_concurrency),
+            PumpEnv.MEMORY_QUOTA_BYTES: str(request.memory_quota_bytes),
+            PumpEnv.CONSUMER: request.ref.name,
+        }
+        if self.settings.pump_http_allowlist:
+            env[PumpEnv.HTTP_ALLOWLIST] = self.settings.pump_http_allowlist
+        return env
+
+    async def launch(self, request: LaunchRequest) -> None:
+        """Issue a fresh credential and (re)start the pump with it."""
+        ref = request.ref
+        await self.redis.delete(FlowKeys(ref.tenant_id, ref.flow_id).heartbeat)  # a predecessor's
+        redis_url = await self.credentials.issue(ref.tenant_id, ref.flow_id)
+        _, module_dir = module_source(self.settings)
+        spec = PumpSpec(
+            ref, self.pump_env(request, redis_url), pump_resources(self.settings), module_dir
+        )
+        try:
+            await self.backend.start(spec)
+        except BaseException:
+            await self.credentials.revoke(ref.tenant_id, ref.flow_id)
+            raise
+
+    async def halt(self, ref: PumpRef, *, drain: bool = True) -> None:
+        """Stop the pump (SIGTERM and drain, unless `drain` is false), then delete its Redis
+        user, which also closes any connection it still has."""
+        timeout = self.settings.pump_stop_timeout_seconds if drain else 0.0
+        await self.backend.stop(ref, grace_seconds=timeout)
+        await self.credentials.revoke(ref.tenant_id, ref.flow_id)
+        await self.redis.delete(FlowKeys(ref.tenant_id, ref.flow_id).heartbeat)
+
+    async def heartbeat(self, ref: PumpRef) -> dict[str, str] | None:
+        fields: Any = await self.redis.hgetall(FlowKeys(ref.tenant_id, ref.flow_id).heartbeat)
+        return fields or None
+
+    async def observe(self, ref: PumpRef) -> Observation:
+        state, heartbeat = await asyncio.gather(self.backend.observe(ref), self.heartbeat(ref))
+        return Observation(state, heartbeat)
+
+    async def triggers_waiting(self, ref: PumpRef) -> bool:
+        """Whether the flow's trigger stream holds entries no pump has finished: undelivered
+        to the consumer group, or delivered and not yet acknowledged."""
+        key = FlowKeys(ref.tenant_id, ref.flow_id).triggers
+        try:
+            groups: list[dict[str, Any]] = await self.redis.xinfo_groups(key)
+        except ResponseError:  # no stream yet
+            return False
+        group = next((item for item in groups if item.get("name") == TRIGGER_GROUP), None)
+        if group is None:
+            return int(await self.redis.xlen(key)) > 0
+        if int(group.get("pending") or 0) > 0:
+            return True
+        lag = group.get("lag")
+        if lag is not None:
+            return int(lag) > 0
+        stream: dict[str, Any] = await self.redis.xinfo_stream(key)  # Redis < 7: no lag field
+        return bool(stream.get("length")) and stream.get("last-generated-id") != group.get(
+            "last-delivered-id"
+        )
+
+    def health(self) -> dict[str, Any]:
+        return self.backend.health()
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")

@@ -1,0 +1,63 @@
+"""Request and response bodies of the pump lifecycle, logs and secrets endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, RootModel
+
+
+class LifecycleOut(BaseModel):
+    flow_id: str
+    desired: str = Field(description="stopped | running: what the owner asked for")
+    status: str = Field(description="stopped | starting | running | idle | error")
+
+
+class HeartbeatOut(BaseModel):
+    status: str | None = Field(default=None, description="running | draining | stopped")
+    version: str | None = None
+    started_at: float | None = Field(default=None, description="Unix time the pump started")
+    updated_at: float | None = Field(default=None, description="Unix time of this heartbeat")
+    in_flight: int | None = Field(default=None, description="executions running now")
+    processed: int | None = Field(default=None, description="executions finished by this pump")
+    failed: int | None = None
+
+
+class StatusOut(BaseModel):
+    flow_id: str
+    desired: str = Field(description="stopped | running")
+    observed: str = Field(
+        description="what runs now: running | draining | starting | exited | stopped"
+    )
+    status: str = Field(description="stopped | starting | running | idle | error")
+    reason: str | None = Field(description="why the flow is in error (the pump's last output)")
+    outdated: bool = Field(
+        description="the saved organism differs from the one the pump runs: start again to apply"
+    )
+    heartbeat: HeartbeatOut | None
+    restarts: dict[str, Any] | None = Field(
+        description="recent crashes: {crashes, last_exit, next_restart_at}"
+    )
+
+
+class SecretsWrite(RootModel[dict[str, str | None]]):
+    """{NAME: value} merged into the flow's secrets; a null value deletes that secret."""
+
+
+class SecretNamesOut(BaseModel):
+    names: list[str] = Field(description="the names of the flow's secrets (values are never shown)")
+    restart_required: bool = Field(
+        default=False, description="the flow runs: start it again for its pump to see the change"
+    )
+
+
+class LogLine(BaseModel):
+    """The JSON `data:` of each Server-Sent Event of GET /api/flows/{id}/logs."""
+
+    id: str = Field(description="the Redis stream id, also the SSE `id:` (for Last-Event-ID)")
+    ts: float
+    level: str
+    message: str
+    execution_id: str | None = None
+    listener: str | None = None
+    step: int | None = None

@@ -1,0 +1,304 @@
+"""Flow lifecycle: start, stop, status, and the trigger path's `ensure_accepting`.
+
+Functions take the session first and never commit. The database is written (flushed) before
+the backend is asked to act, so a refused start leaves nothing running; the reconciler
+(reconciler.py) owns everything that happens later: readiness, crashes, idleness."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.accounts.models import Tenant
+from control_plane.billing.tiers import UPGRADE_URL, tier_limits
+from control_plane.db import utcnow
+from control_plane.errors import (
+    Conflict,
+    ControlPlaneError,
+    InvalidOrganism,
+    QuotaExceeded,
+    ServiceUnavailable,
+)
+from control_plane.flows.models import Flow
+from control_plane.pumps.backends import PumpRef
+from control_plane.pumps.locks import FlowBusy
+from control_plane.pumps.models import PumpRun
+from control_plane.pumps.orchestrator import (
+    MODULE_RESOLVERS,
+    LaunchRequest,
+    Observation,
+    Orchestrator,
+    ResolvedModules,
+)
+from control_plane.pumps.secrets import secret_values
+from pump.organism import Organism, OrganismError, parse_organism
+
+log = structlog.get_logger("control_plane.pumps")
+UNLIMITED_MEMORY_BYTES = 2**53
+WAKE_CLAIM_SECONDS = 30
+WAKE_LOCK_WAIT_SECONDS = 2.0
+
+
+def flow_ref(flow: Flow) -> PumpRef:
+    return PumpRef(flow.tenant_id, flow.id)
+
+
+def wake_claim_key(flow_id: str) -> str:
+    return f"flowplane:pumps:waking:{flow_id}"
+
+
+@dataclass(frozen=True)
+class FlowStatusView:
+    desired: str
+    observed: str
+    status: str
+    reason: str | None
+    heartbeat: dict[str, Any] | None
+    outdated: bool  # the saved organism differs from the one the pump runs
+    restarts: dict[str, Any] | None
+
+
+async def start_flow(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> str:
+    """Validate, record the intent, launch the pump; returns the flow's status. Starting a flow
+    whose pump already runs the saved organism changes nothing; a changed organism restarts it
+    (draining the old pump first)."""
+    organism = startable_organism(flow)
+    tier = await tenant_tier(session, flow.tenant_id)
+    quota = memory_quota(organism, tier)
+    async with pumps.flow_lock(flow.id):
+        run = await session.get(PumpRun, flow.id, populate_existing=True)
+        observation = await pumps.observe(flow_ref(flow))
+        unchanged = run is not None and run.organism_sha256 == organism_sha256(flow.organism_yaml)
+        if unchanged and flow.desired_state == "running" and observation.state.alive:
+            return "running" if observation.ready else flow.status
+        if observation.state.alive:
+            await _backend_call(pumps.halt(flow_ref(flow)))
+        run = await _record_start(session, pumps, flow, run, reset_crashes=True)
+        flow.desired_state, flow.status, flow.status_reason = "running", "starting", None
+        await session.flush()
+        await _backend_call(launch(session, pumps, flow, organism, quota))
+    log.info("pump.started", flow_id=flow.id, tenant_id=flow.tenant_id, generation=run.generation)
+    return flow.status
+
+
+async def stop_flow(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> str:
+    """Drain and stop the pump, delete its Redis user; the flow stays stopped until started."""
+    async with pumps.flow_lock(flow.id):
+        await _backend_call(pumps.halt(flow_ref(flow)))
+        flow.desired_state, flow.status, flow.status_reason = "stopped", "stopped", None
+        run = await session.get(PumpRun, flow.id)
+        if run is not None:
+            await session.delete(run)
+        await session.flush()
+    log.info("pump.stopped", flow_id=flow.id, tenant_id=flow.tenant_id)
+    return flow.status
+
+
+async def flow_status(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> FlowStatusView:
+    observation = await pumps.observe(flow_ref(flow))
+    run = await session.get(PumpRun, flow.id)
+    status = flow.status
+    if status == "starting" and observation.ready:
+        status = "running"  # the reconciler records it on its next pass
+    restarts = None
+    if run is not None and (run.crash_count or run.last_exit):
+        restarts = {
+            "crashes": run.crash_count,
+            "last_exit": run.last_exit,
+            "next_restart_at": run.restart_at.isoformat() if run.restart_at else None,
+        }
+    running_sha = run.organism_sha256 if run is not None else None
+    return FlowStatusView(
+        desired=flow.desired_state,
+        observed=observed_phase(observation),
+        status=status,
+        reason=flow.status_reason,
+        heartbeat=present_heartbeat(observation.heartbeat),
+        outdated=running_sha is not None and running_sha != organism_sha256(flow.organism_yaml),
+        restarts=restarts,
+    )
+
+
+async def ensure_accepting(app: FastAPI, session: AsyncSession, flow: Flow) -> None:
+    """Called by every trigger before it enqueues. Refuses triggers for stopped and failed
+    flows; wakes an idle (scaled-to-zero) flow without waiting for it: the trigger waits in
+    the flow's stream until the new pump reads it."""
+    if flow.desired_state != "running":
+        raise Conflict(f"flow '{flow.name}' is stopped: start it before sending triggers")
+    if flow.status == "error":
+        reason = f": {flow.status_reason}" if flow.status_reason else ""
+        raise Conflict(
+            f"flow '{flow.name}' is in error and not running{reason}. "
+            "Fix the flow and start it again before sending triggers"
+        )
+    if flow.status == "idle":
+        await wake_flow(session, app.state.pumps, flow)
+
+
+async def wake_flow(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> bool:
+    """Start an idle flow's pump once, however many triggers arrive at the same moment (a
+    Redis claim shared by every control-plane replica). True when this call started it."""
+    claim = wake_claim_key(flow.id)
+    if not await pumps.redis.set(claim, "1", nx=True, ex=WAKE_CLAIM_SECONDS):
+        return False
+    organism = parse_organism(flow.organism_yaml)
+    quota = memory_quota(organism, await tenant_tier(session, flow.tenant_id), enforce=False)
+    try:
+        async with pumps.flow_lock(flow.id, wait=WAKE_LOCK_WAIT_SECONDS):
+            run = await session.get(PumpRun, flow.id, populate_existing=True)
+            run = await _record_start(session, pumps, flow, run)
+            flow.status, flow.status_reason = "starting", None
+            await session.flush()
+            await _backend_call(launch(session, pumps, flow, organism, quota))
+    except FlowBusy:
+        # The reconciler is stopping this pump right now; it wakes idle flows whose trigger
+        # stream has entries waiting, so this trigger is still served.
+        await pumps.redis.delete(claim)
+        return False
+    log.info("pump.woken", flow_id=flow.id, tenant_id=flow.tenant_id, generation=run.generation)
+    return True
+
+
+async def launch(
+    session: AsyncSession, pumps: Orchestrator, flow: Flow, organism: Organism, quota: int
+) -> None:
+    """Gather what the pump needs (secrets, modules) and start it with a fresh credential."""
+    references = sorted(
+        {item.handler for item in organism.listeners if item.handler.startswith(("wasm:", "tool:"))}
+    )
+    modules = ResolvedModules()
+    for resolve in MODULE_RESOLVERS if references else []:
+        found = await resolve(session, flow.tenant_id, references)
+        modules = ResolvedModules(
+            {**modules.hashes, **found.hashes}, {**modules.grants, **found.grants}
+        )
+    request = LaunchRequest(
+        ref=flow_ref(flow),
+        organism_yaml=flow.organism_yaml,
+        secrets=await secret_values(session, pumps.secret_box, flow),
+        memory_quota_bytes=quota,
+        modules=modules,
+    )
+    await pumps.launch(request)
+
+
+def startable_organism(flow: Flow) -> Organism:
+    try:
+        organism = parse_organism(flow.organism_yaml)
+    except OrganismError as error:
+        raise InvalidOrganism(
+            f"flow '{flow.name}' cannot start: {error}",
+            [problem.model_dump(exclude_none=True) for problem in error.problems],
+        ) from error
+    if not organism.listeners:
+        raise Conflict(
+            f"flow '{flow.name}' has no listeners: add at least one step before starting it"
+        )
+    return organism
+
+
+def memory_quota(organism: Organism, tier: str, *, enforce: bool = True) -> int:
+    """FLOWPLANE_MEMORY_QUOTA_BYTES: the tier's project memory when the organism opts in."""
+    if not organism.memory.project:
+        return 0
+    allowed = tier_limits(tier).project_memory_bytes
+    if allowed == 0 and enforce:
+        raise QuotaExceeded(
+            f"project memory is not available on the {tier} tier; upgrade, or set "
+            "memory.project to false in the organism",
+            limit="project_memory",
+            upgrade_url=UPGRADE_URL,
+        )
+    return UNLIMITED_MEMORY_BYTES if allowed is None else allowed
+
+
+async def tenant_tier(session: AsyncSession, tenant_id: str) -> str:
+    tier = await session.scalar(select(Tenant.tier).where(Tenant.id == tenant_id))
+    return tier or "free"
+
+
+def organism_sha256(organism_yaml: str) -> str:
+    return hashlib.sha256(organism_yaml.encode("utf-8")).hexdigest()
+
+
+def observed_phase(observation: Observation) -> str:
+    """`running`, `draining`, `starting` (runs, no heartbeat yet), `exited` or `stopped`."""
+    if observation.ready:
+        assert observation.heartbeat is not None
+        return observation.heartbeat.get("status", "running")
+    if observation.state.alive:
+        return "starting"
+    return "exited" if observation.state.phase == "exited" else "stopped"
+
+
+def present_heartbeat(heartbeat: dict[str, str] | None) -> dict[str, Any] | None:
+    if heartbeat is None:
+        return None
+    numbers = {
+        "in_flight": int,
+        "processed": int,
+        "failed": int,
+        "started_at": float,
+        "updated_at": float,
+    }
+    body: dict[str, Any] = {}
+    for name in (
+        "status",
+        "version",
+        "started_at",
+        "updated_at",
+        "in_flight",
+        "processed",
+        "failed",
+    ):
+        if name in heartbeat:
+            try:
+                body[name] = numbers[name](heartbeat[name]) if name in numbers else heartbeat[name]
+            except ValueError:
+                body[name] = heartbeat[name]
+    return body
+
+
+async def _record_start(
+    session: AsyncSession,
+    pumps: Orchestrator,
+    flow: Flow,
+    run: PumpRun | None,
+    *,
+    reset_crashes: bool = False,
+) -> PumpRun:
+    now = utcnow()
+    if run is None:
+        run = PumpRun(
+            flow_id=flow.id, tenant_id=flow.tenant_id, backend=pumps.backend.name, generation=0,
+            last_processed=0, crash_count=0,
+        )  # fmt: skip
+        session.add(run)
+    run.backend = pumps.backend.name
+    run.generation += 1
+    run.started_at, run.ready_at, run.last_activity_at = now, None, now
+    run.last_processed, run.restart_at = 0, None
+    run.organism_sha256 = organism_sha256(flow.organism_yaml)
+    if reset_crashes:
+        run.crash_count, run.crash_window_started_at, run.last_exit = 0, None, None
+    return run
+
+
+async def _backend_call(call: Awaitable[None]) -> None:
+    """Backend and Redis failures become a clear 503 instead of an internal error."""
+    try:
+        await call
+    except ControlPlaneError:
+        raise
+    except Exception as error:
+        log.exception("pump.backend_failed")
+        raise ServiceUnavailable(
+            f"the pump backend could not complete the request: {error}"
+        ) from error
