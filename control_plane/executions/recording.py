@@ -1,0 +1,337 @@
+"""Turning a batch of pump events into `executions` and `execution_steps` writes.
+
+Events of one batch are folded in memory first (an execution that started and finished within
+the batch costs one UPDATE), then written with three statements whatever the batch size: an
+upsert of steps keyed by (execution_id, step), a read of step usage for the executions that
+finished, and one executemany UPDATE of executions. Every write is idempotent, so an event
+delivered twice (a recorder or pump crash) changes nothing; a `running` status never
+overwrites a final one."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from control_plane.db import UtcDateTime
+from control_plane.executions.models import FINAL_STATUSES, Execution, ExecutionStep
+from control_plane.executions.storage import bounded_json, dialect_insert
+
+UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class Caps:
+    outputs_max_bytes: int
+    step_max_bytes: int
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    type: str
+    execution_id: str
+    ts: float
+    step: int | None
+    listener: str | None
+    data: dict[str, Any]
+
+
+def parse_event(fields: dict[str, str]) -> RawEvent | None:
+    """The event in a stream entry (the fields of `pump.events.Event.encode`), or None for an
+    entry that is not one."""
+    try:
+        data = json.loads(fields.get("data", "{}"))
+        step = fields.get("step")
+        return RawEvent(
+            type=fields["type"],
+            execution_id=fields["execution_id"],
+            ts=float(fields["ts"]),
+            step=int(step) if step is not None else None,
+            listener=fields.get("listener"),
+            data=data if isinstance(data, dict) else {},
+        )
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+@dataclass
+class ExecutionPatch:
+    status: str | None = None
+    started_at: datetime | None = None
+    first_step_at: datetime | None = None
+    final: dict[str, Any] | None = None  # columns set by execution.completed / .failed
+
+
+@dataclass
+class StepPatch:
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Recorded:
+    """What a batch changed, for metrics."""
+
+    started: list[tuple[str, float]] = field(default_factory=list)  # (id, trigger-to-start s)
+    finished: dict[str, int] = field(default_factory=dict)  # status -> count
+    messages: int = 0
+
+
+def _moment(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def fold(
+    events: list[RawEvent], caps: Caps
+) -> tuple[dict[str, ExecutionPatch], dict[tuple[str, int], StepPatch], int]:
+    executions: dict[str, ExecutionPatch] = {}
+    steps: dict[tuple[str, int], StepPatch] = {}
+    messages = 0
+    for event in events:
+        patch = executions.setdefault(event.execution_id, ExecutionPatch())
+        moment = _moment(event.ts)
+        if event.type == "execution.started":
+            patch.started_at = patch.started_at or moment
+            if patch.status not in FINAL_STATUSES:
+                patch.status = "running"
+        elif event.type in ("execution.completed", "execution.failed"):
+            patch.status = "succeeded" if event.type == "execution.completed" else "failed"
+            patch.final = _final_columns(event, moment, caps)
+        elif event.type.startswith("step.") and event.step is not None:
+            step = steps.setdefault((event.execution_id, event.step), StepPatch())
+            if event.type == "step.started":
+                messages += 1
+                patch.first_step_at = patch.first_step_at or moment
+                if patch.status is None:
+                    patch.status = "running"
+            _fold_step(step, event, moment, caps)
+    return executions, steps, messages
+
+
+def _final_columns(event: RawEvent, moment: datetime, caps: Caps) -> dict[str, Any]:
+    data = event.data
+    outputs, truncated = (None, False)
+    if event.type == "execution.completed":
+        outputs, truncated = bounded_json(data.get("outputs", []), caps.outputs_max_bytes)
+    error = data.get("error")
+    return {
+        "outputs": outputs,
+        "outputs_truncated": truncated,
+        "error": str(error) if error is not None else None,
+        "reason": _short(data.get("reason")),
+        "steps": int(data.get("steps") or 0),
+        "duration_ms": _number(data.get("duration_ms")),
+        "finished_at": moment,
+    }
+
+
+def _fold_step(step: StepPatch, event: RawEvent, moment: datetime, caps: Caps) -> None:
+    values, data = step.values, event.data
+    if event.listener is not None:
+        values["listener"] = event.listener
+    if event.type == "step.started":
+        values.setdefault("status", "running")
+        values["started_at"] = values.get("started_at") or moment
+        values["handler"] = data.get("handler")
+        values["input"], truncated = bounded_json(data.get("input"), caps.step_max_bytes)
+    elif event.type == "step.completed":
+        values["status"] = "succeeded"
+        values["output"], truncated = bounded_json(data.get("output"), caps.step_max_bytes)
+        values["routed_to"] = data.get("routed_to")
+        values["usage"] = data.get("usage") if isinstance(data.get("usage"), dict) else None
+    else:  # step.failed
+        values["status"] = "failed"
+        error = data.get("error")
+        values["error"] = str(error) if error is not None else None
+        values["reason"] = _short(data.get("reason"))
+        truncated = False
+    values["truncated"] = bool(values.get("truncated")) or truncated
+    if event.type != "step.started":
+        values["finished_at"] = moment
+        values["duration_ms"] = _number(data.get("duration_ms"))
+
+
+STEP_COLUMNS = (
+    "listener", "handler", "status", "input", "output", "truncated", "routed_to", "error",
+    "reason", "usage", "started_at", "finished_at", "duration_ms",
+)  # fmt: skip
+
+
+async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps) -> Recorded:
+    """Write the batch; events of executions that no longer exist are dropped."""
+    recorded = Recorded()
+    executions, steps, recorded.messages = fold(events, caps)
+    if not executions:
+        return recorded
+    known = {
+        row[0]: row[1:]
+        for row in await connection.execute(KNOWN_EXECUTIONS, {"ids": list(executions)})
+    }
+    await _upsert_steps(connection, {key: s for key, s in steps.items() if key[0] in known})
+    finals = [ident for ident, patch in executions.items() if patch.final and ident in known]
+    usage = await _usage_totals(connection, finals)
+    rows = []
+    for ident, patch in executions.items():
+        if ident not in known:
+            continue
+        status, created_at, started_at = known[ident]
+        if patch.started_at is not None and started_at is None:
+            recorded.started.append((ident, (patch.started_at - created_at).total_seconds()))
+        if patch.final is not None and status not in FINAL_STATUSES and patch.status:
+            recorded.finished[patch.status] = recorded.finished.get(patch.status, 0) + 1
+        rows.append(_execution_params(ident, patch, usage.get(ident)))
+    if rows:
+        await connection.execute(EXECUTION_UPDATE, rows)
+    return recorded
+
+
+def _execution_params(
+    ident: str, patch: ExecutionPatch, usage: dict[str, Any] | None
+) -> dict[str, Any]:
+    final = patch.final or {}
+    return {
+        "b_id": ident,
+        "b_status": patch.status,
+        "b_started_at": patch.started_at,
+        "b_first_step_at": patch.first_step_at,
+        "b_final": patch.final is not None,
+        "b_outputs": final.get("outputs"),
+        "b_outputs_truncated": bool(final.get("outputs_truncated")),
+        "b_error": final.get("error"),
+        "b_reason": final.get("reason"),
+        "b_steps": final.get("steps", 0),
+        "b_duration_ms": final.get("duration_ms"),
+        "b_finished_at": final.get("finished_at"),
+        "b_usage": usage,
+    }
+
+
+def _build_execution_update() -> Any:
+    status = bindparam("b_status", type_=Execution.status.type)
+    final = bindparam("b_final", type_=Execution.input_truncated.type)
+
+    def on_final(name: str, column: Any) -> Any:
+        return case((final, bindparam(name, type_=column.type)), else_=column)
+
+    return (
+        update(Execution)
+        .where(Execution.id == bindparam("b_id"))
+        .values(
+            status=case(
+                (status.is_(None), Execution.status),
+                # `running` never replaces a final status (spelled out: executemany statements
+                # cannot hold an expanding IN list).
+                (
+                    and_(
+                        status == "running",
+                        or_(
+                            *(
+                                Execution.status == literal(final)
+                                for final in sorted(FINAL_STATUSES)
+                            )
+                        ),
+                    ),
+                    Execution.status,
+                ),
+                else_=status,
+            ),
+            started_at=func.coalesce(
+                Execution.started_at, bindparam("b_started_at", type_=UtcDateTime)
+            ),
+            first_step_at=func.coalesce(
+                Execution.first_step_at, bindparam("b_first_step_at", type_=UtcDateTime)
+            ),
+            outputs=on_final("b_outputs", Execution.outputs),
+            outputs_truncated=on_final("b_outputs_truncated", Execution.outputs_truncated),
+            error=on_final("b_error", Execution.error),
+            reason=on_final("b_reason", Execution.reason),
+            steps=on_final("b_steps", Execution.steps),
+            duration_ms=on_final("b_duration_ms", Execution.duration_ms),
+            finished_at=on_final("b_finished_at", Execution.finished_at),
+            usage=on_final("b_usage", Execution.usage),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+EXECUTION_UPDATE = _build_execution_update()
+
+
+async def _upsert_steps(
+    connection: AsyncConnection, steps: dict[tuple[str, int], StepPatch]
+) -> None:
+    if not steps:
+        return
+    rows = []
+    for (execution_id, number), patch in steps.items():
+        row = {column: patch.values.get(column) for column in STEP_COLUMNS}
+        row.update(execution_id=execution_id, step=number)
+        row["listener"] = row["listener"] or ""
+        row["status"] = row["status"] or "running"
+        row["truncated"] = bool(row["truncated"])
+        rows.append(row)
+    await connection.execute(_step_upsert(connection.dialect.name), rows)
+
+
+@lru_cache(maxsize=4)
+def _step_upsert(dialect_name: str) -> Any:
+    """Built once per dialect (building costs more than running, see triggers/records.py)."""
+    insert = dialect_insert(dialect_name, ExecutionStep.__table__)  # type: ignore[arg-type]
+    new, current = insert.excluded, ExecutionStep
+    return insert.on_conflict_do_update(
+        index_elements=["execution_id", "step"],
+        set_={
+            "listener": case((new.listener == "", current.listener), else_=new.listener),
+            "handler": func.coalesce(new.handler, current.handler),
+            "status": case((new.status == "running", current.status), else_=new.status),
+            "input": func.coalesce(new.input, current.input),
+            "output": func.coalesce(new.output, current.output),
+            "truncated": or_(new.truncated, current.truncated),
+            "routed_to": func.coalesce(new.routed_to, current.routed_to),
+            "error": func.coalesce(new.error, current.error),
+            "reason": func.coalesce(new.reason, current.reason),
+            "usage": func.coalesce(new.usage, current.usage),
+            "started_at": func.coalesce(current.started_at, new.started_at),
+            "finished_at": func.coalesce(new.finished_at, current.finished_at),
+            "duration_ms": func.coalesce(new.duration_ms, current.duration_ms),
+        },
+    )
+
+
+KNOWN_EXECUTIONS = select(
+    Execution.id, Execution.status, Execution.created_at, Execution.started_at
+).where(Execution.id.in_(bindparam("ids", expanding=True)))
+STEP_USAGE = select(ExecutionStep.execution_id, ExecutionStep.usage).where(
+    ExecutionStep.execution_id.in_(bindparam("ids", expanding=True)),
+    ExecutionStep.usage.is_not(None),
+)
+
+
+async def _usage_totals(
+    connection: AsyncConnection, execution_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Token usage of each finished execution: its steps' usage summed key by key."""
+    if not execution_ids:
+        return {}
+    rows = await connection.execute(STEP_USAGE, {"ids": execution_ids})
+    totals: dict[str, dict[str, Any]] = {}
+    for execution_id, usage in rows:
+        if not isinstance(usage, dict):
+            continue
+        total = totals.setdefault(execution_id, {})
+        for key, value in usage.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                total[key] = total.get(key, 0) + value
+    return totals
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _short(value: Any) -> str | None:
+    return str(value)[:63] if value is not None else None

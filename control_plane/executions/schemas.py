@@ -1,0 +1,68 @@
+"""Response bodies of the executions API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ExecutionOut(BaseModel):
+    """One execution in a list."""
+
+    id: str
+    flow_id: str
+    status: str = Field(description="queued | running | succeeded | failed")
+    trigger: str = Field(description="The organism trigger that started it")
+    trigger_kind: str = Field(description="webhook | manual | schedule | retry")
+    retry_of: str | None
+    error: str | None
+    reason: str | None = Field(description="Why it failed, as a name (timeout, handler_error ...)")
+    step_count: int
+    duration_ms: float | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ExecutionPage(BaseModel):
+    items: list[ExecutionOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page")
+
+
+class StepOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    step: int
+    listener: str
+    handler: str | None
+    status: str = Field(description="running | succeeded | failed")
+    input: Any
+    output: Any
+    truncated: bool = Field(description="input or output was cut at the size cap")
+    routed_to: list[str] | None
+    error: str | None
+    reason: str | None
+    usage: dict[str, Any] | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: float | None
+
+
+class ExecutionDetail(ExecutionOut):
+    """An execution with its input, outputs and step timeline."""
+
+    target: str
+    input: Any
+    input_truncated: bool
+    outputs: Any
+    outputs_truncated: bool
+    usage: dict[str, Any] | None
+    idempotency_key: str | None
+    first_step_at: datetime | None
+    steps: list[StepOut] = Field(default_factory=list)
+
+
+class RetryAccepted(BaseModel):
+    execution_id: str

@@ -1,0 +1,169 @@
+"""Execution history: list a flow's executions, show one with its steps, retry one.
+
+Every query is filtered by the principal's tenant: another tenant's execution is "not found"."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+from fastapi import FastAPI
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.accounts.dependencies import Principal
+from control_plane.errors import Conflict, InvalidInput, NotFound
+from control_plane.executions.models import EXECUTION_STATUSES, Execution, ExecutionStep
+from control_plane.executions.schemas import ExecutionDetail, ExecutionOut, ExecutionPage, StepOut
+from control_plane.flows import service as flows_service
+from control_plane.triggers.admission import Admitted, TriggerRequest
+from control_plane.triggers.catalog import TriggerSpec
+from control_plane.triggers.service import manual_flow, submit
+
+MAX_PAGE = 200
+
+
+async def list_executions(
+    session: AsyncSession,
+    principal: Principal,
+    flow_id: str,
+    *,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> ExecutionPage:
+    """Newest first, `limit` per page; `cursor` continues after the previous page (keyset
+    pagination on (created_at, id), stable while new executions arrive)."""
+    await flows_service.get_flow(session, principal, flow_id)
+    if status is not None and status not in EXECUTION_STATUSES:
+        raise InvalidInput(
+            f"unknown status {status!r}; use one of {', '.join(EXECUTION_STATUSES)}",
+            problems=[{"path": "status", "message": "unknown status"}],
+        )
+    limit = max(1, min(limit, MAX_PAGE))
+    query = select(Execution).where(
+        Execution.flow_id == flow_id, Execution.tenant_id == principal.tenant_id
+    )
+    if status is not None:
+        query = query.where(Execution.status == status)
+    if cursor is not None:
+        created_at, execution_id = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                Execution.created_at < created_at,
+                and_(Execution.created_at == created_at, Execution.id < execution_id),
+            )
+        )
+    rows = list(
+        await session.scalars(
+            query.order_by(Execution.created_at.desc(), Execution.id.desc()).limit(limit + 1)
+        )
+    )
+    page, more = rows[:limit], len(rows) > limit
+    return ExecutionPage(
+        items=[execution_out(execution) for execution in page],
+        next_cursor=encode_cursor(page[-1]) if more and page else None,
+    )
+
+
+async def get_execution(
+    session: AsyncSession, principal: Principal, execution_id: str
+) -> ExecutionDetail:
+    execution = await _own_execution(session, principal, execution_id)
+    steps = await session.scalars(
+        select(ExecutionStep)
+        .where(ExecutionStep.execution_id == execution_id)
+        .order_by(ExecutionStep.step)
+    )
+    return ExecutionDetail(
+        **execution_out(execution).model_dump(),
+        target=execution.target,
+        input=execution.input,
+        input_truncated=execution.input_truncated,
+        outputs=execution.outputs,
+        outputs_truncated=execution.outputs_truncated,
+        usage=execution.usage,
+        idempotency_key=execution.idempotency_key,
+        first_step_at=execution.first_step_at,
+        steps=[StepOut.model_validate(step) for step in steps],
+    )
+
+
+async def retry_execution(
+    session: AsyncSession, app: FastAPI, principal: Principal, execution_id: str
+) -> Admitted:
+    """A new execution with the same trigger and input (`retry_of` names the original); the
+    flow must accept triggers like any other."""
+    original = await _own_execution(session, principal, execution_id)
+    if original.input_truncated:
+        raise Conflict(
+            f"execution {execution_id} cannot be retried: its input was larger than the "
+            "stored size cap and only a preview was kept"
+        )
+    flow = await manual_flow(app, principal, original.flow_id)
+    request = TriggerRequest(
+        flow=flow,
+        trigger=TriggerSpec(
+            name=original.trigger, kind=original.trigger_kind, target=original.target
+        ),
+        trigger_kind="retry",
+        payload=original.input,
+        retry_of=original.id,
+    )
+    return await submit(app, request)
+
+
+async def execution_status(session: AsyncSession, execution_id: str) -> str | None:
+    status: str | None = await session.scalar(
+        select(Execution.status).where(Execution.id == execution_id)
+    )
+    return status
+
+
+def execution_out(execution: Execution) -> ExecutionOut:
+    return ExecutionOut(
+        id=execution.id,
+        flow_id=execution.flow_id,
+        status=execution.status,
+        trigger=execution.trigger,
+        trigger_kind=execution.trigger_kind,
+        retry_of=execution.retry_of,
+        error=execution.error,
+        reason=execution.reason,
+        step_count=execution.steps,
+        duration_ms=execution.duration_ms,
+        created_at=execution.created_at,
+        started_at=execution.started_at,
+        finished_at=execution.finished_at,
+    )
+
+
+def encode_cursor(execution: Execution) -> str:
+    raw = f"{execution.created_at.isoformat()}|{execution.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, execution_id = raw.split("|", 1)
+        return datetime.fromisoformat(moment), execution_id
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidInput(
+            "cursor is not one this API returned; pass next_cursor unchanged",
+            problems=[{"path": "cursor", "message": "malformed cursor"}],
+        ) from error
+
+
+async def _own_execution(
+    session: AsyncSession, principal: Principal, execution_id: str
+) -> Execution:
+    execution = await session.scalar(
+        select(Execution).where(
+            Execution.id == execution_id, Execution.tenant_id == principal.tenant_id
+        )
+    )
+    if execution is None:
+        raise NotFound(f"execution {execution_id} not found")
+    return execution

@@ -1,0 +1,1 @@
+"""Triggers: webhooks, the Run button and schedules, admitted durably onto each flow's stream."""

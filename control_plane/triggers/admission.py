@@ -1,0 +1,318 @@
+"""Group commit of accepted triggers: INSERT (queued) -> COMMIT -> XADD -> answer.
+
+Every trigger (webhook, Run button, schedule, retry) is admitted here. Requests queue up;
+a few worker tasks each take whatever has accumulated, and for the whole batch:
+
+1. in one transaction: re-read each flow's token hash and run state (the catalog may be a
+   second old), insert the executions with `ON CONFLICT (flow_id, idempotency_key) DO
+   NOTHING RETURNING id`, add to the month's counters, commit;
+2. XADD the new executions' trigger entries in one pipeline;
+3. answer each request: its execution id, the earlier execution for a repeated idempotency
+   key, or the refusal that applies to it alone.
+
+This path owns its transaction instead of using the request's session because the commit
+must come before the XADD and the XADD before the 2xx, and because one commit (one fsync)
+for many requests is what lets a few cores accept over a thousand webhooks a second.
+
+If the XADD fails after the commit, the execution is marked `failed` (reason
+`enqueue_failed`) and the caller gets 503; if even that write fails, the reaper finds the
+queued row without a stream entry later (reaper.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from redis.asyncio import Redis
+from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from control_plane.db import utcnow
+from control_plane.errors import NotFound, ServiceUnavailable
+from control_plane.executions.background import stop_task
+from control_plane.executions.models import Execution
+from control_plane.executions.storage import HeldConnection
+from control_plane.flows.models import Flow
+from control_plane.metrics import Metrics
+from control_plane.triggers.admission_postgres import admit_batch
+from control_plane.triggers.catalog import FlowTriggers, TriggerSpec, is_hot
+from control_plane.triggers.quota import UsageTracker
+from control_plane.triggers.records import (
+    add_to_counters,
+    enqueue_entries,
+    execution_row,
+    insert_executions,
+    mark_enqueue_failed,
+    new_execution_id,
+    trigger_entry,
+)
+
+log = structlog.get_logger("control_plane.triggers")
+FLOW_STATES = select(Flow.id, Flow.desired_state, Flow.status, Flow.webhook_token_hash).where(
+    Flow.id.in_(bindparam("flow_ids", expanding=True))
+)
+NO_WEBHOOK_HERE = "no webhook at this address: the flow does not exist or the token is wrong"
+
+
+class FlowNotHot(Exception):
+    """The flow is not plainly running: the caller must ask the pumps domain
+    (`ensure_accepting`) and admit again without the run-state check."""
+
+
+@dataclass
+class TriggerRequest:
+    flow: FlowTriggers
+    trigger: TriggerSpec
+    trigger_kind: str  # webhook | manual | schedule | retry
+    payload: Any
+    idempotency_key: str | None = None
+    retry_of: str | None = None
+    token_hash: str | None = None  # webhooks: must still match the flow's inside the batch
+    check_run_state: bool = True  # False once `ensure_accepting` has passed
+    execution_id: str = field(default_factory=new_execution_id)
+
+
+@dataclass(frozen=True)
+class Admitted:
+    execution_id: str
+    created: bool  # False: the execution that first used this idempotency key
+    created_at: datetime
+
+
+@dataclass
+class _Pending:
+    request: TriggerRequest
+    future: asyncio.Future[Admitted]
+    row: dict[str, Any] = field(default_factory=dict)
+
+
+_Stored = tuple[list[_Pending], list[tuple[_Pending, str, datetime]]]  # (fresh, repeats)
+
+
+class Admitter:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        redis: Redis,
+        usage: UsageTracker,
+        metrics: Metrics,
+        *,
+        workers: int,
+        max_batch: int,
+        input_max_bytes: int,
+    ) -> None:
+        self._engine = engine
+        self._redis = redis
+        self._usage = usage
+        self._metrics = metrics
+        self._dialect = engine.dialect.name
+        # SQLite has one writer: parallel batches would only queue on its lock.
+        self._worker_count = 1 if self._dialect == "sqlite" else max(1, workers)
+        self._max_batch = max_batch
+        self._input_max_bytes = input_max_bytes
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._workers = [
+            loop.create_task(self._work(), name=f"trigger-admission-{number}")
+            for number in range(self._worker_count)
+        ]
+
+    async def close(self) -> None:
+        """Finish what is queued, then stop."""
+        await self._queue.join()
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            await stop_task(worker)
+
+    async def admit(self, request: TriggerRequest) -> Admitted:
+        if not self._workers:
+            raise ServiceUnavailable("the control plane is not accepting triggers (shutting down)")
+        future: asyncio.Future[Admitted] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(request, future))
+        # A client that goes away cancels only this future; the batch is written regardless.
+        return await future
+
+    async def _work(self) -> None:
+        held = HeldConnection(self._engine, autocommit=self._dialect == "postgresql")
+        try:
+            while True:
+                batch = [await self._queue.get()]
+                while len(batch) < self._max_batch and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                try:
+                    await self._process(batch, held)
+                except Exception as error:  # never let one bad batch stop admission
+                    log.exception("trigger.admission_failed", size=len(batch))
+                    _fail(batch, _unavailable(error))
+                finally:
+                    for _ in batch:
+                        self._queue.task_done()
+        finally:
+            await held.close()
+
+    async def _process(self, batch: list[_Pending], held: HeldConnection) -> None:
+        now = utcnow()
+        for item in batch:
+            request = item.request
+            item.row = execution_row(
+                execution_id=request.execution_id,
+                tenant_id=request.flow.tenant_id,
+                flow_id=request.flow.flow_id,
+                trigger=request.trigger,
+                trigger_kind=request.trigger_kind,
+                payload=request.payload,
+                created_at=now,
+                input_max_bytes=self._input_max_bytes,
+                idempotency_key=request.idempotency_key,
+                retry_of=request.retry_of,
+            )
+        try:
+            async with held.begin() as connection:
+                if self._dialect == "postgresql":
+                    fresh, repeats = await self._store_in_one_statement(connection, batch, now)
+                else:
+                    fresh, repeats = await self._store(connection, batch)
+        except Exception as error:
+            log.warning("trigger.store_failed", error=str(error), size=len(batch))
+            _fail([item for item in batch if not item.future.done()], _unavailable(error))
+            return
+        for item, execution_id, created_at in repeats:
+            _resolve(item, Admitted(execution_id, created=False, created_at=created_at))
+        for item in fresh:
+            self._usage.add(item.request.flow.tenant_id, 1)
+        await self._enqueue(fresh, now)
+
+    async def _store(self, connection: AsyncConnection, batch: list[_Pending]) -> _Stored:
+        """Portable: check the flows, insert, count, in the caller's transaction."""
+        candidates = await self._check_flows(connection, batch)
+        inserted = await insert_executions(connection, [item.row for item in candidates])
+        fresh = [item for item in candidates if item.row["id"] in inserted]
+        await add_to_counters(connection, [item.row for item in fresh])
+        repeats, unmatched = await self._earlier(
+            connection, [i for i in candidates if i not in fresh]
+        )
+        for item in unmatched:  # cannot happen: a conflict means the row exists
+            _reject(item, ServiceUnavailable("the trigger could not be stored; try again"))
+        return fresh, repeats
+
+    async def _store_in_one_statement(
+        self, connection: AsyncConnection, batch: list[_Pending], now: datetime
+    ) -> _Stored:
+        inserted = await admit_batch(
+            connection,
+            [item.row for item in batch],
+            [item.request.token_hash for item in batch],
+            [item.request.check_run_state for item in batch],
+            now,
+        )
+        fresh = [item for item in batch if item.row["id"] in inserted]
+        missing = [item for item in batch if item.row["id"] not in inserted]
+        if not missing:
+            return fresh, []
+        candidates = await self._check_flows(connection, missing)
+        repeats, unmatched = await self._earlier(connection, candidates)
+        for item in unmatched:  # the flow's state changed under the statement: ask again
+            _reject(item, FlowNotHot(item.request.flow.flow_id))
+        return fresh, repeats
+
+    async def _check_flows(
+        self, connection: AsyncConnection, batch: list[_Pending]
+    ) -> list[_Pending]:
+        """Refuse the requests whose flow changed since the catalog read it."""
+        flow_ids = sorted({item.request.flow.flow_id for item in batch})
+        rows = await connection.execute(FLOW_STATES, {"flow_ids": flow_ids})
+        current = {row[0]: row[1:] for row in rows}
+        accepted: list[_Pending] = []
+        for item in batch:
+            request = item.request
+            state = current.get(request.flow.flow_id)
+            if state is None:
+                _reject(item, NotFound(f"flow {request.flow.flow_id} not found"))
+                continue
+            desired_state, status, token_hash = state
+            if request.token_hash is not None and not (
+                token_hash and hmac.compare_digest(token_hash, request.token_hash)
+            ):
+                _reject(item, NotFound(NO_WEBHOOK_HERE))
+            elif request.check_run_state and not is_hot(desired_state, status):
+                _reject(item, FlowNotHot(request.flow.flow_id))
+            else:
+                accepted.append(item)
+        return accepted
+
+    async def _earlier(
+        self, connection: AsyncConnection, repeats: list[_Pending]
+    ) -> tuple[list[tuple[_Pending, str, datetime]], list[_Pending]]:
+        """The executions that first used the idempotency keys repeated in this batch, and
+        the requests for which there is none."""
+        keyed = [item for item in repeats if item.row["idempotency_key"] is not None]
+        earlier: dict[tuple[str, str | None], tuple[str, datetime]] = {}
+        if keyed:
+            keys = {(item.row["flow_id"], item.row["idempotency_key"]) for item in keyed}
+            rows = await connection.execute(
+                select(
+                    Execution.flow_id, Execution.idempotency_key, Execution.id, Execution.created_at
+                ).where(tuple_(Execution.flow_id, Execution.idempotency_key).in_(keys))
+            )
+            earlier = {(flow, key): (ident, at) for flow, key, ident, at in rows}
+        found: list[tuple[_Pending, str, datetime]] = []
+        unmatched: list[_Pending] = []
+        for item in repeats:
+            match = earlier.get((item.row["flow_id"], item.row["idempotency_key"]))
+            if match is None:
+                unmatched.append(item)
+            else:
+                found.append((item, *match))
+        return found, unmatched
+
+    async def _enqueue(self, fresh: list[_Pending], now: datetime) -> None:
+        if not fresh:
+            return
+        results = await enqueue_entries(
+            self._redis,
+            [
+                (item.request.flow.keys.triggers, trigger_entry(item.row, item.request.payload))
+                for item in fresh
+            ],
+        )
+        failed = [
+            (item, r) for item, r in zip(fresh, results, strict=True) if isinstance(r, Exception)
+        ]
+        for item, result in zip(fresh, results, strict=True):
+            if not isinstance(result, Exception):
+                _resolve(item, Admitted(item.row["id"], created=True, created_at=now))
+        self._metrics.executions.labels("queued").inc(len(fresh) - len(failed))
+        if failed:
+            await self._mark_enqueue_failed(failed)
+
+    async def _mark_enqueue_failed(self, failed: list[tuple[_Pending, Any]]) -> None:
+        message = await mark_enqueue_failed(
+            self._engine, [item.row["id"] for item, _ in failed], failed[0][1], self._metrics
+        )
+        _fail([item for item, _ in failed], f"{message}; try again")
+
+
+def _resolve(item: _Pending, admitted: Admitted) -> None:
+    if not item.future.done():
+        item.future.set_result(admitted)
+
+
+def _reject(item: _Pending, error: BaseException) -> None:
+    if not item.future.done():
+        item.future.set_exception(error)
+
+
+def _fail(items: list[_Pending], detail: str) -> None:
+    for item in items:
+        _reject(item, ServiceUnavailable(detail))
+
+
+def _unavailable(error: BaseException) -> str:
+    return f"the trigger could not be stored ({type(error).__name__}); try again"

@@ -1,0 +1,38 @@
+"""Request and response bodies of /api/triggers and the webhook token rotation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TriggerAccepted(BaseModel):
+    execution_id: str
+
+
+class InjectRequest(BaseModel):
+    """The Run button. Without `payload`, the trigger's own payload (or `{}`) is used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payload: Any = None
+    trigger: str | None = Field(
+        default=None,
+        description="Trigger of the organism to run (any kind); default: the first manual one",
+    )
+
+
+class RunResult(BaseModel):
+    """`?wait=true`: the execution's result, or its status when the wait ended first."""
+
+    execution_id: str
+    status: str = Field(description="succeeded | failed, or queued | running after the wait")
+    outputs: Any = None
+    error: str | None = None
+    reason: str | None = None
+
+
+class WebhookIssued(BaseModel):
+    url: str = Field(description="The webhook URL including its secret token")
+    token: str = Field(description="Shown only now; only its hash is stored")
