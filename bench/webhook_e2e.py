@@ -139,12 +139,16 @@ async def load(url: str, total: int, concurrency: int) -> tuple[float, dict[str,
         nonlocal refused
         for number in numbers:
             started = time.time()
-            async with http.post(url, json={"n": number}) as response:
-                body = await response.json()
-                if response.status == 202:
-                    sent[body["execution_id"]] = started
-                else:
-                    refused += 1
+            try:
+                async with http.post(url, json={"n": number}) as response:
+                    body = await response.json()
+            except aiohttp.ClientError:
+                refused += 1
+                continue
+            if response.status == 202:
+                sent[body["execution_id"]] = started
+            else:
+                refused += 1
 
     async with aiohttp.ClientSession(connector=connector) as http:
         began = time.perf_counter()
@@ -162,12 +166,16 @@ async def paced_load(url: str, total: int, rate: float) -> tuple[float, dict[str
     async def one(http: aiohttp.ClientSession, number: int) -> None:
         nonlocal refused
         started = time.time()
-        async with http.post(url, json={"n": number}) as response:
-            body = await response.json()
-            if response.status == 202:
-                sent[body["execution_id"]] = started
-            else:
-                refused += 1
+        try:
+            async with http.post(url, json={"n": number}) as response:
+                body = await response.json()
+        except aiohttp.ClientError:
+            refused += 1
+            return
+        if response.status == 202:
+            sent[body["execution_id"]] = started
+        else:
+            refused += 1
 
     async with aiohttp.ClientSession(connector=connector) as http:
         began = time.perf_counter()

@@ -1,11 +1,13 @@
 """Group commit of accepted triggers: INSERT (queued) -> COMMIT -> XADD -> answer.
 
-Every trigger (webhook, Run button, schedule, retry) is admitted here. Requests queue up;
-a few worker tasks each take whatever has accumulated, and for the whole batch:
+Webhooks, Run-button triggers and retries are admitted here (schedules insert inside their
+claim transaction, scheduler.py). Requests queue up; a few worker tasks each take whatever has
+accumulated, and for the whole batch:
 
-1. in one transaction: re-read each flow's token hash and run state (the catalog may be a
-   second old), insert the executions with `ON CONFLICT (flow_id, idempotency_key) DO
-   NOTHING RETURNING id`, add to the month's counters, commit;
+1. re-read each flow's token hash and run state (the catalog may be a second old), insert the
+   executions with `ON CONFLICT (flow_id, idempotency_key) DO NOTHING`, add them to the
+   month's counters, commit: on Postgres one statement (admission_postgres.py), on SQLite a
+   short transaction;
 2. XADD the new executions' trigger entries in one pipeline;
 3. answer each request: its execution id, the earlier execution for a repeated idempotency
    key, or the refusal that applies to it alone.

@@ -52,14 +52,14 @@ class UsageTracker:
     async def used(self, tenant_id: str) -> int:
         month = month_key(utcnow())
         usage = self._usage.get(tenant_id)
-        if (
-            usage is None
-            or usage.month != month
-            or time.monotonic() - usage.read_at >= self._refresh_seconds
-        ):
-            counted = await self._read(tenant_id, month)
-            usage = _Usage(month=month, counted=counted, added=0, read_at=time.monotonic())
+        if usage is None or usage.month != month:
+            usage = _Usage(month=month, counted=0, added=0, read_at=time.monotonic())
+            usage.counted = await self._read(tenant_id, month)
             self._usage[tenant_id] = usage
+        elif time.monotonic() - usage.read_at >= self._refresh_seconds:
+            usage.read_at = time.monotonic()  # concurrent checks use the last figure meanwhile
+            counted = await self._read(tenant_id, month)
+            usage.counted, usage.added = counted, 0
         return usage.counted + usage.added
 
     def add(self, tenant_id: str, count: int) -> None:

@@ -125,7 +125,7 @@ class Scheduler:
             (flow_id, spec.name): (tenant_id, spec)
             for flow_id, (tenant_id, specs) in self._specs.items()
             for spec in specs
-            if spec.cron
+            if spec.cron and self._computable(flow_id, spec)
         }
         now = utcnow()
         async with self._engine.begin() as connection:
@@ -186,6 +186,16 @@ class Scheduler:
             "next_fire_at": self._next(spec.cron or "", timezone, now),
             "last_fired_at": None,
         }
+
+    def _computable(self, flow_id: str, spec: TriggerSpec) -> bool:
+        """False (and a warning) for a schedule croniter cannot evaluate, so one bad trigger
+        does not stop every flow's schedules."""
+        try:
+            self._next(spec.cron or "", spec.timezone or "UTC", utcnow())
+        except (ValueError, KeyError, TypeError) as error:
+            log.warning("schedule.invalid", flow_id=flow_id, trigger=spec.name, error=str(error))
+            return False
+        return True
 
     def _next(self, cron: str, timezone: str, after: datetime) -> datetime:
         return next_fire(cron, timezone, after, self._settings.scheduler_tick_unit)

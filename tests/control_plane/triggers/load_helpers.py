@@ -26,22 +26,28 @@ async def webhook_load(
     total: int,
     concurrency: int,
     on_accepted: Callable[[int], Awaitable[None]] | None = None,
-    pause_on_error: float = 0.0,
+    retry_unreachable: bool = False,
 ) -> LoadResult:
     """POST `total` webhooks ({"n": i}), `concurrency` at a time. `on_accepted(count)` runs
-    after each 202 (used to crash something mid-load); after a connection error a worker
-    pauses `pause_on_error` seconds (the server is restarting)."""
+    after each 202 (used to crash something mid-load). With `retry_unreachable`, a request
+    that gets no answer (the server is restarting) is sent again, for up to 30 s."""
     result = LoadResult()
     numbers = iter(range(total))
 
     async def worker() -> None:
         for number in numbers:
-            try:
-                response = await client.post(url, json={"n": number})
-            except httpx.HTTPError as error:
-                result.refused[number] = type(error).__name__
-                await asyncio.sleep(pause_on_error)
+            attempts = 300 if retry_unreachable else 1
+            for attempt in range(attempts):
+                try:
+                    response = await client.post(url, json={"n": number})
+                    break
+                except httpx.HTTPError as error:
+                    result.refused[number] = type(error).__name__
+                    if attempt + 1 < attempts:
+                        await asyncio.sleep(0.1)
+            else:
                 continue
+            result.refused.pop(number, None)
             if response.status_code == 202:
                 result.accepted[number] = response.json()["execution_id"]
                 if on_accepted is not None:

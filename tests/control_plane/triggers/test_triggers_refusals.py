@@ -15,15 +15,12 @@ from control_plane.executions.storage import month_key
 from control_plane.flows.models import Flow
 from pump.keys import FlowKeys
 from tests.control_plane.accounts.accounts_helpers import count_rows, sessions, set_tier
-from tests.control_plane.triggers.triggers_helpers import FlowUnderTest, make_flow, manual_only_yaml
-
-
-async def mark_running(app: FastAPI, flow_id: str) -> None:
-    """Run state without a pump: these tests are about refusals before anything runs."""
-    async with sessions(app)() as session, session.begin():
-        await session.execute(
-            update(Flow).where(Flow.id == flow_id).values(desired_state="running", status="running")
-        )
+from tests.control_plane.triggers.triggers_helpers import (
+    FlowUnderTest,
+    make_flow,
+    manual_only_yaml,
+    mark_running,
+)
 
 
 async def assert_nothing_created(app: FastAPI, flow: FlowUnderTest) -> None:

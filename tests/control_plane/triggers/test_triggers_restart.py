@@ -99,17 +99,20 @@ async def test_control_plane_killed_mid_load_loses_no_accepted_webhook(
                     total=400,
                     concurrency=16,
                     on_accepted=kill_and_restart,
-                    pause_on_error=0.05,
+                    retry_unreachable=True,
                 )
             )
             await restarted.wait()
         async with control_plane(environment, port):
             result = await load
             accepted = set(result.accepted.values())
-            assert len(accepted) > 150, "webhooks were accepted again after the restart"
+            assert len(accepted) >= 390, "webhooks are accepted again after the restart"
 
             def settled(statuses: dict[str, tuple[str, str | None]]) -> bool:
-                return all(statuses.get(ident, ("?",))[0] == "succeeded" for ident in accepted)
+                finished = all(status in ("succeeded", "failed") for status, _ in statuses.values())
+                return finished and all(
+                    statuses.get(ident, ("?",))[0] == "succeeded" for ident in accepted
+                )
 
             statuses = await wait_for(
                 lambda: statuses_by_id(database_url, flow.flow_id),
@@ -119,7 +122,7 @@ async def test_control_plane_killed_mid_load_loses_no_accepted_webhook(
                 what=f"{len(accepted)} accepted webhooks succeeded",
             )
             # Executions whose 202 was lost in the crash either ran or were failed visibly by
-            # the reaper (never enqueued); none is left queued.
+            # the reaper (committed, never enqueued); none is left queued.
             unanswered = {
                 ident: state for ident, state in statuses.items() if ident not in accepted
             }

@@ -93,7 +93,10 @@ async def test_a_missed_window_fires_once_then_resumes_on_schedule(
 
 async def test_two_instances_fire_each_tick_exactly_once(settings: Settings) -> None:
     fast = app_settings(settings, scheduler_tick_unit="second", scheduler_interval_seconds=0.05)
-    async with running_app(fast) as (app, client), running_app(fast) as (other, _):
+    # Its own data directory: two orchestrators in one process would name their warm-standby
+    # pump logs alike (pid + serial); separate replicas are separate processes anyway.
+    second = fast.model_copy(update={"data_dir": settings.data_dir.parent / "second"})
+    async with running_app(fast) as (app, client), running_app(second) as (other, _):
         flow = await make_flow(client, scheduled_yaml("* * * * *"))
         await asyncio.sleep(4.5)
         async with sessions(app)() as session, session.begin():  # end the schedule

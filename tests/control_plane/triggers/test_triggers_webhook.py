@@ -1,68 +1,83 @@
-"""Webhooks end to end: a real pump, the recorder, idempotency keys and form bodies."""
+"""Webhooks end to end: a real pump, the recorder, idempotency keys, form bodies, and a flow
+scaled to zero woken by a webhook."""
 
 from __future__ import annotations
 
 import asyncio
 
+import httpx
+
 from control_plane.settings import Settings
 from tests.control_plane.triggers.triggers_helpers import (
+    FlowUnderTest,
     app_settings,
     make_flow,
     running_app,
+    wait_for,
     wait_for_statuses,
 )
 
 
-async def test_webhook_runs_the_flow_and_records_its_outputs(settings: Settings) -> None:
+async def test_webhooks_run_the_flow_with_json_form_and_idempotent_bodies(
+    settings: Settings,
+) -> None:
     async with running_app(app_settings(settings)) as (app, client):
         flow = await make_flow(client)
         response = await client.post(flow.webhook_url, json={"ticket": 42})
         assert response.status_code == 202, response.text
         execution_id = response.json()["execution_id"]
 
-        await wait_for_statuses(app, flow.flow_id, {"succeeded": 1})
+        urlencoded = await client.post(flow.webhook_url, data={"a": "1", "b": ["x", "y"]})
+        multipart = await client.post(flow.webhook_url, files={"field": (None, "value")})
+        assert urlencoded.status_code == 202, urlencoded.text
+        assert multipart.status_code == 202, multipart.text
+
+        headers = {"Idempotency-Key": "order-1"}
+        repeated = await asyncio.gather(
+            *(client.post(flow.webhook_url, json={"n": i}, headers=headers) for i in range(5))
+        )
+        assert len({response.json()["execution_id"] for response in repeated}) == 1
+        assert sorted(response.status_code for response in repeated) == [200, 200, 200, 200, 202]
+        again = await client.post(flow.webhook_url, json={"n": 9}, headers=headers)
+        assert (again.status_code, again.json()) == (200, repeated[0].json())
+
+        await wait_for_statuses(app, flow.flow_id, {"succeeded": 4})
         detail = await client.get(f"/api/executions/{execution_id}", headers=flow.account.headers)
         assert detail.status_code == 200
         body = detail.json()
         assert body["status"] == "succeeded"
-        assert body["trigger"] == "inbound"
-        assert body["trigger_kind"] == "webhook"
+        assert (body["trigger"], body["trigger_kind"]) == ("inbound", "webhook")
         assert body["input"] == {"ticket": 42}
         assert body["outputs"] == [{"ticket": 42, "echo": {"ticket": 42}}]
         assert [step["listener"] for step in body["steps"]] == ["shape", "done"]
         assert all(step["status"] == "succeeded" for step in body["steps"])
         assert body["started_at"] and body["first_step_at"] and body["finished_at"]
+        inputs = [
+            (
+                await client.get(
+                    f"/api/executions/{r.json()['execution_id']}", headers=flow.account.headers
+                )
+            ).json()["input"]
+            for r in (urlencoded, multipart)
+        ]
+        assert inputs == [{"a": "1", "b": ["x", "y"]}, {"field": "value"}]
 
 
-async def test_repeated_idempotency_key_returns_the_first_execution(settings: Settings) -> None:
-    async with running_app(app_settings(settings)) as (app, client):
+async def test_a_webhook_wakes_a_scaled_to_zero_flow(settings: Settings) -> None:
+    idle_fast = app_settings(settings, pump_idle_stop_seconds=1, reconcile_interval_seconds=0.25)
+    async with running_app(idle_fast) as (app, client):
         flow = await make_flow(client)
-        headers = {"Idempotency-Key": "order-1"}
-        responses = await asyncio.gather(
-            *(client.post(flow.webhook_url, json={"n": i}, headers=headers) for i in range(5))
+        await wait_for(
+            lambda: flow_status(client, flow),
+            lambda status: status == "idle",
+            within=30,
+            what="the idle flow scaled to zero",
         )
-        ids = {response.json()["execution_id"] for response in responses}
-        assert len(ids) == 1
-        assert sorted(response.status_code for response in responses) == [200, 200, 200, 200, 202]
-        again = await client.post(flow.webhook_url, json={"n": 9}, headers=headers)
-        assert again.status_code == 200
-        assert again.json()["execution_id"] in ids
+        response = await client.post(flow.webhook_url, json={"woken": True})
+        assert response.status_code == 202, response.text
         await wait_for_statuses(app, flow.flow_id, {"succeeded": 1})
 
 
-async def test_form_bodies_become_field_objects(settings: Settings) -> None:
-    async with running_app(app_settings(settings)) as (app, client):
-        flow = await make_flow(client)
-        urlencoded = await client.post(flow.webhook_url, data={"a": "1", "b": ["x", "y"]})
-        multipart = await client.post(flow.webhook_url, files={"field": (None, "value")})
-        assert urlencoded.status_code == 202, urlencoded.text
-        assert multipart.status_code == 202, multipart.text
-        await wait_for_statuses(app, flow.flow_id, {"succeeded": 2})
-        first = await client.get(
-            f"/api/executions/{urlencoded.json()['execution_id']}", headers=flow.account.headers
-        )
-        second = await client.get(
-            f"/api/executions/{multipart.json()['execution_id']}", headers=flow.account.headers
-        )
-        assert first.json()["input"] == {"a": "1", "b": ["x", "y"]}
-        assert second.json()["input"] == {"field": "value"}
+async def flow_status(client: httpx.AsyncClient, flow: FlowUnderTest) -> str:
+    response = await client.get(f"/api/flows/{flow.flow_id}/status", headers=flow.account.headers)
+    return str(response.json()["status"])

@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from control_plane.app import create_app
 from control_plane.executions.models import Execution
+from control_plane.flows.models import Flow
 from control_plane.settings import Settings
 from tests.control_plane.accounts.accounts_helpers import Account, sessions, sign_up
 
@@ -113,6 +114,14 @@ async def make_flow(
     if start:
         await start_flow(client, account, flow_id)
     return FlowUnderTest(account, flow_id, f"/api/triggers/{flow_id}/webhook/{token}", token)
+
+
+async def mark_running(app: FastAPI, flow_id: str) -> None:
+    """Run state without a pump: these tests are about refusals before anything runs."""
+    async with sessions(app)() as session, session.begin():
+        await session.execute(
+            update(Flow).where(Flow.id == flow_id).values(desired_state="running", status="running")
+        )
 
 
 async def start_flow(client: httpx.AsyncClient, account: Account, flow_id: str) -> None:
