@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from control_plane import __version__
+from control_plane.accounts.endpoints import router as accounts_router
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.errors import install_error_handlers
+from control_plane.executions.endpoints import router as executions_router
 from control_plane.executions.runtime import executions_service
+from control_plane.flows.endpoints import router as flows_router
 from control_plane.frontend import mount_frontend
 from control_plane.health.endpoints import router as health_router
 from control_plane.metrics import install_metrics
 from control_plane.observability import configure_logging, install_request_ids
+from control_plane.organism_editor.endpoints import router as organism_router
+from control_plane.pumps.endpoints import router as pumps_router
 from control_plane.pumps.lifespan import pumps_service
 from control_plane.redis import RedisConnections
 from control_plane.settings import Settings, get_settings
 from control_plane.triggers.endpoints import install_webhook_route
+from control_plane.triggers.endpoints import router as triggers_router
 from control_plane.triggers.runtime import triggers_service
 
 
@@ -54,33 +60,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_request_ids(app)
     install_metrics(app)
     app.include_router(health_router)
-    for router in api_routers():
+    for router in API_ROUTERS:
         app.include_router(router, prefix="/api")
     install_webhook_route(app)
     mount_frontend(app)
     return app
 
 
-def api_routers() -> list:  # type: ignore[type-arg]
-    from control_plane.accounts.endpoints import router as accounts_router
-    from control_plane.executions.endpoints import router as executions_router
-    from control_plane.flows.endpoints import router as flows_router
-    from control_plane.organism_editor.endpoints import router as organism_router
-    from control_plane.pumps.endpoints import router as pumps_router
-    from control_plane.triggers.endpoints import router as triggers_router
-
-    return [
-        accounts_router,
-        flows_router,
-        organism_router,
-        pumps_router,
-        triggers_router,
-        executions_router,
-    ]
-
-
-# Background services (reconciler, recorder, scheduler ...): async context managers taking the
-# app, entered in order at start-up and closed in reverse order at shutdown.
-# The pump orchestrator comes first: later services (triggers, recorder) use app.state.pumps.
-# Triggers and the recorder come after it and close before it (triggers drain first).
-SERVICES: list = [pumps_service, executions_service, triggers_service]  # type: ignore[type-arg]
+# Background services: async context managers taking the app, entered in order at start-up and
+# closed in reverse order at shutdown. The pump orchestrator comes first because triggers and the
+# recorder use app.state.pumps; they close before it, so triggers drain first.
+SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
+    pumps_service,
+    executions_service,
+    triggers_service,
+]
+API_ROUTERS: list[APIRouter] = [
+    accounts_router,
+    flows_router,
+    organism_router,
+    pumps_router,
+    triggers_router,
+    executions_router,
+]

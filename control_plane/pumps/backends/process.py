@@ -24,6 +24,7 @@ import asyncio
 import compileall
 import json
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -72,6 +73,8 @@ class ProcessBackend:
         self._standbys: list[tuple[subprocess.Popen[bytes], Path]] = []
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._serial = 0
+        # several orchestrators may share one process and data dir (e.g. two apps in tests)
+        self._instance = secrets.token_hex(4)
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         _remove_stale_standby_logs(self.directory)
         # The sandbox is read-only: compile the pump's bytecode once, or every start would.
@@ -203,7 +206,7 @@ class ProcessBackend:
         self._standbys = [(child, path) for child, path in self._standbys if child.poll() is None]
         while len(self._standbys) < self.standby_target:
             self._serial += 1
-            log_path = self.directory / f"standby-{os.getpid()}-{self._serial}.log"
+            log_path = self.directory / f"standby-{os.getpid()}-{self._instance}-{self._serial}.log"
             argv = sandboxed_command(
                 self.sandbox, standby_command(), read_only=self._read_only(None), hidden=self.hidden
             )
@@ -270,7 +273,7 @@ class ProcessBackend:
 
 
 def _remove_stale_standby_logs(directory: Path) -> None:
-    """Logs of standbys whose control-plane process is gone (`standby-<pid>-<n>.log`)."""
+    """Logs of standbys whose control-plane process is gone (`standby-<pid>-<instance>-<n>.log`)."""
     for path in directory.glob("standby-*.log"):
         owner = path.name.split("-")[1]
         if not owner.isdigit() or not procfs.alive(int(owner), None):
