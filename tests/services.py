@@ -10,6 +10,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import asyncpg
 import redis
@@ -32,8 +33,9 @@ def redis_reachable(url: str = REDIS_TEST_URL) -> bool:
 
 
 def postgres_reachable() -> bool:
+    address = urlsplit(POSTGRES_ADMIN_URL)
     try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+        with socket.create_connection((address.hostname, address.port or 5432), timeout=0.5):
             pass
     except OSError:
         return False

@@ -93,8 +93,7 @@ async def test_a_missed_window_fires_once_then_resumes_on_schedule(
 
 async def test_two_instances_fire_each_tick_exactly_once(settings: Settings) -> None:
     fast = app_settings(settings, scheduler_tick_unit="second", scheduler_interval_seconds=0.05)
-    # Its own data directory: two orchestrators in one process would name their warm-standby
-    # pump logs alike (pid + serial); separate replicas are separate processes anyway.
+    # A second replica on the same database and Redis, with a data directory of its own.
     second = fast.model_copy(update={"data_dir": settings.data_dir.parent / "second"})
     async with running_app(fast) as (app, client), running_app(second) as (other, _):
         flow = await make_flow(client, scheduled_yaml("* * * * *"))
@@ -120,8 +119,13 @@ async def test_two_instances_fire_each_tick_exactly_once(settings: Settings) -> 
             )
         ticks = sorted(datetime.fromisoformat(str(key).split(":", 2)[2]) for key in keys)
         assert len(ticks) >= 3
-        assert all(b - a == timedelta(seconds=1) for a, b in itertools.pairwise(ticks)), (
-            f"one execution per second, none twice, none missing: {ticks}"
+        assert len(set(ticks)) == len(ticks), f"a tick fired twice: {ticks}"
+        # One execution per tick; a scheduler pass delayed past a tick by CPU starvation
+        # coalesces the missed ticks into one fire (the documented misfire policy).
+        gaps = [b - a for a, b in itertools.pairwise(ticks)]
+        assert all(gap >= timedelta(seconds=1) for gap in gaps), f"ticks out of order: {ticks}"
+        assert sum(gap == timedelta(seconds=1) for gap in gaps) >= len(gaps) - 1, (
+            f"more than one tick coalesced in 4.5 s: {ticks}"
         )
         stream = FlowKeys(flow.account.tenant_id, flow.flow_id).triggers
         assert await app.state.redis.client.xlen(stream) == len(ticks), "one XADD per tick"
