@@ -1,0 +1,96 @@
+"""The one Alembic chain: each revision builds exactly the tables its models describe, on SQLite
+and on Postgres, and downgrades cleanly to the revision before it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+
+from control_plane.db import Base, alembic_config, create_engine
+from control_plane.models import import_all_models
+from tests.services import REQUIRE_SERVICES, fresh_postgres_database, postgres_reachable
+
+# revision -> (the revision before it, the tables it creates)
+REVISIONS: dict[str, tuple[str, set[str]]] = {
+    "0001_foundation": (
+        "base",
+        {"tenants", "users", "memberships", "auth_tokens", "flows", "flow_versions"},
+    ),
+    "0002_pumps": ("0001_foundation", {"flow_secrets", "pump_runs"}),
+    "0003_executions": (
+        "0002_pumps",
+        {"executions", "execution_steps", "execution_counters", "schedule_states"},
+    ),
+}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}"
+        return
+    if not postgres_reachable():
+        if REQUIRE_SERVICES:
+            pytest.fail("FLOWPLANE_TEST_REQUIRE_SERVICES=1 but Postgres is not reachable")
+        pytest.skip("Postgres is not reachable; the SQLite variant still runs")
+    with fresh_postgres_database() as url:
+        yield url
+
+
+def test_every_revision_matches_its_models_and_downgrades(empty_database_url: str) -> None:
+    import_all_models()
+    assert set().union(*(tables for _, tables in REVISIONS.values())) == set(
+        Base.metadata.tables
+    ), "every model table is created by exactly one listed revision"
+    config = alembic_config(empty_database_url)
+    for revision, (previous, tables) in REVISIONS.items():
+        command.upgrade(config, revision)
+        present, differences = asyncio.run(_inspect(empty_database_url, tables))
+        assert present >= tables
+        assert differences == [], f"{revision} differs from the models"
+        command.downgrade(config, previous)
+        present, _ = asyncio.run(_inspect(empty_database_url, tables))
+        assert present & tables == set(), f"{revision} leaves tables behind on downgrade"
+        command.upgrade(config, revision)
+    _, differences = asyncio.run(_inspect(empty_database_url, set(Base.metadata.tables)))
+    assert differences == [], "head differs from the models"
+
+
+async def _inspect(url: str, tables: set[str]) -> tuple[set[str], list[Any]]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            present = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+            differences = await connection.run_sync(_differences, tables)
+        return present, differences
+    finally:
+        await engine.dispose()
+
+
+def _differences(connection: Connection, tables: set[str]) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return [
+        diff
+        for diff in compare_metadata(context, Base.metadata)
+        if any(_table_name(item) in tables for item in (diff if isinstance(diff, list) else [diff]))
+    ]
+
+
+def _table_name(item: tuple[Any, ...]) -> str:
+    kind: str = item[0]
+    if kind in ("add_table", "remove_table"):
+        return str(item[1].name)
+    if kind in ("add_column", "remove_column") or kind.startswith("modify_"):
+        return str(item[2])
+    if kind in ("add_fk", "remove_fk"):
+        return str(item[1].parent.name)
+    return str(item[1].table.name)  # indexes and constraints
