@@ -32,13 +32,24 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run the control plane (state under ./.flowplane/)")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8000)
-    up.add_argument("--workers", type=int, default=1)
+    up.add_argument(
+        "--workers", type=int, default=1, help="uvicorn workers (>1 needs REDIS_URL and Postgres)"
+    )
     commands.add_parser("migrate", help="apply database migrations and exit")
     commands.add_parser("pump", help="run a pump: `flowplane pump run organism.yaml --payload ...`")
     return parser
 
 
 def run_up(host: str, port: int, workers: int) -> None:
+    from control_plane.settings import get_settings
+
+    settings = get_settings()
+    if workers > 1 and (settings.embedded_redis or not settings.database_url):
+        # each worker would start its own embedded Redis and write the same SQLite file
+        raise SystemExit(
+            "flowplane up --workers N (N > 1) needs REDIS_URL and DATABASE_URL (Postgres): "
+            "the embedded Redis and SQLite serve one worker"
+        )
     uvicorn.run(
         "control_plane.app:create_app",
         factory=True,
