@@ -4,18 +4,21 @@ memory and the WASM runtime (the last two are created only when the flow uses th
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
 from pump.keys import FlowKeys
 from pump.memory import MemoryAccess, ProjectMemory
-from pump.netguard import GuardedHttpClient
 from pump.organism.models import Organism
 from pump.settings import PumpSettings
-from pump.wasm.abi import WasmLimits
-from pump.wasm.modules import ModuleStore, module_key
-from pump.wasm.runtime import WasmEngine
 from pump.writer import RedisWriter
+
+# aiohttp and wasmtime are imported on first use: they cost a cold pump start ~0.2 s that a
+# flow of transforms never needs.
+if TYPE_CHECKING:
+    from pump.netguard import GuardedHttpClient
+    from pump.wasm.modules import ModuleStore
 
 WASM_WORKER_THREADS = 4
 
@@ -38,12 +41,18 @@ class Services:
     @property
     def http(self) -> GuardedHttpClient:
         if self._http is None:
+            from pump.netguard import GuardedHttpClient
+
             self._http = GuardedHttpClient(self.settings.http_allowlist)
         return self._http
 
     @property
     def modules(self) -> ModuleStore:
         if self._modules is None:
+            from pump.wasm.abi import WasmLimits
+            from pump.wasm.modules import ModuleStore
+            from pump.wasm.runtime import WasmEngine
+
             limits = WasmLimits(
                 fuel=self.settings.wasm_fuel,
                 memory_bytes=self.settings.wasm_memory_bytes,
@@ -60,6 +69,8 @@ class Services:
         return self._executor
 
     def grants_for(self, reference: str) -> frozenset[str]:
+        from pump.wasm.modules import module_key
+
         return self.settings.module_grants.get(module_key(reference), frozenset())
 
     async def aclose(self) -> None:

@@ -9,10 +9,7 @@ from pydantic import ValidationError
 
 from pump.handlers.base import Handler
 from pump.handlers.core import BranchHandler, OutputHandler, TransformHandler
-from pump.handlers.http import HttpHandler
-from pump.handlers.llm import LlmHandler
 from pump.handlers.memory import MemoryHandler
-from pump.handlers.wasm import WasmHandler
 from pump.organism.models import (
     TOOL_REFERENCE,
     WASM_REFERENCE,
@@ -53,13 +50,20 @@ def _build(listener: Listener, services: Services) -> Handler:
         return BranchHandler(BranchConfig.model_validate(config))
     if reference == "builtin.output":
         return OutputHandler(OutputConfig.model_validate(config))
+    # http, llm and wasm handlers are imported on first use (see pump.services)
     if reference == "builtin.http":
+        from pump.handlers.http import HttpHandler
+
         return HttpHandler(HttpConfig.model_validate(config), services.http, secrets)
     if reference == "builtin.llm":
+        from pump.handlers.llm import LlmHandler
+
         return LlmHandler(LlmConfig.model_validate(config), listener, services.http, secrets)
     if reference == "builtin.memory":
         return MemoryHandler(MemoryConfig.model_validate(config), services.memory, secrets)
     if WASM_REFERENCE.match(reference) or TOOL_REFERENCE.match(reference):
+        from pump.handlers.wasm import WasmHandler
+
         grants = services.grants_for(reference)
         return WasmHandler(
             listener,

@@ -111,6 +111,8 @@ def pump_command() -> list[str]:
 STANDBY_BOOTSTRAP = """
 import json, os, sys
 import pump.__main__ as entry, pump.server, pump.settings
+# a standby has time to spare: also load what pumps import on first use (aiohttp, wasmtime)
+import pump.handlers.http, pump.handlers.llm, pump.handlers.wasm, pump.wasm.runtime
 line = sys.stdin.readline()
 if not line:
     sys.exit(0)
