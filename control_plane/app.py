@@ -19,6 +19,7 @@ from control_plane.health.endpoints import router as health_router
 from control_plane.metrics import install_metrics
 from control_plane.observability import configure_logging, install_request_ids
 from control_plane.organism_editor.endpoints import router as organism_router
+from control_plane.outages import install_outage_handlers
 from control_plane.pumps.endpoints import router as pumps_router
 from control_plane.pumps.lifespan import pumps_service
 from control_plane.redis import RedisConnections
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Flowplane", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
+    install_outage_handlers(app)
     install_request_ids(app)
     install_metrics(app)
     app.include_router(health_router)

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     default_tier: Literal["free", "paid", "pro", "enterprise"] = "free"  # tier of new tenants
     pump_backend: Literal["process", "docker", "kubernetes"] = "process"
     background_tasks: bool = True  # reconciler, recorder, scheduler; off for API-only replicas
+    # the embedded Redis refuses writes (noeviction) past this many MiB; 0: no cap
+    embedded_redis_maxmemory_mb: int = 1024
 
     # --- pumps (control_plane/pumps/README.md) ------------------------------------------------
     # Redis as the pumps reach it (host, port, db, TLS); the credential in it is replaced by each
@@ -70,6 +72,12 @@ class Settings(BaseSettings):
 
     # --- triggers and executions (control_plane/triggers/README.md, executions/README.md) ------
     webhook_max_body_bytes: int = 1024 * 1024  # larger webhook bodies get 413
+    # backpressure (triggers/README.md): triggers waiting or running per flow, past which new
+    # ones get 429 (None: the tier's max_queued_per_flow); triggers being admitted at once in
+    # this process, past which new ones get 503
+    max_queued_per_flow: int | None = None
+    max_in_flight_triggers: int = 1000
+    queue_depth_cache_seconds: float = 0.25  # how long a flow's queue depth reading is reused
     trigger_wait_timeout_seconds: float = 30.0  # bound of `?wait=true` on the Run button
     trigger_flow_cache_seconds: float = 1.0  # how long a flow's trigger lookup is reused
     trigger_admission_workers: int = 3  # concurrent group-commit batches of trigger inserts

@@ -20,6 +20,7 @@ from control_plane.pumps.orchestrator import Orchestrator
 from control_plane.pumps.schemas import (
     HeartbeatOut,
     LifecycleOut,
+    QueueOut,
     SecretNamesOut,
     SecretsWrite,
     StatusOut,
@@ -92,6 +93,12 @@ async def flow_status(
         outdated=view.outdated,
         heartbeat=HeartbeatOut(**view.heartbeat) if view.heartbeat else None,
         restarts=view.restarts,
+        queue=QueueOut(
+            waiting=view.queue.waiting,
+            in_progress=view.queue.in_progress,
+            depth=view.queue.depth,
+            limit=view.queue_limit,
+        ),
     )
 
 

@@ -23,6 +23,16 @@ class HeartbeatOut(BaseModel):
     failed: int | None = None
 
 
+class QueueOut(BaseModel):
+    waiting: int = Field(description="triggers on the flow's stream not yet read by its pump")
+    in_progress: int = Field(description="triggers the pump has read and not yet finished")
+    depth: int = Field(description="waiting + in_progress")
+    limit: int = Field(
+        description="past this depth new triggers get 429 (max_queued_per_flow of the plan, or "
+        "FLOWPLANE_MAX_QUEUED_PER_FLOW)"
+    )
+
+
 class StatusOut(BaseModel):
     flow_id: str
     desired: str = Field(description="stopped | running")
@@ -38,6 +48,7 @@ class StatusOut(BaseModel):
     restarts: dict[str, Any] | None = Field(
         description="recent crashes: {crashes, last_exit, next_restart_at}"
     )
+    queue: QueueOut = Field(description="the flow's triggers waiting or running")
 
 
 class SecretsWrite(RootModel[dict[str, str | None]]):
