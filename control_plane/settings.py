@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     pump_warm_standby: int = 1  # process backend: sandboxed interpreters kept ready for a start
     pump_image: str = "flowplane/pump:latest"  # docker and kubernetes backends
     pump_concurrency: int = 128  # executions in flight per pump
+    # a trigger whose pump died this many times while running it fails (`poison_message`)
+    pump_delivery_limit: int = Field(default=3, ge=1)
     pump_http_allowlist: str = ""  # hosts/CIDRs the HTTP handler may reach despite being private
     pump_module_source: str = ""  # directory or URL of <sha256>.wasm; empty: <data_dir>/modules
     pump_memory_bytes: int = 512 * 1024 * 1024  # docker/kubernetes memory limit per pump

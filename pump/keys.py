@@ -25,6 +25,7 @@ PUMP_REDIS_COMMANDS: tuple[str, ...] = (
     "xautoclaim",
     "xclaim",
     "xinfo|consumers",
+    "xpending",
     "xgroup|delconsumer",
     "get",
     "xadd",
@@ -121,3 +122,6 @@ class PumpEnv:
     # seconds a trigger entry must sit unacknowledged with a silent consumer before another pump
     # takes it over (live pumps refresh their in-flight entries every second)
     RECLAIM_IDLE_SECONDS = "FLOWPLANE_RECLAIM_IDLE_SECONDS"
+    # deliveries of one trigger entry (its pump died each time before finishing it) after
+    # which its execution fails with reason `poison_message` instead of running again
+    DELIVERY_LIMIT = "FLOWPLANE_DELIVERY_LIMIT"

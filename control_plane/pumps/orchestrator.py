@@ -102,6 +102,7 @@ class Orchestrator:
             PumpEnv.MODULE_GRANTS: json.dumps(request.modules.grants),
             PumpEnv.MODULE_SOURCE: source,
             PumpEnv.CONCURRENCY: str(self.settings.pump_concurrency),
+            PumpEnv.DELIVERY_LIMIT: str(self.settings.pump_delivery_limit),
             PumpEnv.MEMORY_QUOTA_BYTES: str(request.memory_quota_bytes),
             PumpEnv.CONSUMER: request.ref.name,
         }
