@@ -32,12 +32,14 @@ from control_plane.executions.models import Execution
 from control_plane.metrics import app_metrics
 from control_plane.settings import Settings
 from control_plane.triggers.records import enqueue_entries, trigger_entry
+from control_plane.triggers.trimming import STREAM_WINDOW_MS as TRIM_WINDOW_MS
+from control_plane.triggers.trimming import trim_trigger_streams
 from pump.keys import FlowKeys
 
 log = structlog.get_logger("control_plane.reaper")
 ENQUEUE_LOST = "enqueue_lost"
 BATCH = 500
-STREAM_WINDOW_MS = 120_000  # stream ids come from Redis' clock: allow for skew and delay
+STREAM_WINDOW_MS = TRIM_WINDOW_MS  # stream ids come from Redis' clock: allow for skew and delay
 STREAM_SCAN_LIMIT = 200_000
 LOST_MESSAGE = (
     "the trigger never reached the flow's stream (the control plane stopped between storing "
@@ -150,6 +152,7 @@ async def run_reaper(app: FastAPI) -> AsyncIterator[None]:
 
     async def tick() -> None:
         await reap(app)
+        await trim_trigger_streams(app)
 
     async with periodic("reaper", lambda: settings.reaper_interval_seconds, tick):
         yield
