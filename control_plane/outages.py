@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from typing import Any
 
 import asyncpg
 import structlog
@@ -84,6 +85,16 @@ def as_unavailable(error: BaseException) -> ServiceUnavailable | None:
             retry_after=DATABASE_RETRY_AFTER_SECONDS,
         )
     return None
+
+
+def log_failure(logger: Any, event: str, error: BaseException) -> None:
+    """A background loop's failure: one warning line for an outage (it will retry), the
+    traceback for anything else."""
+    unavailable = as_unavailable(error)
+    if unavailable is not None:
+        logger.warning(event, error=_summary(error))
+    else:
+        logger.error(event, exc_info=error)
 
 
 class _Throttle:

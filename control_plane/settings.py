@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     pump_restart_backoff_max_seconds: float = 60.0
     pump_idle_stop_seconds: int | None = None  # overrides every tier's idle_stop_seconds
     reconcile_interval_seconds: float = 5.0
+    # the reconciler leader's lease: renewed every third of it; a crashed leader is replaced
+    # after at most this long
+    reconciler_lease_seconds: float = Field(default=3.0, gt=0.1)
     reconciler_lock_key: str = ""  # empty: derived from the database URL (one leader per DB)
     # Fernet key for flow secrets at rest; empty: generated once into <data_dir>/secrets.key
     secrets_key: str = ""

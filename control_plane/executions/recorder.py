@@ -35,6 +35,7 @@ from control_plane.executions.recording import Caps, apply, parse_event
 from control_plane.executions.storage import HeldConnection
 from control_plane.flows.models import Flow
 from control_plane.metrics import Metrics, app_metrics
+from control_plane.outages import log_failure
 from control_plane.settings import Settings
 from pump.keys import FlowKeys
 
@@ -71,8 +72,8 @@ class Recorder:
                     await self.round()
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    log.exception("recorder.round_failed")
+                except Exception as error:
+                    log_failure(log, "recorder.round_failed", error)
                     await asyncio.sleep(WRITE_RETRY_SECONDS)
         finally:
             await self.close()

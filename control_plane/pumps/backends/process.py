@@ -72,6 +72,7 @@ class ProcessBackend:
         self.standby_resources = resources
         self._standbys: list[tuple[subprocess.Popen[bytes], Path]] = []
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._exited: set[int] = set()  # pids of children whose exit was already reported
         self._serial = 0
         # several orchestrators may share one process and data dir (e.g. two apps in tests)
         self._instance = secrets.token_hex(4)
@@ -150,6 +151,12 @@ class ProcessBackend:
         for flow_id in list(self._children):
             self._reap(flow_id)
         self._replenish()
+
+    def exits_seen(self) -> bool:
+        exited = {child.pid for child in self._children.values() if child.poll() is not None}
+        new = exited - self._exited
+        self._exited = exited
+        return bool(new)
 
     async def close(self) -> None:
         """Drain the pumps this process started (they would die with it anyway)."""
