@@ -125,7 +125,9 @@ def install_outage_handlers(app: FastAPI) -> None:
         return render(unavailable)
 
     async def client_gone(request: Request, _: Exception) -> Response:
-        log.info("request.client_disconnected", method=request.method, path=request.url.path)
+        structlog.get_logger("control_plane.http").info(
+            "request.client_disconnected", method=request.method, path=request.url.path
+        )
         return Response(status_code=CLIENT_CLOSED_REQUEST)
 
     for error_type in (
