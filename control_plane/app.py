@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
@@ -37,11 +38,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database_url = settings.resolved_database_url
-        if settings.run_migrations:
-            await migrate(database_url)
-        engine = create_engine(database_url)
         redis = RedisConnections(settings)
-        await redis.start()
+        # side by side: after a crash both the migration check and Redis' reload take time
+        starting = [redis.start(), *([migrate(database_url)] if settings.run_migrations else [])]
+        outcomes = await asyncio.gather(*starting, return_exceptions=True)
+        failure = next((item for item in outcomes if isinstance(item, BaseException)), None)
+        if failure is not None:
+            await redis.close()
+            raise failure
+        engine = create_engine(database_url)
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)

