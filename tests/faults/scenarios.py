@@ -260,6 +260,12 @@ async def restart_postgres(setup: Setup, flow: Flow) -> dict[str, Any]:
 
 
 async def nothing(setup: Setup, flow: Flow) -> dict[str, Any]:
+    """Overload: the load itself is the fault."""
+    return {}
+
+
+async def no_fault(setup: Setup, flow: Flow) -> dict[str, Any]:
+    """The baseline: recovery is then one execution's trigger-to-finish time."""
     return {}
 
 
