@@ -64,9 +64,19 @@ def database_unavailable(error: BaseException) -> bool:
     return sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
 
 
+TRANSIENT_REDIS_ERRORS = (
+    redis_errors.ConnectionError,  # BusyLoadingError (LOADING) is one
+    redis_errors.TimeoutError,
+    redis_errors.OutOfMemoryError,  # OOM: maxmemory with noeviction
+    redis_errors.ReadOnlyError,
+    redis_errors.TryAgainError,
+    redis_errors.ClusterDownError,
+)
+
+
 def redis_unavailable(error: BaseException) -> bool:
-    if isinstance(error, redis_errors.ConnectionError | redis_errors.TimeoutError):
-        return True  # BusyLoadingError is a ConnectionError
+    if isinstance(error, TRANSIENT_REDIS_ERRORS):
+        return True
     if isinstance(error, redis_errors.ResponseError):
         return str(error).startswith(TRANSIENT_REDIS_REPLIES)
     return False
