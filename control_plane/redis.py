@@ -60,10 +60,10 @@ class RedisConnections:
             socket_connect_timeout=5,
             # above the longest blocking read (XREAD BLOCK of the log stream and recorder)
             socket_timeout=BLOCKING_READ_TIMEOUT_SECONDS,
-            # After a Redis restart pooled connections are dead: a connection idle for a
-            # while is PINGed first, and a command that meets a broken connection is sent
-            # again on a new one (at-least-once, like everything on the trigger path).
-            health_check_interval=2,
+            # After a Redis restart pooled connections are dead: a command that meets a broken
+            # connection is sent again on a new one (at-least-once, like the whole trigger
+            # path). (No health_check_interval: its PING interleaves with the CLIENT SETINFO
+            # replies of a new connection, which Redis < 7.2 answers with an error.)
             retry=Retry(ExponentialBackoff(cap=0.25, base=0.05), 2),
         )
         with contextlib.suppress(RedisError, OSError):

@@ -30,7 +30,7 @@ from typing import Any
 
 import structlog
 from redis.asyncio import Redis
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from control_plane.db import utcnow
@@ -45,6 +45,7 @@ from control_plane.triggers.admission_postgres import admit_batch
 from control_plane.triggers.catalog import FlowTriggers, TriggerSpec, is_hot
 from control_plane.triggers.quota import UsageTracker
 from control_plane.triggers.records import (
+    NEVER_ENQUEUED,
     add_to_counters,
     enqueue_entries,
     execution_row,
@@ -94,7 +95,8 @@ class _Pending:
     row: dict[str, Any] = field(default_factory=dict)
 
 
-_Stored = tuple[list[_Pending], list[tuple[_Pending, str, datetime]]]  # (fresh, repeats)
+_Repeat = tuple[_Pending, str, datetime, bool]  # (request, earlier id, its creation, revive it)
+_Stored = tuple[list[_Pending], list[_Repeat]]  # (fresh, repeats)
 
 
 class Admitter:
@@ -199,8 +201,14 @@ class Admitter:
                 for item in batch:
                     _reject(item, unavailable)
                 return
-        for item, execution_id, created_at in repeats:
-            _resolve(item, Admitted(execution_id, created=False, created_at=created_at))
+        revive = [
+            (item, ident, at) for item, ident, at, never_enqueued in repeats if never_enqueued
+        ]
+        for item, execution_id, created_at, never_enqueued in repeats:
+            if not never_enqueued:
+                _resolve(item, Admitted(execution_id, created=False, created_at=created_at))
+        if revive:
+            await self._revive(revive)
         for item in fresh:
             self._usage.add(item.request.flow.tenant_id, 1)
         await self._enqueue(fresh, now)
@@ -265,20 +273,28 @@ class Admitter:
 
     async def _earlier(
         self, connection: AsyncConnection, repeats: list[_Pending]
-    ) -> tuple[list[tuple[_Pending, str, datetime]], list[_Pending]]:
-        """The executions that first used the idempotency keys repeated in this batch, and
-        the requests for which there is none."""
+    ) -> tuple[list[_Repeat], list[_Pending]]:
+        """The executions that first used the idempotency keys repeated in this batch (and
+        whether that one never reached the stream), and the requests for which there is none."""
         keyed = [item for item in repeats if item.row["idempotency_key"] is not None]
-        earlier: dict[tuple[str, str | None], tuple[str, datetime]] = {}
+        earlier: dict[tuple[str, str | None], tuple[str, datetime, bool]] = {}
         if keyed:
             keys = {(item.row["flow_id"], item.row["idempotency_key"]) for item in keyed}
             rows = await connection.execute(
                 select(
-                    Execution.flow_id, Execution.idempotency_key, Execution.id, Execution.created_at
+                    Execution.flow_id,
+                    Execution.idempotency_key,
+                    Execution.id,
+                    Execution.created_at,
+                    Execution.status,
+                    Execution.reason,
                 ).where(tuple_(Execution.flow_id, Execution.idempotency_key).in_(keys))
             )
-            earlier = {(flow, key): (ident, at) for flow, key, ident, at in rows}
-        found: list[tuple[_Pending, str, datetime]] = []
+            earlier = {
+                (flow, key): (ident, at, status == "failed" and reason in NEVER_ENQUEUED)
+                for flow, key, ident, at, status, reason in rows
+            }
+        found: list[_Repeat] = []
         unmatched: list[_Pending] = []
         for item in repeats:
             match = earlier.get((item.row["flow_id"], item.row["idempotency_key"]))
@@ -288,7 +304,46 @@ class Admitter:
                 found.append((item, *match))
         return found, unmatched
 
-    async def _enqueue(self, fresh: list[_Pending], now: datetime) -> None:
+    async def _revive(self, repeats: list[tuple[_Pending, str, datetime]]) -> None:
+        """A repeated key whose first execution never reached the stream (its XADD failed,
+        and its caller got a 503): queue that execution again and enqueue it now, so the
+        retry is what the first attempt should have been."""
+        ids = [ident for _, ident, _ in repeats]
+        try:
+            async with self._engine.begin() as connection:
+                revived = set(
+                    (
+                        await connection.execute(
+                            update(Execution)
+                            .where(
+                                Execution.id.in_(ids),
+                                Execution.status == "failed",
+                                Execution.reason.in_(NEVER_ENQUEUED),
+                            )
+                            .values(
+                                status="queued",
+                                reason=None,
+                                error=None,
+                                finished_at=None,
+                                enqueued_at=None,
+                            )
+                            .returning(Execution.id)
+                        )
+                    ).scalars()
+                )
+        except Exception as error:
+            _fail([item for item, _, _ in repeats], _unavailable(error))
+            return
+        again: list[_Pending] = []
+        for item, ident, created_at in repeats:
+            if ident in revived:
+                item.row = {**item.row, "id": ident, "created_at": created_at}
+                again.append(item)
+            else:  # revived by a concurrent repeat meanwhile: it is queued now
+                _resolve(item, Admitted(ident, created=False, created_at=created_at))
+        await self._enqueue(again, utcnow(), created=False)
+
+    async def _enqueue(self, fresh: list[_Pending], now: datetime, *, created: bool = True) -> None:
         if not fresh:
             return
         results = await enqueue_entries(
@@ -303,7 +358,7 @@ class Admitter:
         ]
         for item, result in zip(fresh, results, strict=True):
             if not isinstance(result, Exception):
-                _resolve(item, Admitted(item.row["id"], created=True, created_at=now))
+                _resolve(item, Admitted(item.row["id"], created=created, created_at=now))
         self._metrics.executions.labels("queued").inc(len(fresh) - len(failed))
         if failed:
             await self._mark_enqueue_failed(failed)

@@ -25,6 +25,8 @@ from pump.events import TriggerEntry
 
 log = structlog.get_logger("control_plane.triggers")
 ENQUEUE_FAILED = "enqueue_failed"
+# reasons of executions that never reached their stream (the second is the reaper's)
+NEVER_ENQUEUED = (ENQUEUE_FAILED, "enqueue_lost")
 
 
 def new_execution_id() -> str:

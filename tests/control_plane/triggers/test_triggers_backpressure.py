@@ -127,3 +127,31 @@ async def test_acknowledged_trigger_entries_are_trimmed_and_unfinished_ones_kept
         assert remaining == ["pending", "waiting"]
         await redis.xack(keys.triggers, TRIGGER_GROUP, pending)
         await redis.delete(keys.triggers)
+
+
+async def test_a_keyed_retry_of_a_trigger_that_never_reached_its_stream_enqueues_it(
+    settings: Settings,
+) -> None:
+    async with running_app(settings) as (app, client):
+        flow = await make_flow(client, start=False)
+        await mark_running(app, flow.flow_id)
+        redis = app.state.redis.client
+        keys = FlowKeys(flow.account.tenant_id, flow.flow_id)
+        await redis.set(keys.triggers, "not a stream")  # the XADD fails after the commit
+        headers = {"Idempotency-Key": "order-42"}
+        first = await client.post(flow.webhook_url, json={"n": 1}, headers=headers)
+        assert first.status_code == 503 and first.headers["retry-after"]
+        await redis.delete(keys.triggers)
+        retried = await client.post(flow.webhook_url, json={"n": 1}, headers=headers)
+        assert retried.status_code == 200, retried.text
+        execution_id = retried.json()["execution_id"]
+        (entry,) = await redis.xrange(keys.triggers)
+        assert entry[1]["execution_id"] == execution_id
+        async with sessions(app)() as session:
+            row = await session.get(Execution, execution_id)
+            assert row is not None and (row.status, row.reason) == ("queued", None)
+        assert await executions_of(app, flow.flow_id) == 1
+        again = await client.post(flow.webhook_url, json={"n": 1}, headers=headers)
+        assert again.json()["execution_id"] == execution_id
+        assert await redis.xlen(keys.triggers) == 1  # queued already: not enqueued twice
+        await redis.delete(keys.triggers)
