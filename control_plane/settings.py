@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     default_tier: Literal["free", "paid", "pro", "enterprise"] = "free"  # tier of new tenants
     pump_backend: Literal["process", "docker", "kubernetes"] = "process"
     background_tasks: bool = True  # reconciler, recorder, scheduler; off for API-only replicas
+    api_max_body_bytes: int = 4 * 1024 * 1024  # larger JSON API bodies get 413 (not webhooks)
 
     # --- pumps (control_plane/pumps/README.md) ------------------------------------------------
     # Redis as the pumps reach it (host, port, db, TLS); the credential in it is replaced by each
