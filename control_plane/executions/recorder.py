@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import time
 import uuid
@@ -30,8 +31,9 @@ from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.executions.background import stop_task
+from control_plane.executions.events import StreamOwner, parse_event
 from control_plane.executions.models import Execution
-from control_plane.executions.recording import Caps, apply, parse_event
+from control_plane.executions.recording import Caps, apply
 from control_plane.executions.storage import HeldConnection
 from control_plane.flows.models import Flow
 from control_plane.metrics import Metrics, app_metrics
@@ -42,6 +44,8 @@ log = structlog.get_logger("control_plane.recorder")
 GROUP = "recorder"
 EVENT_KEEP_SECONDS = 300  # recorded events stay this long (late `?wait=true` readers)
 WRITE_RETRY_SECONDS = 1.0
+MIN_PARSED_DATA_BYTES = 1024 * 1024
+EVENTS_STREAM = re.compile(r"^tenant:(?P<tenant>[^:]+):flow:(?P<flow>[^:]+):events$")
 
 Entry = tuple[str, str, dict[str, str]]  # (stream, entry id, fields)
 
@@ -57,6 +61,11 @@ class Recorder:
         self._caps = Caps(
             outputs_max_bytes=settings.execution_outputs_max_bytes,
             step_max_bytes=settings.execution_step_max_bytes,
+        )
+        # an event's data past this is not parsed (it is recorded as a truncated preview)
+        self._max_data_bytes = max(
+            4 * max(settings.execution_outputs_max_bytes, settings.execution_step_max_bytes),
+            MIN_PARSED_DATA_BYTES,
         )
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._streams: set[str] = set()
@@ -114,7 +123,12 @@ class Recorder:
     async def record(self, entries: list[Entry]) -> None:
         if not entries:
             return
-        events = [event for _, _, fields in entries if (event := parse_event(fields)) is not None]
+        events = [
+            event
+            for stream, _, fields in entries
+            if (event := parse_event(fields, stream_owner(stream), self._max_data_bytes))
+            is not None
+        ]
         while True:
             try:
                 async with self._held.begin() as connection:
@@ -196,6 +210,12 @@ class Recorder:
                     await self._redis.xtrim(stream, minid=f"{cutoff}-0", approximate=True)
             except ResponseError as error:
                 log.debug("recorder.trim_skipped", stream=stream, error=str(error))
+
+
+def stream_owner(stream: str) -> StreamOwner | None:
+    """The flow whose events stream this is (`pump.keys.FlowKeys.events`)."""
+    match = EVENTS_STREAM.match(stream)
+    return StreamOwner(match["tenant"], match["flow"]) if match else None
 
 
 def _entry_ms(entry_id: Any) -> int:

@@ -91,7 +91,7 @@ async def flow_status(
         status=view.status,
         reason=view.reason,
         outdated=view.outdated,
-        heartbeat=HeartbeatOut(**view.heartbeat) if view.heartbeat else None,
+        heartbeat=HeartbeatOut.from_pump(view.heartbeat) if view.heartbeat else None,
         restarts=view.restarts,
     )
 
