@@ -16,7 +16,7 @@ from typing import Any
 from pump.events import EventType, TriggerEntry, encode_event
 from pump.flow import CompiledListener, Flow
 from pump.handlers.base import ExecutionInfo, HandlerResult, StepContext, StepError
-from pump.keys import EXECUTION_STATE_TTL_SECONDS, LOG_STREAM_MAXLEN
+from pump.keys import EVENT_STREAM_MAXLEN, EXECUTION_STATE_TTL_SECONDS, LOG_STREAM_MAXLEN
 
 logger = logging.getLogger("pump.engine")
 
@@ -300,6 +300,7 @@ class Execution:
         self.flow.writer.xadd(
             self.flow.keys.events,
             encode_event(type, self.entry.execution_id, data, step=step, listener=listener),
+            maxlen=EVENT_STREAM_MAXLEN,
         )
 
 

@@ -20,7 +20,7 @@ from pump import __version__
 from pump.engine import Execution
 from pump.events import TriggerEntry, encode_event
 from pump.flow import Flow
-from pump.keys import HEARTBEAT_TTL_SECONDS, LOG_STREAM_MAXLEN, TRIGGER_GROUP
+from pump.keys import EVENT_STREAM_MAXLEN, HEARTBEAT_TTL_SECONDS, LOG_STREAM_MAXLEN, TRIGGER_GROUP
 from pump.organism import Organism, parse_organism
 from pump.resp import RespConnection
 from pump.services import Services
@@ -194,6 +194,7 @@ class Pump:
                     execution_id,
                     {"reason": "invalid_trigger", "error": message, "steps": 0, "duration_ms": 0},
                 ),
+                maxlen=EVENT_STREAM_MAXLEN,
             )
         self.writer.ack(self.flow.keys.triggers, TRIGGER_GROUP, entry_id)
 

@@ -38,7 +38,7 @@ from control_plane.executions.storage import HeldConnection
 from control_plane.flows.models import Flow
 from control_plane.metrics import Metrics, app_metrics
 from control_plane.settings import Settings
-from pump.keys import FlowKeys
+from pump.keys import EVENT_STREAM_MAXLEN, LOG_STREAM_MAXLEN, FlowKeys
 
 log = structlog.get_logger("control_plane.recorder")
 GROUP = "recorder"
@@ -193,9 +193,12 @@ class Recorder:
                 await self.record(claimed)
 
     async def _trim(self) -> None:
-        """Drop events the group has recorded and that are older than EVENT_KEEP_SECONDS."""
+        """Drop events the group has recorded and that are older than EVENT_KEEP_SECONDS, and
+        hold each flow's events and logs streams to their caps whatever its pump wrote (a pump
+        is untrusted: it may leave MAXLEN out of its XADDs)."""
         keep_from_ms = int((time.time() - EVENT_KEEP_SECONDS) * 1000)
         for stream in list(self._grouped):
+            await self._cap(stream)
             try:
                 groups = await self._redis.xinfo_groups(stream)
                 group = next((g for g in groups if g["name"] == GROUP), None)
@@ -210,6 +213,21 @@ class Recorder:
                     await self._redis.xtrim(stream, minid=f"{cutoff}-0", approximate=True)
             except ResponseError as error:
                 log.debug("recorder.trim_skipped", stream=stream, error=str(error))
+
+    async def _cap(self, stream: str) -> None:
+        owner = stream_owner(stream)
+        if owner is None:
+            return
+        logs = FlowKeys(owner.tenant_id, owner.flow_id).logs
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.xtrim(stream, maxlen=EVENT_STREAM_MAXLEN, approximate=True)
+        pipe.xtrim(logs, maxlen=LOG_STREAM_MAXLEN, approximate=True)
+        dropped, _ = await pipe.execute(raise_on_error=False)
+        if isinstance(dropped, int) and dropped > 0:
+            log.warning(
+                "recorder.events_over_cap", flow_id=owner.flow_id, dropped=dropped,
+                cap=EVENT_STREAM_MAXLEN,
+            )  # fmt: skip
 
 
 def stream_owner(stream: str) -> StreamOwner | None:
