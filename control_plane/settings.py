@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     pump_redis_url: str = ""
     pump_sandbox: Literal["auto", "bwrap", "none"] = "auto"  # process backend; auto: bwrap if found
     pump_warm_standby: int = 1  # process backend: sandboxed interpreters kept ready for a start
+    # process backend under a root control plane: the unprivileged uid/gid pumps run as
+    pump_uid: int = 65534
+    pump_gid: int = 65534
     pump_image: str = "flowplane/pump:latest"  # docker and kubernetes backends
     pump_concurrency: int = 128  # executions in flight per pump
     pump_http_allowlist: str = ""  # hosts/CIDRs the HTTP handler may reach despite being private

@@ -26,7 +26,7 @@ class HeartbeatOut(BaseModel):
     failed: int | None = None
 
     @classmethod
-    def from_pump(cls, fields: dict[str, str]) -> HeartbeatOut:
+    def from_pump(cls, fields: dict[str, Any]) -> HeartbeatOut:
         """The heartbeat hash as the pump wrote it; a pump is untrusted, so every field that
         is not what it should be is left out."""
         return cls(
@@ -40,22 +40,23 @@ class HeartbeatOut(BaseModel):
         )
 
 
-def _short_text(value: str | None) -> str | None:
-    return storable_text(value, 64) if value else None
+def _short_text(value: Any) -> str | None:
+    return storable_text(str(value), 64) if value not in (None, "") else None
 
 
-def _finite(value: str | None) -> float | None:
+def _finite(value: Any) -> float | None:
     try:
         number = float(value) if value is not None else None
-    except ValueError:
+    except (TypeError, ValueError):
         return None
     return number if number is not None and math.isfinite(number) else None
 
 
-def _count(value: str | None) -> int | None:
-    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 15:
+def _count(value: Any) -> int | None:
+    text = str(value) if value is not None and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit()) or len(text) > 15:
         return None
-    return int(value)
+    return int(text)
 
 
 class StatusOut(BaseModel):
