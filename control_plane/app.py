@@ -19,11 +19,13 @@ from control_plane.frontend import mount_frontend
 from control_plane.health.endpoints import router as health_router
 from control_plane.metrics import install_metrics
 from control_plane.observability import configure_logging, install_request_ids
+from control_plane.openapi import install_openapi
 from control_plane.organism_editor.endpoints import router as organism_router
 from control_plane.outages import install_outage_handlers
 from control_plane.pumps.endpoints import router as pumps_router
 from control_plane.pumps.lifespan import pumps_service
 from control_plane.redis import RedisConnections
+from control_plane.request_limits import install_json_limits
 from control_plane.settings import Settings, get_settings
 from control_plane.triggers.endpoints import install_webhook_route
 from control_plane.triggers.endpoints import router as triggers_router
@@ -66,11 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_outage_handlers(app)
     install_request_ids(app)
     install_metrics(app)
+    install_json_limits(app, settings.api_max_body_bytes)
     app.include_router(health_router)
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api")
     install_webhook_route(app)
     mount_frontend(app)
+    install_openapi(app)
     return app
 
 

@@ -56,6 +56,7 @@ class RedisConnections:
         self._client = aioredis.Redis.from_url(
             self.url,
             decode_responses=True,
+            encoding_errors="replace",  # pumps write what they like: never fail to decode it
             max_connections=200,
             socket_connect_timeout=5,
             # above the longest blocking read (XREAD BLOCK of the log stream and recorder)

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     background_tasks: bool = True  # reconciler, recorder, scheduler; off for API-only replicas
     # the embedded Redis refuses writes (noeviction) past this many MiB; 0: no cap
     embedded_redis_maxmemory_mb: int = 1024
+    api_max_body_bytes: int = 4 * 1024 * 1024  # larger JSON API bodies get 413 (not webhooks)
 
     # --- pumps (control_plane/pumps/README.md) ------------------------------------------------
     # Redis as the pumps reach it (host, port, db, TLS); the credential in it is replaced by each
@@ -41,6 +42,9 @@ class Settings(BaseSettings):
     pump_redis_url: str = ""
     pump_sandbox: Literal["auto", "bwrap", "none"] = "auto"  # process backend; auto: bwrap if found
     pump_warm_standby: int = 1  # process backend: sandboxed interpreters kept ready for a start
+    # process backend under a root control plane: the unprivileged uid/gid pumps run as
+    pump_uid: int = 65534
+    pump_gid: int = 65534
     pump_image: str = "flowplane/pump:latest"  # docker and kubernetes backends
     pump_concurrency: int = 128  # executions in flight per pump
     # a trigger whose pump died this many times while running it fails (`poison_message`)

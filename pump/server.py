@@ -21,6 +21,7 @@ from pump.engine import Execution
 from pump.events import TriggerEntry, encode_event
 from pump.flow import Flow
 from pump.keys import (
+    EVENT_STREAM_MAXLEN,
     EXECUTION_STATE_TTL_SECONDS,
     HEARTBEAT_TTL_SECONDS,
     LOG_STREAM_MAXLEN,
@@ -254,6 +255,7 @@ class Pump:
                     execution_id,
                     {"reason": "invalid_trigger", "error": message, "steps": 0, "duration_ms": 0},
                 ),
+                maxlen=EVENT_STREAM_MAXLEN,
             )
         self.writer.ack(self.flow.keys.triggers, TRIGGER_GROUP, entry_id)
 
