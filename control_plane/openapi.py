@@ -50,6 +50,8 @@ COMMON_ERRORS: dict[str, str] = {
     "413": "PayloadTooLarge: the body is over the size cap",
     "422": "InvalidRequest or InvalidInput: each problem with its path",
     "429": "TooManyRequests: retry after the `Retry-After` header's seconds",
+    "503": "ServiceUnavailable: the database or Redis is away (restarting, loading) or the app "
+    "is saturated; nothing was done, retry after the `Retry-After` header's seconds",
 }
 AUTH_ERROR = "Unauthorized: no bearer token, or an invalid, expired or revoked one"
 NOT_FOUND = "NotFound: no such object in this workspace (another workspace's is the same)"
