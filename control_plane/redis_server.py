@@ -176,8 +176,8 @@ def stop_stale_server(pid_path: Path) -> None:
         pid = int(pid_path.read_text().strip())
     except (FileNotFoundError, ValueError):
         return
-    config = str(pid_path.parent.resolve() / "redis.conf")
-    if pid == os.getpid() or config not in _cmdline(pid):
+    directory = pid_path.parent.resolve()
+    if pid == os.getpid() or not _serves(pid, directory):
         return  # gone, or the pid now belongs to another program
     parent = _parent_pid(pid)
     if parent not in (None, 1, os.getpid()) and "python" in _cmdline(parent or 0):
@@ -189,12 +189,12 @@ def stop_stale_server(pid_path: Path) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STALE_SERVER_GRACE_SECONDS
-    while config in _cmdline(pid) and time.monotonic() < deadline:
+    while _serves(pid, directory) and time.monotonic() < deadline:
         time.sleep(0.02)
-    if config in _cmdline(pid):
+    if _serves(pid, directory):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        while config in _cmdline(pid):
+        while _serves(pid, directory):
             time.sleep(0.02)
 
 
@@ -279,6 +279,22 @@ def _describe_exit(code: int) -> str:
     if code < 0:
         return f"killed by {signal.Signals(-code).name}"
     return f"exit code {code}"
+
+
+def _serves(pid: int, directory: Path) -> bool:
+    """`pid` is a live redis/valkey server working in `directory` (the server changes its
+    process title, so its executable and working directory identify it)."""
+    try:
+        executable = Path(os.readlink(f"/proc/{pid}/exe")).name
+        working_directory = Path(os.readlink(f"/proc/{pid}/cwd"))
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, PermissionError, OSError, IndexError):
+        return False
+    return (
+        executable in ("valkey-server", "redis-server")
+        and working_directory == directory
+        and state not in ("Z", "X")
+    )
 
 
 def _cmdline(pid: int) -> str:
