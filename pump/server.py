@@ -148,7 +148,7 @@ class Pump:
         while not self._stopping.is_set():
             if self._last_chance or self._alone is not None:
                 if self._alone is None and not self.in_flight:
-                    self._run_alone()
+                    await self._run_alone()
                 else:
                     self._slot_freed.clear()
                     await self._slot_freed.wait()
@@ -199,10 +199,15 @@ class Pump:
                 self._alone = None
             self._slot_freed.set()
 
-    def _run_alone(self) -> None:
+    async def _run_alone(self) -> None:
+        assert self.stream is not None
         entry_id = next(iter(self._last_chance))
         fields = self._last_chance.pop(entry_id)
         self.log("warning", f"running execution {fields.get('execution_id')} alone: last delivery")
+        # Counted as delivered `limit` times only now that it runs (written before it starts):
+        # a death from here on is its own.
+        self.writer.send(*self.stream.count_command(entry_id, self.settings.delivery_limit))
+        await self.writer.sync()
         self._start(entry_id, fields, reclaimed=True)
         if entry_id in self.in_flight:
             self._alone = entry_id
@@ -300,6 +305,9 @@ class Pump:
             if delivered > limit:
                 self._poison(entry_id, fields, delivered)
             elif delivered == limit and delivered > 1:
+                # Held, not run yet: counted one short, so that if this pump dies before its
+                # turn the entry comes back for its last chance instead of as poison.
+                self.writer.send(*self.stream.count_command(entry_id, limit - 1))
                 self._last_chance[entry_id] = fields
                 self._slot_freed.set()
             else:

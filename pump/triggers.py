@@ -110,6 +110,13 @@ class TriggerStream:
             counts.append(int(reply[0]["times_delivered"]) if reply else 0)
         return counts
 
+    def count_command(self, entry_id: str, deliveries: int) -> tuple[Any, ...]:
+        """Set an entry's delivery count (XCLAIM RETRYCOUNT), keeping it with this pump."""
+        return (
+            "XCLAIM", self._keys.triggers, TRIGGER_GROUP, self.consumer, 0, entry_id,
+            "RETRYCOUNT", deliveries, "JUSTID",
+        )  # fmt: skip
+
     def refresh_command(self, entry_ids: list[str]) -> tuple[Any, ...]:
         """XCLAIM to ourselves with JUSTID: resets the entries' idle time, keeps their count."""
         return (

@@ -72,6 +72,7 @@ async def test_a_trigger_that_kills_every_pump_fails_as_poison_and_spares_its_ne
             innocents = [await first.trigger({"poison": False}) for _ in range(3)]
             await eventually(lambda: len(server.calls) == 3)
             poison = await first.trigger({"poison": True})
+            behind = [await first.trigger({"poison": False}) for _ in range(2)]  # queued after it
             await eventually(lambda: first.process is not None and first.process.poll() is not None)
 
             # Second delivery: everything runs again side by side, the poison kills again.
@@ -81,6 +82,7 @@ async def test_a_trigger_that_kills_every_pump_fails_as_poison_and_spares_its_ne
                 lambda: second.process is not None and second.process.poll() is not None
             )
             assert all(server.calls[e] == 2 for e in innocents)
+            assert all(server.calls[e] >= 1 for e in behind)
 
             # Third delivery is the last: each entry runs alone, so only the poison dies.
             server.hold = False
@@ -92,8 +94,12 @@ async def test_a_trigger_that_kills_every_pump_fails_as_poison_and_spares_its_ne
             await eventually(lambda: third.process is not None and third.process.poll() is not None)
             assert server.calls[poison] == 3
 
-            # Fourth: past the limit, the poison fails without running; the flow goes on.
+            # Fourth: past the limit, the poison fails without running; the entries held behind
+            # it (never run by the third pump) get their last chance; the flow goes on.
             fourth = start_pump()
+            for execution_id in behind:
+                final = await fourth.wait_final(execution_id)
+                assert final.type == "execution.completed", final.data
             final = await fourth.wait_final(poison)
             assert final.type == "execution.failed"
             assert final.data["reason"] == "poison_message"
