@@ -5,6 +5,7 @@ renewed or released only by their holder (compare-and-set in Lua)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -26,6 +27,12 @@ if not holder then
 end
 return 0
 """
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -33,6 +40,7 @@ end
 return 0
 """
 POLL_SECONDS = 0.02
+FLOW_LOCK_LEASE_SECONDS = 5.0
 
 
 class LeaderLock:
@@ -64,21 +72,35 @@ def flow_lock_key(flow_id: str) -> str:
 
 @asynccontextmanager
 async def flow_lock(
-    redis: aioredis.Redis, flow_id: str, *, ttl: float, wait: float
+    redis: aioredis.Redis, flow_id: str, *, wait: float, lease: float = FLOW_LOCK_LEASE_SECONDS
 ) -> AsyncIterator[None]:
     """Hold the flow's lifecycle lock. Waits up to `wait` seconds for another holder (a replica
-    starting or stopping the same flow), then refuses with a 503 that says so."""
+    starting or stopping the same flow), then refuses with a 503 that says so. The lock is a
+    short lease renewed while held, so a holder that crashed frees it within `lease` seconds
+    (a stop may drain for longer than any fixed TTL)."""
     key, token = flow_lock_key(flow_id), secrets.token_hex(16)
+    lease_ms = max(1, int(lease * 1000))
     deadline = time.monotonic() + wait
-    while not await redis.set(key, token, nx=True, px=max(1, int(ttl * 1000))):
+    while not await redis.set(key, token, nx=True, px=lease_ms):
         if time.monotonic() >= deadline:
             raise FlowBusy(
                 f"flow {flow_id} is being started or stopped by another request; try again shortly"
             )
         await asyncio.sleep(POLL_SECONDS)
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(lease / 3)
+            with contextlib.suppress(Exception):  # an outage: the lease may lapse, as it should
+                await redis.eval(RENEW, 1, key, token, lease_ms)
+
+    renewal = asyncio.get_running_loop().create_task(renew(), name=f"flow-lock-{flow_id}")
     try:
         yield
     finally:
+        renewal.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewal
         await redis.eval(RELEASE, 1, key, token)
 
 

@@ -87,8 +87,8 @@ class Orchestrator:
         self, flow_id: str, *, wait: float | None = None
     ) -> AbstractAsyncContextManager[None]:
         """Serializes starting and stopping one flow across every replica (a stop may drain)."""
-        ttl = self.settings.pump_stop_timeout_seconds + 60.0
-        return flow_lock(self.redis, flow_id, ttl=ttl, wait=ttl if wait is None else wait)
+        longest = self.settings.pump_stop_timeout_seconds + 60.0  # a stop drains this long
+        return flow_lock(self.redis, flow_id, wait=longest if wait is None else wait)
 
     def pump_env(self, request: LaunchRequest, redis_url: str) -> dict[str, str]:
         source, _ = module_source(self.settings)

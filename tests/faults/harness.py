@@ -46,7 +46,7 @@ class ControlPlane:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self, within: float = 90.0) -> None:
+    async def start(self, within: float = 120.0) -> None:
         self.starts += 1
         command = [
             sys.executable, "-m", "control_plane.cli", "up",
@@ -62,16 +62,20 @@ class ControlPlane:
 
     async def wait_healthy(self, within: float) -> None:
         deadline = time.monotonic() + within
+        last = "no answer"
         async with aiohttp.ClientSession() as session:
             while time.monotonic() < deadline:
                 if self.process is not None and self.process.returncode is not None:
                     raise AssertionError(f"the control plane exited: {self.process.returncode}")
-                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with session.get(f"{self.base_url}/health", timeout=2) as response:
+                try:
+                    async with session.get(f"{self.base_url}/health", timeout=5) as response:
                         if response.status == 200:
                             return
+                        last = f"{response.status} {await response.text()}"
+                except (aiohttp.ClientError, TimeoutError) as error:
+                    last = repr(error)
                 await asyncio.sleep(0.1)
-        raise AssertionError(f"the control plane was not healthy within {within} s")
+        raise AssertionError(f"the control plane was not healthy within {within} s: {last[:2000]}")
 
     def kill(self) -> None:
         """SIGKILL the whole control plane (every worker): a crash, no goodbye."""
@@ -169,6 +173,7 @@ async def webhook_load(
     async def one(session: aiohttp.ClientSession, number: int) -> None:
         body = payload(number) if payload else {"n": number, "run": tag}
         headers = {"Idempotency-Key": f"{tag}-{number}"}
+        backoff = 0.2  # no answer: wait longer each time (with jitter), as clients do
         while time.monotonic() < deadline:
             sent = time.monotonic()
             try:
@@ -180,7 +185,8 @@ async def webhook_load(
                     retry_after = response.headers.get("Retry-After")
             except (aiohttp.ClientError, TimeoutError, OSError):
                 result.refusals["unreachable"] += 1
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
+                backoff = min(backoff * 2, 2.0)
                 continue
             if status in (429, 503):
                 result.refusals[str(status)] += 1

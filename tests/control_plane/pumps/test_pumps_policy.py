@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from control_plane.pumps.locks import FlowBusy, LeaderLock, flow_lock
+from control_plane.pumps.locks import FlowBusy, LeaderLock, flow_lock, flow_lock_key
 from control_plane.pumps.models import PumpRun
 from control_plane.pumps.reconciler import leader_lock_key
 from control_plane.pumps.transitions import crash_verdict
@@ -91,14 +91,29 @@ async def test_the_flow_lock_serializes_and_refuses_after_waiting(redis: aioredi
     order: list[str] = []
 
     async def hold(name: str, seconds: float) -> None:
-        async with flow_lock(redis, flow_id, ttl=5, wait=2):
+        async with flow_lock(redis, flow_id, wait=2):
             order.append(f"{name}+")
             await asyncio.sleep(seconds)
             order.append(f"{name}-")
 
     await asyncio.gather(hold("a", 0.2), hold("b", 0))
     assert order in (["a+", "a-", "b+", "b-"], ["b+", "b-", "a+", "a-"])
-    async with flow_lock(redis, flow_id, ttl=5, wait=0):
+    async with flow_lock(redis, flow_id, wait=0):
         with pytest.raises(FlowBusy, match="being started or stopped by another request"):
-            async with flow_lock(redis, flow_id, ttl=5, wait=0.1):
+            async with flow_lock(redis, flow_id, wait=0.1):
                 pass
+
+
+async def test_the_flow_lock_outlives_its_lease_while_held_and_not_its_crashed_holder(
+    redis: aioredis.Redis,
+) -> None:
+    flow_id = uuid.uuid4().hex
+    async with flow_lock(redis, flow_id, wait=0, lease=0.3):
+        await asyncio.sleep(1.0)  # a long drain: renewed, still held
+        with pytest.raises(FlowBusy):
+            async with flow_lock(redis, flow_id, wait=0):
+                pass
+    # A holder that died (its lock left behind, nobody renewing it) frees it within the lease.
+    await redis.set(flow_lock_key(flow_id), "dead-holder", px=300)
+    async with flow_lock(redis, flow_id, wait=2):
+        assert await redis.get(flow_lock_key(flow_id)) not in (None, "dead-holder", b"dead-holder")
