@@ -4,8 +4,8 @@ or restarted mid-load, on the embedded default and on Postgres + Redis 7 with tw
 Prints one row per scenario: accepted (2xx), succeeded, failed (with reasons), stuck (not
 finished a minute after the load), lost (accepted, no execution), duplicates (executions
 beyond one per request), recovery seconds (fault -> the first execution accepted after it has
-finished; poison: until the poison trigger is failed; overload: the backlog's drain after the
-burst) and the refusals clients met (429/503 with Retry-After, or no answer while the control
+finished; after a server restart, the first one accepted once it was back; poison: until the
+poison trigger is failed; overload: the backlog's drain after the burst) and the refusals clients met (429/503 with Retry-After, or no answer while the control
 plane restarted; clients retry them). The `no fault` row is the same-run baseline.
 
 The Postgres and Redis of the production rows are started by this script on free ports (never

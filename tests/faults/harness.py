@@ -283,7 +283,10 @@ def tally(
     rows: list[Any],
     fault_at: float | None,
     tag: str,
+    back_at: float | None = None,
 ) -> Tally:
+    """`back_at`: when a restarted server was up again; recovery then counts from the fault to
+    the first execution accepted after that finishing (not one that slipped in before)."""
     result = Tally(scenario, accepted=len(set(load.accepted.values())))
     by_id = {row.id: row for row in rows}
     for execution_id in set(load.accepted.values()):
@@ -303,10 +306,11 @@ def tally(
     )
     result.duplicates = sum(count - 1 for count in numbers.values() if count > 1)
     if fault_at is not None:
+        created_after = back_at if back_at is not None else fault_at
         after = [
             _epoch(row.finished_at)
             for row in rows
-            if row.finished_at is not None and _epoch(row.created_at) >= fault_at
+            if row.finished_at is not None and _epoch(row.created_at) >= created_after
         ]
         result.recovery_seconds = round(min(after) - fault_at, 2) if after else None
     result.refused = load.refusals

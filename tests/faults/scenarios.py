@@ -180,7 +180,7 @@ async def run(
             result: LoadResult = await load
             accepted = set(result.accepted.values())
             rows = await settle(setup.results_url, flow.flow_id, accepted)
-            outcome = tally(name, result, rows, fault_at, tag)
+            outcome = tally(name, result, rows, fault_at, tag, extra.get("back_at"))
             outcome.orphans = int(extra.get("orphans", 0))
             if "poison" in extra:  # how long until the flow was rid of it
                 poison = next(row for row in rows if row.id == extra["poison"])
@@ -250,13 +250,13 @@ async def kill_control_plane(setup: Setup, flow: Flow) -> dict[str, Any]:
 async def restart_redis(setup: Setup, flow: Flow) -> dict[str, Any]:
     assert setup.redis is not None
     await asyncio.to_thread(setup.redis.restart, 1.0)
-    return {}
+    return {"back_at": time.time()}
 
 
 async def restart_postgres(setup: Setup, flow: Flow) -> dict[str, Any]:
     assert setup.postgres is not None
     await asyncio.to_thread(setup.postgres.restart, 2.0)
-    return {}
+    return {"back_at": time.time()}
 
 
 async def nothing(setup: Setup, flow: Flow) -> dict[str, Any]:
