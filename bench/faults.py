@@ -5,8 +5,9 @@ Prints one row per scenario: accepted (2xx), succeeded, failed (with reasons), s
 finished a minute after the load), lost (accepted, no execution), duplicates (executions
 beyond one per request), recovery seconds (fault -> the first execution accepted after it has
 finished; after a server restart, the first one accepted once it was back; poison: until the
-poison trigger is failed; overload: the backlog's drain after the burst) and the refusals clients met (429/503 with Retry-After, or no answer while the control
-plane restarted; clients retry them). The `no fault` row is the same-run baseline.
+poison trigger is failed; overload: the backlog's drain after the burst) and the refusals
+clients met (429/503 with Retry-After, or no answer while the control plane restarted; clients
+retry them). The `no fault` row is the same-run baseline.
 
 The Postgres and Redis of the production rows are started by this script on free ports (never
 the shared ones). Usage: .venv/bin/python bench/faults.py [--rate 200] [--seconds 6]
@@ -46,12 +47,12 @@ async def embedded_rows(rate: float, seconds: float, root: Path) -> list[Tally]:
         rows.append(
             await report(
                 scenarios.run(
-                    "embedded: overload 10x (429)",
+                    "embedded: overload 4x (429)",
                     setup,
                     scenarios.nothing,
                     organism=scenarios.CALL,
                     sink=sink,
-                    rate=800,
+                    rate=320,  # four times what the flow does (~80/s)
                     seconds=3,
                     fault_after=0,
                 )
