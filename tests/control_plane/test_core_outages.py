@@ -12,6 +12,7 @@ import pytest
 
 from control_plane.redis import EmbeddedRedis
 from control_plane.settings import Settings
+from tests.control_plane.triggers.test_triggers_backpressure import mark_stopped
 from tests.control_plane.triggers.triggers_helpers import (
     FlowUnderTest,
     make_flow,
@@ -66,6 +67,7 @@ async def test_an_unreachable_redis_answers_503_and_stores_nothing(
             await mark_running(app, flow.flow_id)
             server.stop()
             responses = await requests_during_the_outage(client, flow)
+            await mark_stopped(app, flow.flow_id)
     finally:
         server.stop()
     first, second, status, health, executions = responses
@@ -133,6 +135,7 @@ async def test_a_client_that_hangs_up_mid_body_is_one_log_line(
         executions = await client.get(
             f"/api/flows/{flow.flow_id}/executions", headers=flow.account.headers
         )
+        await mark_stopped(app, flow.flow_id)
     text = output.out + output.err
     assert "Traceback" not in text and "ClientDisconnect" not in text, text
     assert text.count("request.client_disconnected") == 1

@@ -9,9 +9,10 @@ import time
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from control_plane.executions.models import Execution
+from control_plane.flows.models import Flow
 from control_plane.settings import Settings
 from control_plane.triggers import trimming
 from control_plane.triggers.admission import Admitted, TriggerRequest
@@ -32,6 +33,14 @@ async def executions_of(app: Any, flow_id: str) -> int:
             select(func.count()).select_from(Execution).where(Execution.flow_id == flow_id)
         )
     return int(count or 0)
+
+
+async def mark_stopped(app: Any, flow_id: str) -> None:
+    """Leave no flow `running` without a pump for later tests' reconcilers to start."""
+    async with sessions(app)() as session, session.begin():
+        await session.execute(
+            update(Flow).where(Flow.id == flow_id).values(desired_state="stopped", status="stopped")
+        )
 
 
 async def test_a_full_queue_answers_429_and_the_depth_is_shown(settings: Settings) -> None:
@@ -60,6 +69,7 @@ async def test_a_full_queue_answers_429_and_the_depth_is_shown(settings: Setting
             if sample.name == "flowplane_flow_queue_depth"
         }
         assert depths[flow.flow_id] == 3
+        await mark_stopped(app, flow.flow_id)
 
 
 async def test_the_tier_sets_the_queue_limit_when_the_setting_is_empty(settings: Settings) -> None:
@@ -95,6 +105,7 @@ async def test_a_saturated_app_answers_503_at_once_and_stores_nothing(settings: 
         release.set()
         assert (await first).status_code == 202
         assert await executions_of(app, flow.flow_id) == 1
+        await mark_stopped(app, flow.flow_id)
 
 
 async def test_acknowledged_trigger_entries_are_trimmed_and_unfinished_ones_kept(
@@ -155,3 +166,4 @@ async def test_a_keyed_retry_of_a_trigger_that_never_reached_its_stream_enqueues
         assert again.json()["execution_id"] == execution_id
         assert await redis.xlen(keys.triggers) == 1  # queued already: not enqueued twice
         await redis.delete(keys.triggers)
+        await mark_stopped(app, flow.flow_id)
