@@ -62,6 +62,14 @@ class UnsupportedMediaType(ControlPlaneError):
     status = 415
 
 
+class TooManyRequests(ControlPlaneError):
+    status = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class InvalidInput(ControlPlaneError):
     """A well-formed request whose content is refused; `problems` name each field or YAML path."""
 
@@ -82,7 +90,8 @@ class ServiceUnavailable(ControlPlaneError):
 def install_error_handlers(app: FastAPI) -> None:
     async def render_domain_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ControlPlaneError)
-        return JSONResponse(error.body(), status_code=error.status)
+        headers: dict[str, str] | None = getattr(error, "headers", None)
+        return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
     async def render_malformed_request(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
