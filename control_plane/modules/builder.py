@@ -35,6 +35,8 @@ SDK_DIR = PACKAGE_DIR / "sdk"
 DEFAULT_TOOLCHAIN_DIR = PACKAGE_DIR / "toolchain"
 BUILD_UID = 65534  # nobody, inside the build's own user namespace
 CACHE_ENTRIES = 64
+# Outcomes of earlier builds by (toolchain, SDK, source): shared by the process's builders.
+_CACHE: OrderedDict[str, BuildResult] = OrderedDict()
 ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
 log = structlog.get_logger("control_plane.modules")
 
@@ -66,7 +68,6 @@ class ModuleBuilder:
         self.sandbox: Sandbox = detect_sandbox(settings.pump_sandbox)
         self.work_root = settings.data_dir.resolve() / "builds"
         self._slots = asyncio.Semaphore(max(1, settings.module_build_concurrency))
-        self._cache: OrderedDict[str, BuildResult] = OrderedDict()
 
     # --- the toolchain -----------------------------------------------------------------------
 
@@ -122,9 +123,9 @@ class ModuleBuilder:
         if missing is not None:
             raise ToolchainMissing(missing)
         key = hashlib.sha256(f"{self._cache_salt}\0{source}".encode()).hexdigest()
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
         timeout = self.settings.module_build_timeout_seconds
         try:
             async with asyncio.timeout(timeout):
@@ -136,9 +137,9 @@ class ModuleBuilder:
         finally:
             self._slots.release()
         if result.ok or not any(item["line"] is None for item in result.problems):
-            self._cache[key] = result  # only outcomes the source decides (not timeouts)
-            while len(self._cache) > CACHE_ENTRIES:
-                self._cache.popitem(last=False)
+            _CACHE[key] = result  # only outcomes the source decides (not timeouts)
+            while len(_CACHE) > CACHE_ENTRIES:
+                _CACHE.popitem(last=False)
         return result
 
     async def _build(self, source: str) -> BuildResult:
@@ -157,7 +158,7 @@ class ModuleBuilder:
                 env=dict(ENVIRONMENT),
                 stdin=None,
                 timeout_seconds=self.settings.module_build_timeout_seconds,
-                limits=self._limits(),
+                limits=self.limits(),
                 die_with_parent=self.sandbox.kind == "none",
             )
             elapsed = (time.perf_counter() - started) * 1000
@@ -170,6 +171,7 @@ class ModuleBuilder:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
 
     def command(self, workdir: Path) -> list[str]:
+        """The whole build command: the sandbox around `node build.mjs`."""
         assert self.node is not None
         heap_mib = max(128, min(1024, self.settings.module_build_memory_bytes // (2 * 1024**2)))
         node = [
@@ -177,9 +179,16 @@ class ModuleBuilder:
             f"--max-old-space-size={heap_mib}",
             str(self.toolchain_dir / "build.mjs"),
         ]
-        if self.sandbox.kind != "bwrap" or self.sandbox.bwrap_path is None:
+        if self.sandbox.kind != "bwrap":
             source, output = workdir / "src" / "module.ts", workdir / "out" / "module.wasm"
             return [*node, str(source), str(output), str(SDK_DIR)]
+        sandbox = self.sandbox_prefix(workdir)
+        return [*sandbox, *node, "/build/src/module.ts", "/build/out/module.wasm", str(SDK_DIR)]
+
+    def sandbox_prefix(self, workdir: Path) -> list[str]:
+        """bubblewrap's part of the command: `workdir/src` read-only at /build/src,
+        `workdir/out` writable at /build/out, no network, nothing else of the host's."""
+        assert self.sandbox.bwrap_path is not None and self.node is not None
         argv = [self.sandbox.bwrap_path, "--unshare-all", "--die-with-parent", "--new-session"]
         if self.isolates_users:
             argv += ["--unshare-user", "--uid", str(BUILD_UID), "--gid", str(BUILD_UID)]
@@ -192,16 +201,15 @@ class ModuleBuilder:
         if Path("/etc/ld.so.cache").exists():
             argv += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
         node_prefix = Path(self.node).parent.parent
-        bound = [node_prefix, self.toolchain_dir, SDK_DIR]
-        for path in bound:
+        for path in (node_prefix, self.toolchain_dir, SDK_DIR):
             if not any(path == Path(root) or Path(root) in path.parents for root in SYSTEM_PATHS):
                 argv += ["--ro-bind", str(path), str(path)]
         argv += ["--ro-bind", str(workdir / "src"), "/build/src"]
         argv += ["--bind", str(workdir / "out"), "/build/out"]
-        argv += ["--chdir", "/build", "--hostname", "flowplane-build", "--"]
-        return [*argv, *node, "/build/src/module.ts", "/build/out/module.wasm", str(SDK_DIR)]
+        return [*argv, "--chdir", "/build", "--hostname", "flowplane-build", "--"]
 
-    def _limits(self) -> Limits:
+    def limits(self) -> Limits:
+        """Data segment (memory), CPU seconds, written file size (the module), open files."""
         settings = self.settings
         cpu = int(settings.module_build_timeout_seconds) + 5
         return [
@@ -211,7 +219,11 @@ class ModuleBuilder:
                 resource.RLIMIT_DATA,
                 capped(resource.RLIMIT_DATA, settings.module_build_memory_bytes),
             ),
-            (resource.RLIMIT_FSIZE, capped(resource.RLIMIT_FSIZE, settings.module_max_wasm_bytes)),
+            # one byte more than a module may have: a larger one stops at the cap and is refused
+            (
+                resource.RLIMIT_FSIZE,
+                capped(resource.RLIMIT_FSIZE, settings.module_max_wasm_bytes + 1),
+            ),
             (resource.RLIMIT_NOFILE, capped(resource.RLIMIT_NOFILE, 256)),
         ]
 
@@ -230,6 +242,10 @@ class ModuleBuilder:
         output = workdir / "out" / "module.wasm"
         if report.get("ok") and not errors and output.exists():
             wasm = output.read_bytes()
+            cap = self.settings.module_max_wasm_bytes
+            if len(wasm) > cap:
+                message = f"the compiled module is larger than {cap} bytes"
+                return BuildResult(False, None, [problem(message)], text, elapsed, self.version)
             return BuildResult(True, wasm, problems, text, elapsed, self.version)
         if not errors:
             errors = [problem("the compiler reported success but wrote no module")]

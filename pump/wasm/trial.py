@@ -4,7 +4,8 @@ to its stdin; it prints one JSON report:
 
 request: {module: path of <sha256>.wasm, sha256, input: {payload, config, execution},
           memory: {key: value} | null (null: project memory off), grants: ["http_fetch"],
-          hosts: [..] | null, http_allowlist: [..], limits: {fuel, memory_bytes, timeout_seconds}}
+          hosts: [..] | null, http_allowlist: [..],
+          limits?: {fuel, memory_bytes, timeout_seconds} (default: a pump's)}
 report:  {ok, result?, route?, error?: {reason, message}, logs: [{level, message}],
           fuel_used, duration_ms, memory}
 
@@ -23,6 +24,7 @@ from typing import Any
 
 from pump.handlers.base import StepError
 from pump.memory import MemoryAccess, ProjectMemory
+from pump.settings import DEFAULT_WASM_FUEL, DEFAULT_WASM_MEMORY_BYTES, DEFAULT_WASM_TIMEOUT_SECONDS
 from pump.wasm.abi import InvocationFailure, WasmLimits
 
 SCRATCH_QUOTA_BYTES = 1024 * 1024
@@ -71,7 +73,14 @@ async def run_trial(request: dict[str, Any]) -> dict[str, Any]:
     from pump.wasm.hostcalls import HostContext
     from pump.wasm.runtime import WasmEngine
 
-    limits = WasmLimits(**request["limits"])
+    limits = WasmLimits(
+        **{
+            "fuel": DEFAULT_WASM_FUEL,
+            "memory_bytes": DEFAULT_WASM_MEMORY_BYTES,
+            "timeout_seconds": DEFAULT_WASM_TIMEOUT_SECONDS,
+            **(request.get("limits") or {}),
+        }
+    )
     memory = ScratchMemory(request.get("memory"))
     logs: list[dict[str, str]] = []
     report: dict[str, Any] = {"ok": False, "logs": logs, "fuel_used": None, "duration_ms": None}
