@@ -241,3 +241,22 @@ async def test_other_workspaces_modules_are_not_found(
     assert huge.status_code == 422
     download = await client.get(f"/api/modules/{module_id}/versions/1/wasm", headers=owner.headers)
     assert download.status_code == 200 and download.content == wasm_of(ECHO_WAT)
+
+    # a flow cannot use another workspace's module, nor a version that does not exist
+    for account, reference, reason in (
+        (stranger, "wasm:private@1", "this workspace has no module 'private'"),
+        (owner, "wasm:private@2", "module 'private' has no version 2"),
+    ):
+        flow = await client.post(
+            "/api/flows",
+            json={"organism_yaml": code_flow_yaml(f"f-{account.tenant_id[:6]}", reference)},
+            headers=account.headers,
+        )
+        assert flow.status_code == 201, flow.text
+        start = await client.post(f"/api/flows/{flow.json()['id']}/start", headers=account.headers)
+        assert start.status_code == 422 and reason in start.json()["detail"], start.text
+        status = await client.get(f"/api/flows/{flow.json()['id']}/status", headers=account.headers)
+        assert status.json()["desired"] == "stopped", "a refused start stores nothing"
+
+    health = (await client.get("/health")).json()["checks"]["modules"]
+    assert health["ok"] and health["blobs"]["kind"] in {"local", "s3"}
