@@ -59,7 +59,7 @@ version: 1
 organism: {{name: bench-modules}}
 triggers: [{{name: run, kind: manual, target: first}}]
 listeners:
-  - {{name: first, handler: "{handler}", peers: [done], config: {{prefix: Hello}}}}
+  - {{name: first, handler: "{handler}", peers: [done], config: {config}}}
   - {{name: done, handler: builtin.output}}
 """
 
@@ -149,7 +149,12 @@ def bench_invocations(wasm: bytes, iterations: int) -> tuple[float, float]:
 def bench_pump(url: str, handler: str, count: int, module_dir: Path, digest: str) -> float:
     client = redis.Redis.from_url(url, decode_responses=True)
     keys = FlowKeys("bench", f"modules-{uuid.uuid4().hex[:8]}")
-    organism = FLOW.format(handler=handler)
+    config = (
+        '{set: {greeting: "Hello, {{ payload.name }}!"}}'
+        if handler.startswith("builtin.")
+        else "{prefix: Hello}"
+    )
+    organism = FLOW.format(handler=handler, config=config)
     env = {
         **{name: value for name, value in os.environ.items() if not name.startswith("FLOWPLANE_")},
         PumpEnv.TENANT_ID: keys.tenant_id,
