@@ -3,6 +3,7 @@ blob store and the per-workspace rate limits; and its part of `/health`."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,22 +32,30 @@ class ModuleRuntime:
     redis: aioredis.Redis
 
     async def check_rate(self, tenant_id: str, kind: str, per_minute: int) -> None:
-        """A fixed one-minute window per workspace and kind (`builds`, `test_runs`), shared by
-        every replica through Redis; over the limit: 429 with Retry-After."""
+        """At most `per_minute` per workspace and kind (`builds`, `test_runs`) within any 60 s
+        (a sliding window in Redis, shared by every replica); beyond: 429 with Retry-After.
+        Refused attempts do not count."""
         now = time.time()
-        window = int(now // WINDOW_SECONDS)
-        key = f"flowplane:modules:{kind}:{tenant_id}:{window}"
-        count = int(await self.redis.incr(key))
-        if count == 1:
-            await self.redis.expire(key, WINDOW_SECONDS * 2)
-        if count > per_minute:
-            retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now) + 1)
-            noun = kind.replace("_", " ")
-            raise TooManyRequests(
-                f"this workspace may start {per_minute} {noun} per minute; "
-                f"try again in {retry_after} s",
-                retry_after=retry_after,
-            )
+        key = f"flowplane:modules:{kind}:{tenant_id}"
+        member = f"{now:.6f}:{secrets.token_hex(4)}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(key, 0, now - WINDOW_SECONDS)
+            pipe.zadd(key, {member: now})
+            pipe.zrange(key, 0, 0, withscores=True)
+            pipe.zcard(key)
+            pipe.expire(key, WINDOW_SECONDS + 1)
+            _, _, oldest, count, _ = await pipe.execute()
+        if int(count) <= per_minute:
+            return
+        await self.redis.zrem(key, member)
+        first = float(oldest[0][1]) if oldest else now
+        retry_after = max(1, int(first + WINDOW_SECONDS - now) + 1)
+        noun = kind.replace("_", " ")
+        raise TooManyRequests(
+            f"this workspace may start {per_minute} {noun} per minute; "
+            f"try again in {retry_after} s",
+            retry_after=retry_after,
+        )
 
 
 def module_runtime(app: FastAPI) -> ModuleRuntime:

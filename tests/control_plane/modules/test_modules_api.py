@@ -20,6 +20,7 @@ from tests.control_plane.modules.modules_helpers import (
     b64,
     code_flow_yaml,
     create_module,
+    modules_settings,
     pro_account,
     stored_blobs,
     wasm_of,
@@ -190,8 +191,8 @@ async def test_refused_modules_store_nothing(module_app_settings: Settings) -> N
         assert await stored_blobs(app.state.blobs) == {version["sha256"]}
 
 
-async def test_plans_limit_modules(module_app_settings: Settings) -> None:
-    async with running_app(module_app_settings) as (app, client):
+async def test_plans_limit_modules(settings: Settings) -> None:
+    async with running_app(modules_settings(settings)) as (app, client):
         upload = {"wasm_base64": b64(wasm_of(ECHO_WAT))}
         for tier in ("free", "paid"):
             account = await pro_account(client, app, tier)
