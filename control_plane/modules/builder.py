@@ -65,7 +65,9 @@ class ModuleBuilder:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.toolchain_dir = (settings.module_toolchain_dir or DEFAULT_TOOLCHAIN_DIR).resolve()
-        self.sandbox: Sandbox = detect_sandbox(settings.pump_sandbox)
+        self.sandbox: Sandbox = detect_sandbox(
+            settings.pump_sandbox, settings.pump_uid, settings.pump_gid
+        )
         self.work_root = settings.data_dir.resolve() / "builds"
         self._slots = asyncio.Semaphore(max(1, settings.module_build_concurrency))
 
@@ -143,7 +145,7 @@ class ModuleBuilder:
         return result
 
     async def _build(self, source: str) -> BuildResult:
-        self.work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.work_root.mkdir(parents=True, exist_ok=True, mode=0o711)  # traversable, not listable
         workdir = self.work_root / secrets.token_hex(8)
         (workdir / "src").mkdir(parents=True)
         (workdir / "out").mkdir()
@@ -160,6 +162,8 @@ class ModuleBuilder:
                 timeout_seconds=self.settings.module_build_timeout_seconds,
                 limits=self.limits(),
                 die_with_parent=self.sandbox.kind == "none",
+                # without bubblewrap the compiler still never runs as root
+                run_as=self.sandbox.run_as if self.sandbox.kind == "none" else None,
             )
             elapsed = (time.perf_counter() - started) * 1000
             if finished.timed_out:

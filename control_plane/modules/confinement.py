@@ -37,14 +37,21 @@ def capped(kind: int, wanted: int) -> tuple[int, int]:
     return (value, value)
 
 
-def _preexec(limits: Limits, die_with_parent: bool) -> Callable[[], None]:
+def _preexec(
+    limits: Limits, die_with_parent: bool, run_as: tuple[int, int] | None
+) -> Callable[[], None]:
     prctl = ctypes.CDLL(None, use_errno=True).prctl if die_with_parent else None
     kill_signal = int(signal.SIGKILL)
 
     def apply() -> None:
         for kind, values in limits:
             resource.setrlimit(kind, values)
-        if prctl is not None:
+        if run_as is not None:
+            uid, gid = run_as
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+        if prctl is not None:  # after the uid change, which clears it
             prctl(PR_SET_PDEATHSIG, kill_signal, 0, 0, 0)
 
     return apply
@@ -56,10 +63,16 @@ async def run_confined(
     env: dict[str, str],
     stdin: bytes | None,
     timeout_seconds: float,
-    limits: Limits,
-    die_with_parent: bool,
+    limits: Limits | None = None,
+    die_with_parent: bool = True,
+    run_as: tuple[int, int] | None = None,
+    preexec: Callable[[], None] | None = None,
+    pass_fds: tuple[int, ...] = (),
     cwd: str = "/",
 ) -> Finished:
+    """Run `argv` to completion. The child runs `preexec` between fork and exec, or, without
+    one, sets `limits`, drops to `run_as` (uid, gid) and, when `die_with_parent`, asks for
+    SIGKILL when this process dies."""
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
         *argv,
@@ -70,7 +83,8 @@ async def run_confined(
         cwd=cwd,
         start_new_session=True,
         close_fds=True,
-        preexec_fn=_preexec(limits, die_with_parent),
+        pass_fds=pass_fds,
+        preexec_fn=preexec or _preexec(limits or [], die_with_parent, run_as),
     )
     try:
         async with asyncio.timeout(timeout_seconds):

@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
+import os
 import secrets
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from control_plane.blobs import BlobStore
-from control_plane.modules.confinement import Limits, capped, run_confined
+from control_plane.modules.confinement import run_confined
+from control_plane.pumps.backends import seccomp
+from control_plane.pumps.backends.base import PumpResources, pump_resources
 from control_plane.pumps.backends.sandbox import (
+    SECCOMP_FD,
     detect_sandbox,
+    limits_preexec,
     pump_package_dir,
     python_paths,
     sandboxed_command,
@@ -36,7 +41,7 @@ class ModuleTrials:
     def __init__(self, settings: Settings, blobs: BlobStore) -> None:
         self.settings = settings
         self.blobs = blobs
-        self.sandbox = detect_sandbox(settings.pump_sandbox)
+        self.sandbox = detect_sandbox(settings.pump_sandbox, settings.pump_uid, settings.pump_gid)
         self.work_root = settings.data_dir.resolve() / "trials"
 
     async def run(
@@ -71,15 +76,31 @@ class ModuleTrials:
                 hidden=self._hidden(),
                 modules=directory,
             )
-            finished = await run_confined(
-                argv,
-                env=dict(ENVIRONMENT),
-                stdin=json.dumps(request).encode(),
-                timeout_seconds=TRIAL_TIMEOUT_SECONDS,
-                limits=self._limits(),
-                die_with_parent=self.sandbox.kind == "none",
-                cwd="/tmp",
-            )
+            filter_read = None
+            if SECCOMP_FD in argv:  # bubblewrap reads the pump's seccomp filter from a pipe
+                filter_read, filter_write = os.pipe()
+                try:
+                    os.write(filter_write, seccomp.program())
+                finally:
+                    os.close(filter_write)
+                argv = [str(filter_read) if part == SECCOMP_FD else part for part in argv]
+            try:
+                finished = await run_confined(
+                    argv,
+                    env=dict(ENVIRONMENT),
+                    stdin=json.dumps(request).encode(),
+                    timeout_seconds=TRIAL_TIMEOUT_SECONDS,
+                    preexec=limits_preexec(
+                        self._resources(),
+                        die_with_parent=self.sandbox.kind == "none",
+                        sandbox=self.sandbox,
+                    ),
+                    pass_fds=(filter_read,) if filter_read is not None else (),
+                    cwd="/tmp",
+                )
+            finally:
+                if filter_read is not None:
+                    os.close(filter_read)
         finally:
             await asyncio.to_thread(shutil.rmtree, directory, True)
         if finished.timed_out:
@@ -101,17 +122,10 @@ class ModuleTrials:
             paths.append(Path(database.split(":///", 1)[1]).resolve().parent)
         return paths
 
-    def _limits(self) -> Limits:
-        settings = self.settings
-        limits: Limits = [
-            (resource.RLIMIT_CORE, (0, 0)),
-            (resource.RLIMIT_CPU, (int(TRIAL_TIMEOUT_SECONDS), int(TRIAL_TIMEOUT_SECONDS) + 5)),
-            (resource.RLIMIT_NOFILE, capped(resource.RLIMIT_NOFILE, settings.pump_open_files)),
-        ]
-        if settings.pump_address_space_bytes > 0:
-            size = settings.pump_address_space_bytes
-            limits.append((resource.RLIMIT_AS, (size, size)))
-        return limits
+    def _resources(self) -> PumpResources:
+        """A pump's rlimits, with a CPU budget for one run."""
+        resources = pump_resources(self.settings)
+        return replace(resources, cpu_seconds=int(TRIAL_TIMEOUT_SECONDS))
 
 
 def _split(text: str) -> list[str]:

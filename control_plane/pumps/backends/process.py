@@ -67,7 +67,9 @@ class ProcessBackend:
 
     def __init__(self, settings: Settings, resources: PumpResources | None = None) -> None:
         self.directory = settings.data_dir.resolve() / "pumps"
-        self.sandbox: Sandbox = detect_sandbox(settings.pump_sandbox)
+        self.sandbox: Sandbox = detect_sandbox(
+            settings.pump_sandbox, settings.pump_uid, settings.pump_gid
+        )
         self.hidden = _protected_paths(settings)
         self.module_root = module_files_root(settings)
         self.standby_target = settings.pump_warm_standby
@@ -75,6 +77,7 @@ class ProcessBackend:
         # (process, its log, the empty directory bound as its module directory)
         self._standbys: list[tuple[subprocess.Popen[bytes], Path, Path]] = []
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._exited: set[int] = set()  # pids of children whose exit was already reported
         self._serial = 0
         # several orchestrators may share one process and data dir (e.g. two apps in tests)
         self._instance = secrets.token_hex(4)
@@ -91,6 +94,8 @@ class ProcessBackend:
     # --- the backend contract -------------------------------------------------------------
 
     async def start(self, spec: PumpSpec) -> None:
+        if self.sandbox.start_problem:
+            raise RuntimeError(self.sandbox.start_problem)
         await self.stop(spec.ref, grace_seconds=0)
         flow_id = spec.ref.flow_id
         log_path = self.directory / f"{flow_id}.log"
@@ -111,11 +116,14 @@ class ProcessBackend:
             )
             process = spawn(
                 argv,
-                env={**BASE_ENVIRONMENT, **spec.env},
+                env=dict(BASE_ENVIRONMENT),  # the rest, credentials included, goes on stdin
                 resources=spec.resources,
                 log_path=log_path,
                 die_with_parent=self.sandbox.kind == "none",
+                stdin_pipe=True,
+                sandbox=self.sandbox,
             )
+            await _hand_environment(process, spec.env)
         self._children[flow_id] = process
         record: dict[str, Any] = {
             "pid": process.pid,
@@ -138,6 +146,7 @@ class ProcessBackend:
             if procfs.group_members(group):
                 with suppress(ProcessLookupError, PermissionError):
                     os.killpg(group, signal.SIGKILL)
+                self._signal_all(group, signal.SIGKILL)
                 while procfs.group_members(group):
                     self._reap(flow_id)
                     await asyncio.sleep(POLL_SECONDS)
@@ -168,6 +177,12 @@ class ProcessBackend:
             self._reap(flow_id)
         self._replenish()
 
+    def exits_seen(self) -> bool:
+        exited = {child.pid for child in self._children.values() if child.poll() is not None}
+        new = exited - self._exited
+        self._exited = exited
+        return bool(new)
+
     async def close(self) -> None:
         """Drain the pumps this process started (they would die with it anyway)."""
         for standby, log_path, slot in self._standbys:
@@ -187,10 +202,13 @@ class ProcessBackend:
             "ok": True,
             "backend": self.name,
             "sandbox": self.sandbox.kind,
+            "pump_uid": self.sandbox.run_as[0] if self.sandbox.run_as else os.geteuid(),
             "warm_standbys": len(self._standbys),
         }
         if self.sandbox.warning:
             body["warning"] = self.sandbox.warning
+        if self.sandbox.start_problem:  # the API serves; starting a flow answers 503
+            body["error"] = self.sandbox.start_problem
         return body
 
     # --- helpers for tests and operators ----------------------------------------------------
@@ -246,6 +264,7 @@ class ProcessBackend:
                 log_path=log_path,
                 die_with_parent=self.sandbox.kind == "none",
                 stdin_pipe=True,
+                sandbox=self.sandbox,
             )
             self._standbys.append((child, log_path, slot))
 
@@ -267,9 +286,8 @@ class ProcessBackend:
                 await asyncio.to_thread(_link_files, spec.module_dir, slot)
                 env[PumpEnv.MODULE_SOURCE] = str(slot)
             standby_log.replace(log_path)  # its open output follows the file
-            line = json.dumps(env).encode() + b"\n"
             try:
-                await asyncio.to_thread(_write_and_close, child.stdin, line)
+                await _hand_environment(child, env)
             except OSError:  # it died meanwhile
                 with suppress(ProcessLookupError, PermissionError):
                     os.killpg(child.pid, signal.SIGKILL)
@@ -284,6 +302,11 @@ class ProcessBackend:
         members = procfs.group_members(group)
         targets = [pid for pid, name in members if name != "bwrap"] or [pid for pid, _ in members]
         for pid in targets:
+            with suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)
+
+    def _signal_all(self, group: int, signum: int) -> None:
+        for pid, _ in procfs.group_members(group):
             with suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signum)
 
@@ -335,6 +358,13 @@ def _link_files(source: Path, target: Path) -> None:
             destination.chmod(0o444)
 
 
+async def _hand_environment(child: subprocess.Popen[bytes], env: dict[str, str]) -> None:
+    """The pump's environment, credentials and secrets included, as one JSON line on its
+    stdin: never in its process environment, where /proc/<pid>/environ would show it."""
+    line = json.dumps(env).encode() + b"\n"
+    await asyncio.to_thread(_write_and_close, child.stdin, line)
+
+
 def _write_and_close(stream: Any, data: bytes) -> None:
     try:
         stream.write(data)
@@ -354,5 +384,7 @@ def _protected_paths(settings: Settings) -> list[Path]:
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(value))
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w") as handle:
+        handle.write(json.dumps(value))
     temporary.replace(path)
