@@ -152,7 +152,7 @@ async def test_a_remote_pump_downloads_only_its_flows_modules(settings: Settings
             assert (
                 await client.get(f"/api/pump-modules/{tampered}/{theirs}.wasm")
             ).status_code == 404
-            for junk in ("x", "x.y", "%00", "a" * 5000):
+            for junk in ("x", "x.y", "a" * 5000):
                 assert (
                     await client.get(f"/api/pump-modules/{junk}/{mine}.wasm")
                 ).status_code == 404
