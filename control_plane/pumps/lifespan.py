@@ -18,7 +18,7 @@ from control_plane.pumps.reconciler import Reconciler
 
 @asynccontextmanager
 async def pumps_service(app: FastAPI) -> AsyncIterator[None]:
-    pumps = Orchestrator(app.state.settings, app.state.redis)
+    pumps = Orchestrator(app.state.settings, app.state.redis, blobs=app.state.blobs)
     app.state.pumps = pumps
     reconciler: Reconciler | None = None
     task: asyncio.Task[None] | None = None
