@@ -14,7 +14,7 @@ import resource
 from typing import Any
 
 import docker
-from docker.errors import NotFound
+from docker.errors import APIError, NotFound
 from docker.types import Ulimit
 
 from control_plane.pumps.backends.base import (
@@ -127,7 +127,10 @@ class DockerBackend:
                 limit = container.attrs.get("HostConfig", {}).get("Memory") or 0
                 detail += f", killed for exceeding its memory limit of {limit // 2**20} MiB"
                 reason = OUT_OF_MEMORY
-            output = container.logs(tail=20).decode("utf-8", "replace")
+            try:
+                output = container.logs(tail=20).decode("utf-8", "replace")
+            except APIError:  # removed meanwhile (e.g. by the reconciler replacing it)
+                output = ""
             return PumpState("exited", detail, tail_lines(output), reason=reason)
 
         return await asyncio.to_thread(inspect)

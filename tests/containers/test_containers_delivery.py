@@ -1,0 +1,82 @@
+"""What a pump container is given: the flow's secrets and WASM modules reach it, and nothing of
+the control plane does (no database URL, admin Redis credential, secrets key or data dir)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from control_plane.settings import Settings
+from tests.containers.container_helpers import (
+    PROBE_ISOLATION,
+    container_of,
+    docker_app,
+    install_module,
+    modules_resolved,
+    run_inside,
+)
+from tests.control_plane.triggers.triggers_helpers import make_flow
+
+ECHO_WAT = Path(__file__).resolve().parents[2] / "pump" / "examples" / "wat" / "echo.wat"
+SECRET_VALUE = "s3cr3t-only-for-this-flow"
+
+
+def echo_module_yaml() -> str:
+    return """version: 1
+organism: {name: secret-echo}
+triggers:
+  - {name: run, kind: manual, target: echo}
+listeners:
+  - name: echo
+    handler: "wasm:echo@1"
+    peers: [done]
+    config: {token: "${secrets.API_TOKEN}"}
+  - {name: done, handler: builtin.output, config: {expression: "payload.config"}}
+"""
+
+
+async def test_secrets_and_modules_reach_the_container_and_no_control_plane_credential_does(
+    docker_settings: Settings, docker_client: Any
+) -> None:
+    sha256 = install_module(docker_settings, ECHO_WAT)
+    with modules_resolved({"echo@1": sha256}):
+        async with docker_app(docker_settings) as (app, client):
+            flow = await make_flow(client, echo_module_yaml(), start=False)
+            headers = flow.account.headers
+            saved = await client.put(
+                f"/api/flows/{flow.flow_id}/secrets", json={"API_TOKEN": SECRET_VALUE},
+                headers=headers,
+            )  # fmt: skip
+            assert saved.status_code == 200, saved.text
+            started = await client.post(f"/api/flows/{flow.flow_id}/start", headers=headers)
+            assert started.status_code == 202, started.text
+
+            ran = await client.post(
+                f"/api/triggers/{flow.flow_id}/inject?wait=true",
+                json={"payload": {"hello": "container"}}, headers=headers,
+            )  # fmt: skip
+            assert ran.status_code == 200, ran.text
+            result = ran.json()
+            assert result["status"] == "succeeded", result
+            assert result["outputs"] == [{"token": SECRET_VALUE}]
+
+            container = container_of(docker_client, flow.account.tenant_id, flow.flow_id)
+            assert container is not None
+            mounts = container.attrs["Mounts"]
+            assert [(m["Source"], m["Destination"], m["RW"]) for m in mounts] == [
+                (str((docker_settings.data_dir / "modules").resolve()), "/flowplane/modules", False)
+            ]
+            environment = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
+            forbidden = {
+                "DATABASE_URL", "REDIS_URL", "FLOWPLANE_DATABASE_URL", "FLOWPLANE_SECRETS_KEY",
+                "FLOWPLANE_PUMP_REDIS_URL", "BLOB_URL", "FLOWPLANE_BLOB_URL",
+            }  # fmt: skip
+            assert not forbidden & set(environment)
+            secrets_key = (docker_settings.data_dir / "secrets.key").read_text().strip()
+            admin_url = app.state.redis.url
+            for value in environment.values():
+                assert secrets_key not in value
+                assert admin_url not in value
+            inside = await run_inside(container, PROBE_ISOLATION)
+            data_dir = str(docker_settings.data_dir.resolve())
+            assert data_dir not in inside["mounts"]
