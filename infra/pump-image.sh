@@ -61,4 +61,9 @@ done
 echo "pump-image: building $tag on $base" >&2
 docker build --quiet --network none --build-arg "BASE_IMAGE=$base" \
   -f "$context/infra/pump.Dockerfile" -t "$tag" "$context" >&2
+if [ "${FLOWPLANE_IMAGE_IF_CHANGED:-0}" = 1 ]; then  # older content-tagged builds
+  docker images --format '{{.Repository}}:{{.Tag}}' "${tag%:*}" \
+    | grep -E ':[0-9a-f]{16}$' | grep -vx "$tag" | xargs -r docker rmi >/dev/null 2>&1 || true
+  docker image prune -f >/dev/null 2>&1 || true
+fi
 echo "$tag"
