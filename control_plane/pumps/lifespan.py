@@ -12,12 +12,19 @@ import structlog
 from fastapi import FastAPI, Request
 
 from control_plane.health.endpoints import HEALTH_CHECKS
+from control_plane.pumps.keylayout import migrate_key_layout
 from control_plane.pumps.orchestrator import Orchestrator
 from control_plane.pumps.reconciler import Reconciler
 
 
 @asynccontextmanager
 async def pumps_service(app: FastAPI) -> AsyncIterator[None]:
+    await migrate_key_layout(
+        app.state.redis.client,
+        app.state.sessionmaker,
+        app.state.settings.resolved_database_url,
+        cluster=app.state.redis.cluster,
+    )
     pumps = Orchestrator(app.state.settings, app.state.redis)
     app.state.pumps = pumps
     reconciler: Reconciler | None = None
