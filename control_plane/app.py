@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
@@ -18,10 +19,13 @@ from control_plane.frontend import mount_frontend
 from control_plane.health.endpoints import router as health_router
 from control_plane.metrics import install_metrics
 from control_plane.observability import configure_logging, install_request_ids
+from control_plane.openapi import install_openapi
 from control_plane.organism_editor.endpoints import router as organism_router
+from control_plane.outages import install_outage_handlers
 from control_plane.pumps.endpoints import router as pumps_router
 from control_plane.pumps.lifespan import pumps_service
 from control_plane.redis import RedisConnections
+from control_plane.request_limits import install_json_limits
 from control_plane.settings import Settings, get_settings
 from control_plane.triggers.endpoints import install_webhook_route
 from control_plane.triggers.endpoints import router as triggers_router
@@ -36,11 +40,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database_url = settings.resolved_database_url
-        if settings.run_migrations:
-            await migrate(database_url)
-        engine = create_engine(database_url)
         redis = RedisConnections(settings)
-        await redis.start()
+        # side by side: after a crash both the migration check and Redis' reload take time
+        starting = [redis.start(), *([migrate(database_url)] if settings.run_migrations else [])]
+        outcomes = await asyncio.gather(*starting, return_exceptions=True)
+        failure = next((item for item in outcomes if isinstance(item, BaseException)), None)
+        if failure is not None:
+            await redis.close()
+            raise failure
+        engine = create_engine(database_url)
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
@@ -57,13 +65,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Flowplane", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
+    install_outage_handlers(app)
     install_request_ids(app)
     install_metrics(app)
+    install_json_limits(app, settings.api_max_body_bytes)
     app.include_router(health_router)
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api")
     install_webhook_route(app)
     mount_frontend(app)
+    install_openapi(app)
     return app
 
 

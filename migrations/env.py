@@ -1,10 +1,15 @@
-"""Alembic environment: one chain for Postgres and SQLite, run with the async engine."""
+"""Alembic environment: one chain for Postgres and SQLite, run with the async engine.
+
+On Postgres the whole upgrade runs under a transaction-level advisory lock: any number of
+workers and replicas may start at once, one migrates and the others wait, then find the
+database at head and do nothing (concurrent CREATE TABLEs would collide otherwise)."""
 
 from __future__ import annotations
 
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from control_plane.db import Base, create_engine
@@ -12,6 +17,7 @@ from control_plane.models import import_all_models
 
 import_all_models()
 target_metadata = Base.metadata
+MIGRATION_LOCK_KEY = 0x666C6F77706C616E  # "flowplane" in hex: one lock per database
 
 
 def run_migrations(connection: Connection) -> None:
@@ -21,6 +27,11 @@ def run_migrations(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # before Alembic reads the current revision; released when the upgrade commits
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         context.run_migrations()
 
 

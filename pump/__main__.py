@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import traceback
 from collections.abc import Coroutine
 from typing import Any
 
@@ -18,14 +19,34 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(main)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def redact_stderr(secrets: dict[str, str]) -> None:
+    from pump.templating import RedactingFormatter, Redactor
+
+    redactor = Redactor(secrets)
+    if not redactor.active:
+        return
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(RedactingFormatter(redactor, LOG_FORMAT))
+
+    def excepthook(kind: type[BaseException], error: BaseException, trace: Any) -> None:
+        text = "".join(traceback.format_exception(kind, error, trace))
+        sys.stderr.write(redactor.text(text))
+
+    sys.excepthook = excepthook
+
+
 def serve() -> int:
     from pump.organism import OrganismError
     from pump.server import Pump
     from pump.settings import PumpSettings, SettingsError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
         settings = PumpSettings.from_env()
+        redact_stderr(settings.secrets)
         pump = Pump(settings)
     except SettingsError as error:
         print(f"pump: {error}", file=sys.stderr)

@@ -16,8 +16,7 @@ from typing import Any
 from pump.events import EventType, TriggerEntry, encode_event
 from pump.flow import CompiledListener, Flow
 from pump.handlers.base import ExecutionInfo, HandlerResult, StepContext, StepError
-from pump.keys import EXECUTION_STATE_TTL_SECONDS, LOG_STREAM_MAXLEN
-from pump.templating import redact
+from pump.keys import EVENT_STREAM_MAXLEN, EXECUTION_STATE_TTL_SECONDS, LOG_STREAM_MAXLEN
 
 logger = logging.getLogger("pump.engine")
 
@@ -104,7 +103,7 @@ class Execution:
             )
             status = "completed"
         else:
-            error = redact(error or reason, flow.secrets)
+            error = flow.redactor.text(error or reason)
             data: dict[str, Any] = {"reason": reason, "error": error}
             if failed_listener is not None:
                 data["listener"] = failed_listener
@@ -168,7 +167,7 @@ class Execution:
                 result = await self._invoke(compiled, step, payload)
                 route = self._route_of(compiled, result)
             except StepError as failure:
-                message = redact(failure.message, flow.secrets)
+                message = flow.redactor.text(failure.message)
                 self._emit(
                     "step.failed",
                     {
@@ -261,7 +260,7 @@ class Execution:
         if result.conversation is not None:
             entry["conversation"] = result.conversation
         self.thread.append(entry)
-        self._unsaved.append(_COMPACT.encode(entry))
+        self._unsaved.append(_COMPACT.encode(self.flow.redactor.value(entry)))
 
     def _save_thread(self) -> None:
         """Push the thread's new entries to the Redis buffer. Done before a step that waits on
@@ -273,7 +272,7 @@ class Execution:
 
     def log(self, level: str, message: str, *, step: int | None, listener: str | None) -> None:
         level = level if level in LOG_LEVELS else "info"
-        message = redact(message, self.flow.secrets)
+        message = self.flow.redactor.text(message)
         self._emit("log", {"level": level, "message": message}, step=step, listener=listener)
         line = {
             "ts": repr(time.time()),
@@ -295,9 +294,13 @@ class Execution:
         step: int | None = None,
         listener: str | None = None,
     ) -> None:
+        redactor = self.flow.redactor
+        if redactor.active:
+            data = redactor.value(data)
         self.flow.writer.xadd(
             self.flow.keys.events,
             encode_event(type, self.entry.execution_id, data, step=step, listener=listener),
+            maxlen=EVENT_STREAM_MAXLEN,
         )
 
 

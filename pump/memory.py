@@ -1,5 +1,8 @@
 """Project memory: one Redis hash per flow (`FlowKeys.memory_data`) with a byte counter
-(`FlowKeys.memory_bytes`) kept by Lua scripts, so the quota check and the write are atomic.
+(`FlowKeys.memory_bytes`), kept in step by optimistic transactions (WATCH both keys, read,
+MULTI/EXEC the write; retried when another write got in between), so the quota check and the
+write are atomic. No Lua: pump ACL users hold no scripting command (a script would run inside
+Redis, where a loop blocks every tenant).
 
 An entry costs `len(key) + len(value)` bytes (UTF-8 bytes of the field and of its JSON value);
 whoever deletes entries outside the pump (the control plane's API) must subtract the same."""
@@ -11,35 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from pump.handlers.base import StepError
 from pump.keys import FlowKeys
 
 MAX_KEY_BYTES = 512
 
-SET_SCRIPT = """
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-local old_size = 0
-if old then old_size = string.len(ARGV[1]) + string.len(old) end
-local new_size = string.len(ARGV[1]) + string.len(ARGV[2])
-local used = tonumber(redis.call('GET', KEYS[2]) or '0')
-local after = used - old_size + new_size
-if after > tonumber(ARGV[3]) then return {0, used} end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('SET', KEYS[2], after)
-return {1, after}
-"""
-
-DELETE_SCRIPT = """
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if not old then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-local used = tonumber(redis.call('GET', KEYS[2]) or '0')
-local after = used - string.len(ARGV[1]) - string.len(old)
-if after < 0 then after = 0 end
-redis.call('SET', KEYS[2], after)
-return 1
-"""
+MAX_WRITE_ATTEMPTS = 50  # optimistic retries when a concurrent write touched the memory
 
 
 @dataclass(frozen=True)
@@ -90,27 +72,64 @@ class ProjectMemory:
         self._require()
         field = self._field(key)
         encoded = json.dumps(value, separators=(",", ":"))
-        stored, used = await self._client.eval(
-            SET_SCRIPT,
-            2,
-            self._keys.memory_data,
-            self._keys.memory_bytes,
-            field,
-            encoded,
-            str(self.access.quota_bytes),
-        )
-        if not stored:
-            needed = len(field.encode()) + len(encoded.encode())
-            raise StepError(
-                "quota_exceeded",
-                f"project memory quota exceeded: {used} of {self.access.quota_bytes} bytes used, "
-                f"writing {field!r} needs {needed} bytes",
-            )
-        return int(used)
+        new_size = len(field.encode()) + len(encoded.encode())
+        data, counter = self._keys.memory_data, self._keys.memory_bytes
+        async with self._client.pipeline(transaction=True) as pipe:
+            for _ in range(MAX_WRITE_ATTEMPTS):
+                try:
+                    await pipe.watch(data, counter)
+                    old = await pipe.hget(data, field)
+                    used = _counter(await pipe.get(counter))
+                    after = used - _entry_size(field, old) + new_size
+                    if after > self.access.quota_bytes:
+                        await pipe.reset()  # type: ignore[no-untyped-call]
+                        raise StepError(
+                            "quota_exceeded",
+                            f"project memory quota exceeded: {used} of "
+                            f"{self.access.quota_bytes} bytes used, writing {field!r} needs "
+                            f"{new_size} bytes",
+                        )
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(data, field, encoded)
+                    pipe.set(counter, after)
+                    await pipe.execute()
+                    return after
+                except WatchError:
+                    continue
+        raise StepError("memory_busy", "project memory is being written too often; try again")
 
     async def delete(self, key: Any) -> bool:
         self._require()
-        removed = await self._client.eval(
-            DELETE_SCRIPT, 2, self._keys.memory_data, self._keys.memory_bytes, self._field(key)
-        )
-        return bool(removed)
+        field = self._field(key)
+        data, counter = self._keys.memory_data, self._keys.memory_bytes
+        async with self._client.pipeline(transaction=True) as pipe:
+            for _ in range(MAX_WRITE_ATTEMPTS):
+                try:
+                    await pipe.watch(data, counter)
+                    old = await pipe.hget(data, field)
+                    if old is None:
+                        await pipe.reset()  # type: ignore[no-untyped-call]
+                        return False
+                    after = max(0, _counter(await pipe.get(counter)) - _entry_size(field, old))
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hdel(data, field)
+                    pipe.set(counter, after)
+                    await pipe.execute()
+                    return True
+                except WatchError:
+                    continue
+        raise StepError("memory_busy", "project memory is being written too often; try again")
+
+
+def _entry_size(field: str, stored: str | bytes | None) -> int:
+    if stored is None:
+        return 0
+    value = stored if isinstance(stored, bytes) else stored.encode()
+    return len(field.encode()) + len(value)
+
+
+def _counter(raw: str | bytes | None) -> int:
+    try:
+        return max(0, int(raw or 0))
+    except ValueError:
+        return 0

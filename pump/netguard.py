@@ -1,10 +1,15 @@
 """The pump's one outbound HTTP client (builtin.http, builtin.llm, the WASM `http_fetch` import).
 
 It refuses private, loopback, link-local, multicast and otherwise non-global addresses unless
-the operator allow-listed the host or a CIDR (`FLOWPLANE_HTTP_ALLOWLIST`). Names are checked
+the operator allow-listed the host or a CIDR (`FLOWPLANE_HTTP_ALLOWLIST`). An IPv6 address that
+carries an IPv4 one (IPv4-mapped `::ffff:0:0/96`, IPv4-translated `::ffff:0:0:0/96`,
+IPv4-compatible `::/96`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) is judged by the IPv4 address
+inside it, because that is where a translator or relay delivers it; local-use NAT64
+(`64:ff9b:1::/48`) is never global. Names are checked
 after DNS resolution, every address of them, inside the connector's resolver, so the address
 that was checked is the address that is dialled; redirects are followed by hand so each hop is
-checked too. Responses are capped in size and time."""
+checked too; on a redirect to another origin every header that carries one of the flow's secret
+values (or a credential header) is dropped. Responses are capped in size and time."""
 
 from __future__ import annotations
 
@@ -30,6 +35,21 @@ CREDENTIAL_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
 )
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address delivers to, for the forms that embed one."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in NAT64_WELL_KNOWN or address in IPV4_TRANSLATED or address in IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 class BlockedAddressError(Exception):
@@ -66,14 +86,17 @@ class AddressPolicy:
             raise BlockedAddressError(
                 f"{host!r} resolved to an invalid address {address!r}"
             ) from error
-        if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
-            parsed = parsed.ipv4_mapped
-        if parsed.is_global and not parsed.is_multicast:
+        judged: IPAddress = parsed
+        if isinstance(parsed, ipaddress.IPv6Address):
+            judged = embedded_ipv4(parsed) or parsed
+        if any(judged in network or parsed in network for network in self.networks):
             return
-        if any(parsed in network for network in self.networks):
+        local_nat64 = isinstance(parsed, ipaddress.IPv6Address) and parsed in NAT64_LOCAL_USE
+        if judged.is_global and not judged.is_multicast and not local_nat64:
             return
+        shown = f"{parsed} (IPv4 {judged})" if judged is not parsed else str(parsed)
         raise BlockedAddressError(
-            f"refusing to connect to {host!r}: address {parsed} is private, loopback, link-local "
+            f"refusing to connect to {host!r}: address {shown} is private, loopback, link-local "
             "or reserved (an operator can allow it with FLOWPLANE_HTTP_ALLOWLIST)"
         )
 
@@ -130,10 +153,18 @@ class HttpResponse:
 class GuardedHttpClient:
     """One shared aiohttp session (connection pool) per pump."""
 
-    def __init__(self, allowlist: Iterable[str] = (), *, pool_size: int = 100) -> None:
+    def __init__(
+        self,
+        allowlist: Iterable[str] = (),
+        *,
+        pool_size: int = 100,
+        secret_values: Iterable[str] = (),
+        resolver: AbstractResolver | None = None,
+    ) -> None:
         self.policy = AddressPolicy(allowlist)
+        self.secret_values = tuple(value for value in secret_values if value)
         connector = aiohttp.TCPConnector(
-            limit=pool_size, resolver=GuardedResolver(self.policy), ttl_dns_cache=30
+            limit=pool_size, resolver=GuardedResolver(self.policy, resolver), ttl_dns_cache=30
         )
         self._session = aiohttp.ClientSession(
             connector=connector, trust_env=False, headers={"User-Agent": "flowplane-pump"}
@@ -194,7 +225,7 @@ class GuardedHttpClient:
                         headers = {
                             name: value
                             for name, value in headers.items()
-                            if name.lower() not in CREDENTIAL_HEADERS
+                            if not self._carries_credential(name, value)
                         }
                     if response.status == 303 or (
                         response.status in (301, 302) and method not in ("GET", "HEAD")
@@ -209,6 +240,12 @@ class GuardedHttpClient:
                     content_type=response.content_type or "",
                 )
         raise StepError("http_error", f"{url} redirected more than {MAX_REDIRECTS} times")
+
+    def _carries_credential(self, name: str, value: str) -> bool:
+        """A credential header, or any header whose value holds one of the flow's secrets."""
+        if name.lower() in CREDENTIAL_HEADERS:
+            return True
+        return any(secret in value for secret in self.secret_values)
 
 
 def _parse_url(url: str) -> URL:

@@ -21,7 +21,13 @@ from pump.cluster import SlotClient
 from pump.engine import Execution
 from pump.events import TriggerEntry, encode_event
 from pump.flow import Flow
-from pump.keys import HEARTBEAT_TTL_SECONDS, LOG_STREAM_MAXLEN, TRIGGER_GROUP
+from pump.keys import (
+    EVENT_STREAM_MAXLEN,
+    EXECUTION_STATE_TTL_SECONDS,
+    HEARTBEAT_TTL_SECONDS,
+    LOG_STREAM_MAXLEN,
+    TRIGGER_GROUP,
+)
 from pump.organism import Organism, parse_organism
 from pump.resp import RespConnection
 from pump.services import Services
@@ -62,6 +68,10 @@ class Pump:
         self._slot_freed = asyncio.Event()
         self.flow: Flow | None = None
         self.stream: TriggerStream | None = None
+        # Entries on their last allowed delivery: each runs alone (nothing else in flight), so
+        # a pump death during it is that entry's doing and not a neighbour's.
+        self._last_chance: dict[str, dict[str, str]] = {}
+        self._alone: str | None = None  # the last-chance entry running now
 
     def stop(self) -> None:
         if not self._stopping.is_set():
@@ -138,6 +148,13 @@ class Pump:
         assert self.stream is not None
         concurrency = self.settings.concurrency
         while not self._stopping.is_set():
+            if self._last_chance or self._alone is not None:
+                if self._alone is None and not self.in_flight:
+                    self._run_alone()
+                else:
+                    self._slot_freed.clear()
+                    await self._slot_freed.wait()
+                continue
             free = concurrency - len(self.in_flight)
             if free <= 0:
                 self._slot_freed.clear()
@@ -180,7 +197,51 @@ class Pump:
         finally:
             self.processed += 1
             del self.in_flight[entry_id]
+            if entry_id == self._alone:
+                self._alone = None
             self._slot_freed.set()
+
+    def _run_alone(self) -> None:
+        entry_id = next(iter(self._last_chance))
+        fields = self._last_chance.pop(entry_id)
+        self.log("warning", f"running execution {fields.get('execution_id')} alone: last delivery")
+        self._start(entry_id, fields, reclaimed=True)
+        if entry_id in self.in_flight:
+            self._alone = entry_id
+
+    def _poison(self, entry_id: str, fields: dict[str, str], deliveries: int) -> None:
+        """An entry whose pump died every time it ran it: fail its execution, acknowledge it,
+        and go on serving the flow."""
+        assert self.flow is not None
+        keys = self.flow.keys
+        execution_id = fields.get("execution_id", "")
+        message = (
+            f"the trigger was delivered {deliveries - 1} times and its pump stopped each time "
+            "before finishing it (it crashed or was killed; the last time it ran alone), so it "
+            f"is not run again (delivery limit {self.settings.delivery_limit})"
+        )
+        self.log("error", f"execution {execution_id}: {message}")
+        self.failed += 1
+        if execution_id:
+            self.writer.xadd(
+                keys.events,
+                encode_event(
+                    "execution.failed",
+                    execution_id,
+                    {"reason": "poison_message", "error": message, "steps": 0, "duration_ms": 0},
+                ),
+            )
+            self.writer.send("DEL", keys.buffer(execution_id))
+            self.writer.send(
+                "SET", keys.execution_state(execution_id), "failed",
+                "EX", EXECUTION_STATE_TTL_SECONDS,
+            )  # fmt: skip
+        self.writer.ack(
+            keys.triggers,
+            TRIGGER_GROUP,
+            entry_id,
+            forget=keys.execution_state(execution_id) if execution_id else None,
+        )
 
     def _reject(self, entry_id: str, fields: dict[str, str], error: Exception) -> None:
         """A malformed trigger entry cannot run; record why and acknowledge it."""
@@ -196,6 +257,7 @@ class Pump:
                     execution_id,
                     {"reason": "invalid_trigger", "error": message, "steps": 0, "duration_ms": 0},
                 ),
+                maxlen=EVENT_STREAM_MAXLEN,
             )
         self.writer.ack(self.flow.keys.triggers, TRIGGER_GROUP, entry_id)
 
@@ -205,9 +267,14 @@ class Pump:
         await self._resume(await self.stream.reclaim(free))
 
     async def _resume(self, claimed: list[Entry]) -> None:
-        """Run entries a dead consumer left, except executions that had already finished."""
+        """Run entries a dead consumer left, except executions that had already finished;
+        past the delivery limit an entry is poison, on its last delivery it runs alone."""
         assert self.stream is not None and self.flow is not None
-        entries = [item for item in claimed if item[0] not in self.in_flight]
+        entries = [
+            item
+            for item in claimed
+            if item[0] not in self.in_flight and item[0] not in self._last_chance
+        ]
         if not entries:
             return
         runnable: list[Entry] = []
@@ -227,9 +294,21 @@ class Pump:
                     entry_id,
                     forget=self.flow.keys.execution_state(execution_id),
                 )
-        for entry_id, fields in runnable:
-            self.log("warning", f"resuming execution {fields.get('execution_id')} of a dead pump")
-            self._start(entry_id, fields, reclaimed=True)
+        limit = self.settings.delivery_limit
+        deliveries = await self.stream.deliveries([entry_id for entry_id, _ in runnable])
+        for (entry_id, fields), delivered in zip(runnable, deliveries, strict=True):
+            if delivered == 0:
+                continue  # acknowledged meanwhile (by a predecessor still draining)
+            if delivered > limit:
+                self._poison(entry_id, fields, delivered)
+            elif delivered == limit and delivered > 1:
+                self._last_chance[entry_id] = fields
+                self._slot_freed.set()
+            else:
+                self.log(
+                    "warning", f"resuming execution {fields.get('execution_id')} of a dead pump"
+                )
+                self._start(entry_id, fields, reclaimed=True)
 
     async def _maintenance_loop(self) -> None:
         assert self.stream is not None
@@ -237,8 +316,9 @@ class Pump:
         while True:
             await asyncio.sleep(MAINTENANCE_SECONDS)
             try:
-                if self.in_flight:
-                    self.writer.send(*self.stream.refresh_command(list(self.in_flight)))
+                held = [*self.in_flight, *self._last_chance]
+                if held:  # entries this pump holds must not look abandoned
+                    self.writer.send(*self.stream.refresh_command(held))
                 if not self._stopping.is_set():
                     await self._reclaim()
                 if time.monotonic() - last_cleanup > CONSUMER_CLEANUP_SECONDS:

@@ -43,7 +43,9 @@ class Services:
         if self._http is None:
             from pump.netguard import GuardedHttpClient
 
-            self._http = GuardedHttpClient(self.settings.http_allowlist)
+            self._http = GuardedHttpClient(
+                self.settings.http_allowlist, secret_values=self.secrets.values()
+            )
         return self._http
 
     @property

@@ -19,6 +19,7 @@ DEFAULT_WASM_FUEL = 500_000_000
 DEFAULT_WASM_MEMORY_BYTES = 64 * 1024 * 1024
 DEFAULT_WASM_TIMEOUT_SECONDS = 5.0
 DEFAULT_RECLAIM_IDLE_SECONDS = 5.0
+DEFAULT_DELIVERY_LIMIT = 3
 KNOWN_GRANTS = frozenset({"http_fetch"})
 Number = TypeVar("Number", int, float)
 
@@ -45,6 +46,7 @@ class PumpSettings:
     wasm_memory_bytes: int = DEFAULT_WASM_MEMORY_BYTES
     wasm_timeout_seconds: float = DEFAULT_WASM_TIMEOUT_SECONDS
     reclaim_idle_seconds: float = DEFAULT_RECLAIM_IDLE_SECONDS
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PumpSettings:
@@ -71,6 +73,9 @@ class PumpSettings:
             ),
             reclaim_idle_seconds=_number(
                 env, PumpEnv.RECLAIM_IDLE_SECONDS, DEFAULT_RECLAIM_IDLE_SECONDS, float, minimum=0.1
+            ),
+            delivery_limit=_number(
+                env, PumpEnv.DELIVERY_LIMIT, DEFAULT_DELIVERY_LIMIT, int, minimum=1
             ),
         )
 

@@ -7,6 +7,7 @@ cannot make a flow leak its secrets."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -71,12 +72,49 @@ def render(value: Any, context: dict[str, Any], secrets: Mapping[str, str]) -> A
     return value
 
 
+class Redactor:
+    """Hides the flow's secret values, whatever their length, in everything that leaves the
+    pump: events (errors, inputs, outputs), log lines, the thread buffer and stderr. Longer
+    secrets are replaced first, so a secret that contains another is hidden whole."""
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        values = sorted({value for value in secrets.values() if value}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, values))) if values else None
+
+    @property
+    def active(self) -> bool:
+        return self._pattern is not None
+
+    def text(self, text: str) -> str:
+        return self._pattern.sub(REDACTED, text) if self._pattern is not None else text
+
+    def value(self, value: Any) -> Any:
+        """A JSON value with every string (and object key) redacted."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self._pattern.sub(REDACTED, value)
+        if isinstance(value, dict):
+            return {self.value(key): self.value(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(item) for item in value]
+        return value
+
+
+class RedactingFormatter(logging.Formatter):
+    """The pump's stderr (its log file): whole lines, tracebacks included, are redacted."""
+
+    def __init__(self, redactor: Redactor, fmt: str) -> None:
+        super().__init__(fmt)
+        self.redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redactor.text(super().format(record))
+
+
 def redact(text: str, secrets: Mapping[str, str]) -> str:
-    """Hide secret values in text that leaves the pump (error messages, logs)."""
-    for secret in secrets.values():
-        if len(secret) >= 4 and secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    """Hide secret values in one text (see `Redactor` for repeated use)."""
+    return Redactor(secrets).text(text)
 
 
 def _as_text(value: Any) -> str:

@@ -97,6 +97,19 @@ class TriggerStream:
             pipe.get(self._keys.execution_state(execution_id))
         return list(await pipe.execute())
 
+    async def deliveries(self, entry_ids: list[str]) -> list[int]:
+        """How many times each pending entry was delivered (read or claimed), this time
+        included; 0 for an entry that is no longer pending."""
+        if not entry_ids:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for entry_id in entry_ids:
+            pipe.xpending_range(self._keys.triggers, TRIGGER_GROUP, entry_id, entry_id, 1)
+        counts: list[int] = []
+        for reply in await pipe.execute():
+            counts.append(int(reply[0]["times_delivered"]) if reply else 0)
+        return counts
+
     def refresh_command(self, entry_ids: list[str]) -> tuple[Any, ...]:
         """XCLAIM to ourselves with JUSTID: resets the entries' idle time, keeps their count."""
         return (

@@ -27,6 +27,9 @@ class TierLimits:
     team_members: int | None
     idle_stop_seconds: int | None  # a running pump with no trigger for this long is stopped
     execution_retention_days: int | None  # executions older than this are deleted
+    # triggers a flow may have waiting or running in its pump; past it triggers get 429
+    # (FLOWPLANE_MAX_QUEUED_PER_FLOW overrides every tier)
+    max_queued_per_flow: int
 
 
 TIER_LIMITS: dict[Tier, TierLimits] = {
@@ -40,6 +43,7 @@ TIER_LIMITS: dict[Tier, TierLimits] = {
         team_members=1,
         idle_stop_seconds=15 * 60,
         execution_retention_days=7,
+        max_queued_per_flow=1_000,
     ),
     "paid": TierLimits(
         flows=10,
@@ -51,6 +55,7 @@ TIER_LIMITS: dict[Tier, TierLimits] = {
         team_members=1,
         idle_stop_seconds=60 * 60,
         execution_retention_days=30,
+        max_queued_per_flow=5_000,
     ),
     "pro": TierLimits(
         flows=None,
@@ -62,6 +67,7 @@ TIER_LIMITS: dict[Tier, TierLimits] = {
         team_members=1,
         idle_stop_seconds=None,
         execution_retention_days=90,
+        max_queued_per_flow=20_000,
     ),
     "enterprise": TierLimits(
         flows=None,
@@ -73,6 +79,7 @@ TIER_LIMITS: dict[Tier, TierLimits] = {
         team_members=None,
         idle_stop_seconds=None,
         execution_retention_days=365,
+        max_queued_per_flow=100_000,
     ),
 }
 

@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 
 import structlog
 
+from control_plane.outages import log_failure
+
 log = structlog.get_logger("control_plane.background")
 
 
@@ -23,8 +25,8 @@ async def periodic(
                 await tick()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("background.tick_failed", task=name)
+            except Exception as error:
+                log_failure(log.bind(task=name), "background.tick_failed", error)
             await asyncio.sleep(interval())
 
     task = asyncio.get_running_loop().create_task(loop(), name=name)

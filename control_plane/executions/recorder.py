@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import time
 import uuid
@@ -34,18 +35,22 @@ from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.executions.background import stop_task
+from control_plane.executions.events import StreamOwner, parse_event
 from control_plane.executions.models import Execution
-from control_plane.executions.recording import Caps, apply, parse_event
+from control_plane.executions.recording import Caps, apply
 from control_plane.executions.storage import HeldConnection
 from control_plane.flows.models import Flow
 from control_plane.metrics import Metrics, app_metrics
+from control_plane.outages import log_failure
 from control_plane.settings import Settings
-from pump.keys import FlowKeys
+from pump.keys import EVENT_STREAM_MAXLEN, LOG_STREAM_MAXLEN, FlowKeys
 
 log = structlog.get_logger("control_plane.recorder")
 GROUP = "recorder"
 EVENT_KEEP_SECONDS = 300  # recorded events stay this long (late `?wait=true` readers)
 WRITE_RETRY_SECONDS = 1.0
+MIN_PARSED_DATA_BYTES = 1024 * 1024
+EVENTS_STREAM = re.compile(r"^tenant:(?P<tenant>[^:]+):flow:(?P<flow>[^:]+):events$")
 
 Entry = tuple[str, str, dict[str, str]]  # (stream, entry id, fields)
 
@@ -69,6 +74,11 @@ class Recorder:
             outputs_max_bytes=settings.execution_outputs_max_bytes,
             step_max_bytes=settings.execution_step_max_bytes,
         )
+        # an event's data past this is not parsed (it is recorded as a truncated preview)
+        self._max_data_bytes = max(
+            4 * max(settings.execution_outputs_max_bytes, settings.execution_step_max_bytes),
+            MIN_PARSED_DATA_BYTES,
+        )
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._streams: set[str] = set()
         self._grouped: set[str] = set()
@@ -82,8 +92,8 @@ class Recorder:
                     await self.round()
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    log.exception("recorder.round_failed")
+                except Exception as error:
+                    log_failure(log, "recorder.round_failed", error)
                     await asyncio.sleep(WRITE_RETRY_SECONDS)
         finally:
             await self.close()
@@ -149,7 +159,12 @@ class Recorder:
     async def record(self, entries: list[Entry]) -> None:
         if not entries:
             return
-        events = [event for _, _, fields in entries if (event := parse_event(fields)) is not None]
+        events = [
+            event
+            for stream, _, fields in entries
+            if (event := parse_event(fields, stream_owner(stream), self._max_data_bytes))
+            is not None
+        ]
         while True:
             try:
                 async with self._held.begin() as connection:
@@ -214,9 +229,12 @@ class Recorder:
                 await self.record(claimed)
 
     async def _trim(self) -> None:
-        """Drop events the group has recorded and that are older than EVENT_KEEP_SECONDS."""
+        """Drop events the group has recorded and that are older than EVENT_KEEP_SECONDS, and
+        hold each flow's events and logs streams to their caps whatever its pump wrote (a pump
+        is untrusted: it may leave MAXLEN out of its XADDs)."""
         keep_from_ms = int((time.time() - EVENT_KEEP_SECONDS) * 1000)
         for stream in list(self._grouped):
+            await self._cap(stream)
             try:
                 groups = await self._redis.xinfo_groups(stream)
                 group = next((g for g in groups if g["name"] == GROUP), None)
@@ -231,6 +249,27 @@ class Recorder:
                     await self._redis.xtrim(stream, minid=f"{cutoff}-0", approximate=True)
             except ResponseError as error:
                 log.debug("recorder.trim_skipped", stream=stream, error=str(error))
+
+    async def _cap(self, stream: str) -> None:
+        owner = stream_owner(stream)
+        if owner is None:
+            return
+        logs = FlowKeys(owner.tenant_id, owner.flow_id).logs
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.xtrim(stream, maxlen=EVENT_STREAM_MAXLEN, approximate=True)
+        pipe.xtrim(logs, maxlen=LOG_STREAM_MAXLEN, approximate=True)
+        dropped, _ = await pipe.execute(raise_on_error=False)
+        if isinstance(dropped, int) and dropped > 0:
+            log.warning(
+                "recorder.events_over_cap", flow_id=owner.flow_id, dropped=dropped,
+                cap=EVENT_STREAM_MAXLEN,
+            )  # fmt: skip
+
+
+def stream_owner(stream: str) -> StreamOwner | None:
+    """The flow whose events stream this is (`pump.keys.FlowKeys.events`)."""
+    match = EVENTS_STREAM.match(stream)
+    return StreamOwner(match["tenant"], match["flow"]) if match else None
 
 
 def _entry_ms(entry_id: Any) -> int:

@@ -9,54 +9,39 @@ overwrites a final one."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import structlog
 from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from control_plane.db import UtcDateTime
+from control_plane.executions.events import (
+    MAX_ERROR_CHARS,
+    MAX_HANDLER_CHARS,
+    MAX_NAME_CHARS,
+    RawEvent,
+    StreamOwner,
+    count_field,
+    duration_field,
+    routes_field,
+    text_field,
+    usage_field,
+)
 from control_plane.executions.models import FINAL_STATUSES, Execution, ExecutionStep
 from control_plane.executions.storage import bounded_json, dialect_insert
 
 UNSET: Any = object()
+log = structlog.get_logger("control_plane.recorder")
 
 
 @dataclass(frozen=True)
 class Caps:
     outputs_max_bytes: int
     step_max_bytes: int
-
-
-@dataclass(frozen=True)
-class RawEvent:
-    type: str
-    execution_id: str
-    ts: float
-    step: int | None
-    listener: str | None
-    data: dict[str, Any]
-
-
-def parse_event(fields: dict[str, str]) -> RawEvent | None:
-    """The event in a stream entry (the fields of `pump.events.Event.encode`), or None for an
-    entry that is not one."""
-    try:
-        data = json.loads(fields.get("data", "{}"))
-        step = fields.get("step")
-        return RawEvent(
-            type=fields["type"],
-            execution_id=fields["execution_id"],
-            ts=float(fields["ts"]),
-            step=int(step) if step is not None else None,
-            listener=fields.get("listener"),
-            data=data if isinstance(data, dict) else {},
-        )
-    except (KeyError, ValueError, TypeError):
-        return None
 
 
 @dataclass
@@ -116,17 +101,24 @@ def _final_columns(event: RawEvent, moment: datetime, caps: Caps) -> dict[str, A
     data = event.data
     outputs, truncated = (None, False)
     if event.type == "execution.completed":
-        outputs, truncated = bounded_json(data.get("outputs", []), caps.outputs_max_bytes)
-    error = data.get("error")
+        outputs, truncated = _bounded(event, "outputs", caps.outputs_max_bytes, default=[])
     return {
         "outputs": outputs,
         "outputs_truncated": truncated,
-        "error": str(error) if error is not None else None,
-        "reason": _short(data.get("reason")),
-        "steps": int(data.get("steps") or 0),
-        "duration_ms": _number(data.get("duration_ms")),
+        "error": text_field(data.get("error"), MAX_ERROR_CHARS),
+        "reason": text_field(data.get("reason"), MAX_NAME_CHARS),
+        "steps": count_field(data.get("steps")),
+        "duration_ms": duration_field(data.get("duration_ms")),
         "finished_at": moment,
     }
+
+
+def _bounded(event: RawEvent, key: str, max_bytes: int, default: Any = None) -> tuple[Any, bool]:
+    """The event's JSON value under `key` within `max_bytes` (a preview past it)."""
+    if event.oversized:
+        preview = event.preview.encode()[:max_bytes].decode("utf-8", errors="ignore")
+        return {"_truncated": True, "_bytes": event.oversized, "preview": preview}, True
+    return bounded_json(event.data.get(key, default), max_bytes)
 
 
 def _fold_step(step: StepPatch, event: RawEvent, moment: datetime, caps: Caps) -> None:
@@ -136,23 +128,22 @@ def _fold_step(step: StepPatch, event: RawEvent, moment: datetime, caps: Caps) -
     if event.type == "step.started":
         values.setdefault("status", "running")
         values["started_at"] = values.get("started_at") or moment
-        values["handler"] = data.get("handler")
-        values["input"], truncated = bounded_json(data.get("input"), caps.step_max_bytes)
+        values["handler"] = text_field(data.get("handler"), MAX_HANDLER_CHARS)
+        values["input"], truncated = _bounded(event, "input", caps.step_max_bytes)
     elif event.type == "step.completed":
         values["status"] = "succeeded"
-        values["output"], truncated = bounded_json(data.get("output"), caps.step_max_bytes)
-        values["routed_to"] = data.get("routed_to")
-        values["usage"] = data.get("usage") if isinstance(data.get("usage"), dict) else None
+        values["output"], truncated = _bounded(event, "output", caps.step_max_bytes)
+        values["routed_to"] = routes_field(data.get("routed_to"))
+        values["usage"] = usage_field(data.get("usage"))
     else:  # step.failed
         values["status"] = "failed"
-        error = data.get("error")
-        values["error"] = str(error) if error is not None else None
-        values["reason"] = _short(data.get("reason"))
+        values["error"] = text_field(data.get("error"), MAX_ERROR_CHARS)
+        values["reason"] = text_field(data.get("reason"), MAX_NAME_CHARS)
         truncated = False
     values["truncated"] = bool(values.get("truncated")) or truncated
     if event.type != "step.started":
         values["finished_at"] = moment
-        values["duration_ms"] = _number(data.get("duration_ms"))
+        values["duration_ms"] = duration_field(data.get("duration_ms"))
 
 
 STEP_COLUMNS = (
@@ -162,15 +153,24 @@ STEP_COLUMNS = (
 
 
 async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps) -> Recorded:
-    """Write the batch; events of executions that no longer exist are dropped."""
+    """Write the batch. Events of executions that no longer exist are dropped; so are events
+    naming an execution of another flow than the stream's (a pump forging another tenant's
+    history), which are logged."""
     recorded = Recorded()
+    if not events:
+        return recorded
+    found = await connection.execute(
+        KNOWN_EXECUTIONS, {"ids": sorted({event.execution_id for event in events})}
+    )
+    known: dict[str, tuple[Any, ...]] = {}
+    owners: dict[str, StreamOwner] = {}
+    for ident, status, created_at, started_at, tenant_id, flow_id in found:
+        known[ident] = (status, created_at, started_at)
+        owners[ident] = StreamOwner(tenant_id, flow_id)
+    events = _own_events(events, owners)
     executions, steps, recorded.messages = fold(events, caps)
     if not executions:
         return recorded
-    known = {
-        row[0]: row[1:]
-        for row in await connection.execute(KNOWN_EXECUTIONS, {"ids": list(executions)})
-    }
     await _upsert_steps(connection, {key: s for key, s in steps.items() if key[0] in known})
     finals = [ident for ident, patch in executions.items() if patch.final and ident in known]
     usage = await _usage_totals(connection, finals)
@@ -303,8 +303,40 @@ def _step_upsert(dialect_name: str) -> Any:
 
 
 KNOWN_EXECUTIONS = select(
-    Execution.id, Execution.status, Execution.created_at, Execution.started_at
+    Execution.id,
+    Execution.status,
+    Execution.created_at,
+    Execution.started_at,
+    Execution.tenant_id,
+    Execution.flow_id,
 ).where(Execution.id.in_(bindparam("ids", expanding=True)))
+
+
+def _own_events(events: list[RawEvent], owners: dict[str, StreamOwner]) -> list[RawEvent]:
+    """Events of known executions read from their own flow's stream; others are dropped, and
+    those naming another flow's execution (a forgery) are logged."""
+    kept: list[RawEvent] = []
+    forged: dict[tuple[str, str], int] = {}
+    for event in events:
+        owner = owners.get(event.execution_id)
+        if owner is None:
+            continue
+        if event.owner == owner:
+            kept.append(event)
+        elif event.owner is not None:
+            key = (event.execution_id, event.owner.flow_id)
+            forged[key] = forged.get(key, 0) + 1
+    for (execution_id, stream_flow_id), count in forged.items():
+        log.warning(
+            "recorder.foreign_event_dropped",
+            execution_id=execution_id,
+            execution_flow_id=owners[execution_id].flow_id,
+            stream_flow_id=stream_flow_id,
+            events=count,
+        )
+    return kept
+
+
 STEP_USAGE = select(ExecutionStep.execution_id, ExecutionStep.usage).where(
     ExecutionStep.execution_id.in_(bindparam("ids", expanding=True)),
     ExecutionStep.usage.is_not(None),
@@ -327,11 +359,3 @@ async def _usage_totals(
             if isinstance(value, int | float) and not isinstance(value, bool):
                 total[key] = total.get(key, 0) + value
     return totals
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _short(value: Any) -> str | None:
-    return str(value)[:63] if value is not None else None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from control_plane.json_limits import StoredJson, StoredText
 
 
 class ExecutionOut(BaseModel):
@@ -17,8 +18,10 @@ class ExecutionOut(BaseModel):
     trigger: str = Field(description="The organism trigger that started it")
     trigger_kind: str = Field(description="webhook | manual | schedule | retry")
     retry_of: str | None
-    error: str | None
-    reason: str | None = Field(description="Why it failed, as a name (timeout, handler_error ...)")
+    error: StoredText | None
+    reason: StoredText | None = Field(
+        description="Why it failed, as a name (timeout, handler_error ...)"
+    )
     step_count: int
     duration_ms: float | None
     created_at: datetime
@@ -35,16 +38,16 @@ class StepOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     step: int
-    listener: str
-    handler: str | None
+    listener: StoredText
+    handler: StoredText | None
     status: str = Field(description="running | succeeded | failed")
-    input: Any
-    output: Any
+    input: StoredJson
+    output: StoredJson
     truncated: bool = Field(description="input or output was cut at the size cap")
-    routed_to: list[str] | None
-    error: str | None
-    reason: str | None
-    usage: dict[str, Any] | None
+    routed_to: StoredJson
+    error: StoredText | None
+    reason: StoredText | None
+    usage: StoredJson
     started_at: datetime | None
     finished_at: datetime | None
     duration_ms: float | None
@@ -54,12 +57,12 @@ class ExecutionDetail(ExecutionOut):
     """An execution with its input, outputs and step timeline."""
 
     target: str
-    input: Any
+    input: StoredJson
     input_truncated: bool
-    outputs: Any
+    outputs: StoredJson
     outputs_truncated: bool
-    usage: dict[str, Any] | None
-    idempotency_key: str | None
+    usage: StoredJson
+    idempotency_key: StoredText | None
     first_step_at: datetime | None
     steps: list[StepOut] = Field(default_factory=list)
 

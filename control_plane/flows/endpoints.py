@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
 from control_plane.accounts.dependencies import CurrentPrincipal
 from control_plane.db import DatabaseSession
@@ -103,7 +103,10 @@ async def list_versions(
     summary="Get one version of a flow with its organism and canvas",
 )
 async def get_version(
-    flow_id: str, number: int, principal: CurrentPrincipal, session: DatabaseSession
+    flow_id: str,
+    number: Annotated[int, Path(ge=1, le=service.MAX_VERSION_NUMBER)],
+    principal: CurrentPrincipal,
+    session: DatabaseSession,
 ) -> FlowVersionDetail:
     version = await service.get_version(session, principal, flow_id, number)
     return FlowVersionDetail.model_validate(version)

@@ -24,6 +24,8 @@ from control_plane.flows.content import FlowContent, StoredContent, derive_conte
 from control_plane.flows.models import Flow, FlowVersion
 from control_plane.flows.schemas import FlowOut, FlowWrite
 
+MAX_VERSION_NUMBER = 2**31 - 1  # versions are numbered 1, 2, ... in a 32-bit column
+
 
 @dataclass(frozen=True)
 class FlowRecord:
@@ -151,9 +153,11 @@ async def get_version(
     session: AsyncSession, principal: Principal, flow_id: str, number: int
 ) -> FlowVersion:
     await _ensure_own_flow(session, principal, flow_id)
-    version = await session.scalar(
-        select(FlowVersion).where(FlowVersion.flow_id == flow_id, FlowVersion.number == number)
-    )
+    version = None
+    if 1 <= number <= MAX_VERSION_NUMBER:
+        version = await session.scalar(
+            select(FlowVersion).where(FlowVersion.flow_id == flow_id, FlowVersion.number == number)
+        )
     if version is None:
         raise NotFound(f"flow {flow_id} has no version {number}")
     return version

@@ -1,4 +1,5 @@
-"""`GET /health`: database and Redis checks plus the version; 503 when a check fails."""
+"""`GET /health`: database and Redis checks plus the version; 503 (with Retry-After) when a
+check fails, including while the embedded Redis restarts or loads its dataset."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ async def health(request: Request) -> JSONResponse:
         checks[name] = result
     healthy = all(check.get("ok", True) for check in checks.values())
     body = {"status": "ok" if healthy else "unavailable", "version": __version__, "checks": checks}
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    headers = None if healthy else {"Retry-After": "1"}
+    return JSONResponse(body, status_code=200 if healthy else 503, headers=headers)
 
 
 async def _check_database(request: Request) -> dict[str, Any]:
@@ -40,8 +42,14 @@ async def _check_database(request: Request) -> dict[str, Any]:
 
 
 async def _check_redis(request: Request) -> dict[str, Any]:
+    """Ok when Redis answers and has loaded its dataset; reports the server and its version
+    (and, embedded, the supervisor's state and restarts)."""
+    connections = request.app.state.redis
+    body: dict[str, Any] = connections.health()
     try:
-        await request.app.state.redis.client.ping()
-        return {"ok": True, "embedded": request.app.state.redis.embedded is not None}
+        await connections.client.ping()
     except Exception as error:
-        return {"ok": False, "error": str(error)}
+        return {**body, "ok": False, "error": str(error)}
+    if not connections.ready:
+        return {**body, "ok": False, "error": "Redis is starting or loading its dataset"}
+    return {**body, "ok": True}

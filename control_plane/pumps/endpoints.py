@@ -13,13 +13,15 @@ from control_plane.accounts.dependencies import (
     current_principal_allowing_query_token,
 )
 from control_plane.db import DatabaseSession
+from control_plane.errors import InvalidInput
 from control_plane.flows import service as flows
 from control_plane.pumps import secrets, service
-from control_plane.pumps.logs import log_events
+from control_plane.pumps.logs import log_events, stream_id_problem
 from control_plane.pumps.orchestrator import Orchestrator
 from control_plane.pumps.schemas import (
     HeartbeatOut,
     LifecycleOut,
+    QueueOut,
     SecretNamesOut,
     SecretsWrite,
     StatusOut,
@@ -90,8 +92,14 @@ async def flow_status(
         status=view.status,
         reason=view.reason,
         outdated=view.outdated,
-        heartbeat=HeartbeatOut(**view.heartbeat) if view.heartbeat else None,
+        heartbeat=HeartbeatOut.from_pump(view.heartbeat) if view.heartbeat else None,
         restarts=view.restarts,
+        queue=QueueOut(
+            waiting=view.queue.waiting,
+            in_progress=view.queue.in_progress,
+            depth=view.queue.depth,
+            limit=view.queue_limit,
+        ),
     )
 
 
@@ -110,8 +118,12 @@ async def flow_logs(
         int, Query(ge=0, le=LOG_STREAM_MAXLEN, description="lines of history")
     ] = 100,
     follow: Annotated[bool, Query(description="keep streaming new lines")] = True,
-    last_event_id: Annotated[str | None, Header(pattern=r"^\d+-\d+$")] = None,
+    last_event_id: Annotated[
+        str | None, Header(max_length=41, description="resume after this line (SSE reconnect)")
+    ] = None,
 ) -> StreamingResponse:
+    if last_event_id is not None and (problem := stream_id_problem(last_event_id)):
+        raise InvalidInput(problem, [{"path": "header.last-event-id", "message": problem}])
     flow = (await flows.get_flow(session, principal, flow_id)).flow
     events = log_events(
         pumps.redis,

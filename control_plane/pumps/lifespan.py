@@ -31,6 +31,7 @@ async def pumps_service(app: FastAPI) -> AsyncIterator[None]:
     task: asyncio.Task[None] | None = None
     if app.state.settings.background_tasks:
         reconciler = Reconciler(app)
+        app.state.redis.on_restart.append(reconciler.kick)  # ACL users are lost: act now
         task = asyncio.create_task(reconciler.run(), name="pump-reconciler")
     app.state.reconciler = reconciler
     try:

@@ -50,6 +50,10 @@ class LeaderLock:
         held = await self.redis.eval(HOLD_OR_TAKE, 1, self.key, self.token, self.ttl_ms)
         return bool(held)
 
+    async def take_over(self) -> None:
+        """Take the lease whoever holds it (only where no other replica can exist)."""
+        await self.redis.set(self.key, self.token, px=self.ttl_ms)
+
     async def release(self) -> None:
         await self.redis.eval(RELEASE, 1, self.key, self.token)
 

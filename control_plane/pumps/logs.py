@@ -6,32 +6,51 @@ with `Last-Event-ID` resumes after that line instead of replaying history."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from control_plane.json_limits import storable_text
 from control_plane.pumps.schemas import LogLine
 from pump.keys import LOG_STREAM_MAXLEN, FlowKeys
 
+LOG_LEVELS = frozenset({"debug", "info", "warning", "error"})
 KEEPALIVE_SECONDS = 15.0
 READ_BATCH = 500
+MAX_STREAM_ID_PART = 2**64 - 1  # a Redis stream id is two unsigned 64-bit numbers
+MAX_MESSAGE_CHARS = 16_384  # a longer line (a pump writes what it likes) is cut on the way out
+
+
+def stream_id_problem(entry_id: str) -> str | None:
+    """Why `entry_id` cannot be a Redis stream id (`<ms>-<seq>`), or None when it can."""
+    milliseconds, _, sequence = entry_id.partition("-")
+    if not (milliseconds.isascii() and milliseconds.isdigit()):
+        return "Last-Event-ID must look like 1700000000000-0 (an id this stream sent)"
+    if not (sequence.isascii() and sequence.isdigit()):
+        return "Last-Event-ID must look like 1700000000000-0 (an id this stream sent)"
+    if len(entry_id) > 41 or max(int(milliseconds), int(sequence)) > MAX_STREAM_ID_PART:
+        return "Last-Event-ID is not an id this stream can hold (each part fits in 64 bits)"
+    return None
 
 
 def log_line(entry_id: str, fields: dict[str, str]) -> LogLine:
+    """A line as the pump wrote it, made presentable whatever it holds (pumps are untrusted)."""
     step = fields.get("step")
     try:
         ts = float(fields.get("ts", "0"))
     except ValueError:
         ts = 0.0
+    level = fields.get("level", "info")
     return LogLine(
         id=entry_id,
-        ts=ts,
-        level=fields.get("level", "info"),
-        message=fields.get("message", ""),
-        execution_id=fields.get("execution_id") or None,
-        listener=fields.get("listener") or None,
-        step=int(step) if step and step.isdigit() else None,
+        ts=ts if math.isfinite(ts) else 0.0,
+        level=level if level in LOG_LEVELS else "info",
+        message=storable_text(fields.get("message", ""), MAX_MESSAGE_CHARS),
+        execution_id=storable_text(fields.get("execution_id") or "", 64) or None,
+        listener=storable_text(fields.get("listener") or "", 64) or None,
+        step=int(step) if step and step.isascii() and step.isdigit() and len(step) < 10 else None,
     )
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.pumps.acl import PumpCredentials
@@ -26,10 +25,11 @@ from control_plane.pumps.backends import (
 )
 from control_plane.pumps.backends.base import module_source, pump_resources
 from control_plane.pumps.locks import flow_lock
+from control_plane.pumps.queue import QueueDepth, queue_depth
 from control_plane.pumps.secrets import SecretBox
 from control_plane.redis import RedisConnections
 from control_plane.settings import Settings
-from pump.keys import TRIGGER_GROUP, FlowKeys, PumpEnv
+from pump.keys import FlowKeys, PumpEnv
 
 LIVE_HEARTBEAT_STATUSES = frozenset({"running", "draining"})
 
@@ -104,6 +104,7 @@ class Orchestrator:
             PumpEnv.MODULE_GRANTS: json.dumps(request.modules.grants),
             PumpEnv.MODULE_SOURCE: source,
             PumpEnv.CONCURRENCY: str(self.settings.pump_concurrency),
+            PumpEnv.DELIVERY_LIMIT: str(self.settings.pump_delivery_limit),
             PumpEnv.MEMORY_QUOTA_BYTES: str(request.memory_quota_bytes),
             PumpEnv.CONSUMER: request.ref.name,
         }
@@ -145,23 +146,10 @@ class Orchestrator:
     async def triggers_waiting(self, ref: PumpRef) -> bool:
         """Whether the flow's trigger stream holds entries no pump has finished: undelivered
         to the consumer group, or delivered and not yet acknowledged."""
-        key = FlowKeys(ref.tenant_id, ref.flow_id).triggers
-        try:
-            groups: list[dict[str, Any]] = await self.redis.xinfo_groups(key)
-        except ResponseError:  # no stream yet
-            return False
-        group = next((item for item in groups if item.get("name") == TRIGGER_GROUP), None)
-        if group is None:
-            return int(await self.redis.xlen(key)) > 0
-        if int(group.get("pending") or 0) > 0:
-            return True
-        lag = group.get("lag")
-        if lag is not None:
-            return int(lag) > 0
-        stream: dict[str, Any] = await self.redis.xinfo_stream(key)  # Redis < 7: no lag field
-        return bool(stream.get("length")) and stream.get("last-generated-id") != group.get(
-            "last-delivered-id"
-        )
+        return (await self.queue(ref)).depth > 0
+
+    async def queue(self, ref: PumpRef) -> QueueDepth:
+        return await queue_depth(self.redis, FlowKeys(ref.tenant_id, ref.flow_id).triggers)
 
     def health(self) -> dict[str, Any]:
         return self.backend.health()

@@ -15,12 +15,20 @@ backend's view and the pump's heartbeat) and closes the gap:
 
 The first pass after a replica becomes leader adopts what it finds: pumps that run, heartbeat
 and still have their Redis user are kept; the others are started again without counting a
-crash (this is how flows come back after a control-plane restart)."""
+crash (this is how flows come back after a control-plane restart).
+
+Leadership is a short Redis lease (`reconciler_lease_seconds`, 3 s) renewed every second by
+a task of its own, whatever a pass costs, and released at a clean shutdown, so a successor
+takes over at once after a stop and within the lease after a crash. On the embedded default
+the Redis server belongs to this process alone, so a lease found at start-up is a dead
+predecessor's and is taken over at once. A pass also runs at once, without waiting for the
+interval, when a pump process of this replica exits or Redis comes back after an outage."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Coroutine
 from contextlib import suppress
 from datetime import timedelta
@@ -36,6 +44,7 @@ from control_plane.billing.tiers import tier_limits
 from control_plane.db import utcnow
 from control_plane.errors import ControlPlaneError
 from control_plane.flows.models import Flow
+from control_plane.outages import log_failure
 from control_plane.pumps import transitions
 from control_plane.pumps.backends import PumpRef
 from control_plane.pumps.backends.base import OUT_OF_MEMORY
@@ -54,6 +63,7 @@ from control_plane.settings import Settings
 from pump.keys import HEARTBEAT_TTL_SECONDS
 
 log = structlog.get_logger("control_plane.pumps.reconciler")
+EXIT_POLL_SECONDS = 0.25  # how often a waiting reconciler looks for exited pump processes
 
 
 def leader_lock_key(settings: Settings) -> str:
@@ -68,40 +78,84 @@ class Reconciler:
         self.settings: Settings = app.state.settings
         self.pumps: Orchestrator = app.state.pumps
         self.sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
-        interval = self.settings.reconcile_interval_seconds
+        self.lease_seconds = self.settings.reconciler_lease_seconds
         self.leader = LeaderLock(
-            self.pumps.redis, leader_lock_key(self.settings), max(3 * interval, 2.0)
+            self.pumps.redis, leader_lock_key(self.settings), self.lease_seconds
         )
         self.adopted = False  # the first pass as leader adopts instead of counting crashes
         self.passes = 0
         self.leading = False
+        self._lease_renewed_at = 0.0
         self._stopping = asyncio.Event()
+        self._kicked = asyncio.Event()
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.pumps.backend.maintain()
-                self.leading = await self.leader.hold()
-                if self.leading:
-                    await self.reconcile()
-                else:
-                    self.adopted = False
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("reconciler.pass_failed")
-            with suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._stopping.wait(), self.settings.reconcile_interval_seconds
-                )
+        if self.settings.embedded_redis:
+            with suppress(Exception):  # the embedded server is ours alone: a lease is stale
+                await self.leader.take_over()
+        lease = asyncio.get_running_loop().create_task(self._keep_lease(), name="reconciler-lease")
+        try:
+            while not self._stopping.is_set():
+                self._kicked.clear()
+                try:
+                    await self.pumps.backend.maintain()
+                    if self.leading:
+                        await self.reconcile()
+                    else:
+                        self.adopted = False
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    log_failure(log, "reconciler.pass_failed", error)
+                await self._wait_for_next_pass()
+        finally:
+            lease.cancel()
+            with suppress(asyncio.CancelledError):
+                await lease
+
+    def kick(self) -> None:
+        """Run a pass now instead of at the next interval."""
+        self._kicked.set()
 
     def stop(self) -> None:
         """End the loop after the current step. Cancelling the task alone is not enough: a
         cancellation that lands in SQLAlchemy's pool pre-ping is absorbed as a reconnect."""
         self._stopping.set()
+        self._kicked.set()
 
     async def close(self) -> None:
-        await self.leader.release()
+        """Give the lease up at once, so another replica (or the next start) leads now."""
+        self.leading = False
+        with suppress(Exception):
+            await self.leader.release()
+
+    async def _wait_for_next_pass(self) -> None:
+        deadline = time.monotonic() + self.settings.reconcile_interval_seconds
+        while not self._kicked.is_set() and (remaining := deadline - time.monotonic()) > 0:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._kicked.wait(), min(remaining, EXIT_POLL_SECONDS))
+            if self.pumps.backend.exits_seen():
+                return
+
+    async def _keep_lease(self) -> None:
+        """Renew (or take) the lease every third of its duration; a leader that cannot renew
+        it for a whole lease stops acting as one."""
+        while True:
+            try:
+                leading = await self.leader.hold()
+                self._lease_renewed_at = time.monotonic()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log_failure(log, "reconciler.lease_failed", error)
+                leading = self.leading and (
+                    time.monotonic() - self._lease_renewed_at < self.lease_seconds
+                )
+            if leading and not self.leading:
+                log.info("reconciler.leading")
+                self.kick()
+            self.leading = leading
+            await asyncio.sleep(self.lease_seconds / 3)
 
     async def reconcile(self) -> None:
         adopting = not self.adopted

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, Field, RootModel
+
+from control_plane.json_limits import storable_text
 
 
 class LifecycleOut(BaseModel):
@@ -22,6 +25,49 @@ class HeartbeatOut(BaseModel):
     processed: int | None = Field(default=None, description="executions finished by this pump")
     failed: int | None = None
 
+    @classmethod
+    def from_pump(cls, fields: dict[str, Any]) -> HeartbeatOut:
+        """The heartbeat hash as the pump wrote it; a pump is untrusted, so every field that
+        is not what it should be is left out."""
+        return cls(
+            status=_short_text(fields.get("status")),
+            version=_short_text(fields.get("version")),
+            started_at=_finite(fields.get("started_at")),
+            updated_at=_finite(fields.get("updated_at")),
+            in_flight=_count(fields.get("in_flight")),
+            processed=_count(fields.get("processed")),
+            failed=_count(fields.get("failed")),
+        )
+
+
+def _short_text(value: Any) -> str | None:
+    return storable_text(str(value), 64) if value not in (None, "") else None
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
+def _count(value: Any) -> int | None:
+    text = str(value) if value is not None and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit()) or len(text) > 15:
+        return None
+    return int(text)
+
+
+class QueueOut(BaseModel):
+    waiting: int = Field(description="triggers on the flow's stream not yet read by its pump")
+    in_progress: int = Field(description="triggers the pump has read and not yet finished")
+    depth: int = Field(description="waiting + in_progress")
+    limit: int = Field(
+        description="past this depth new triggers get 429 (max_queued_per_flow of the plan, or "
+        "FLOWPLANE_MAX_QUEUED_PER_FLOW)"
+    )
+
 
 class StatusOut(BaseModel):
     flow_id: str
@@ -38,6 +84,7 @@ class StatusOut(BaseModel):
     restarts: dict[str, Any] | None = Field(
         description="recent crashes: {crashes, last_exit, next_restart_at}"
     )
+    queue: QueueOut = Field(description="the flow's triggers waiting or running")
 
 
 class SecretsWrite(RootModel[dict[str, str | None]]):

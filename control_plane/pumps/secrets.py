@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
+import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -24,6 +26,7 @@ from control_plane.settings import Settings
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_SECRET_BYTES = 64 * 1024
 MAX_SECRETS_PER_FLOW = 100
+KEY_READ_ATTEMPTS = 250
 
 
 class SecretBox:
@@ -113,16 +116,33 @@ def _problem(name: str, value: str | None) -> str | None:
 
 
 def _local_key(path: Path) -> bytes:
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        pass
+    """The key in `path`, created once, atomically: it is written whole to a temporary file
+    and linked into place (which fails if another process got there first; then theirs is
+    used), so no process can ever read a partly written key, whatever runs at once."""
+    for _ in range(KEY_READ_ATTEMPTS):
+        try:
+            key = path.read_bytes().strip()
+        except FileNotFoundError:
+            return _create_key(path)
+        if key:
+            return key
+        time.sleep(0.02)  # an empty file: a writer of an older version is still at it
+    raise RuntimeError(f"{path} is empty: delete it or set FLOWPLANE_SECRETS_KEY")
+
+
+def _create_key(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key()
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secrets.key.")
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use theirs
-        return path.read_bytes().strip()
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(key)
-    return key
+        with os.fdopen(descriptor, "wb") as handle:  # mkstemp: mode 0600
+            handle.write(key)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:  # another process created it first: use theirs
+            return path.read_bytes().strip()
+        return key
+    finally:
+        os.unlink(temporary)

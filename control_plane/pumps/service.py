@@ -37,6 +37,7 @@ from control_plane.pumps.orchestrator import (
     Orchestrator,
     ResolvedModules,
 )
+from control_plane.pumps.queue import QueueDepth, queue_limit
 from control_plane.pumps.secrets import secret_values
 from pump.organism import Organism, OrganismError, parse_organism
 
@@ -63,6 +64,8 @@ class FlowStatusView:
     heartbeat: dict[str, Any] | None
     outdated: bool  # the saved organism differs from the one the pump runs
     restarts: dict[str, Any] | None
+    queue: QueueDepth
+    queue_limit: int
 
 
 async def start_flow(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> str:
@@ -103,6 +106,8 @@ async def stop_flow(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> s
 
 async def flow_status(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> FlowStatusView:
     observation = await pumps.observe(flow_ref(flow))
+    queue = await pumps.queue(flow_ref(flow))
+    limit = queue_limit(pumps.settings, await tenant_tier(session, flow.tenant_id))
     run = await session.get(PumpRun, flow.id)
     status = flow.status
     if status == "starting" and observation.ready:
@@ -123,6 +128,8 @@ async def flow_status(session: AsyncSession, pumps: Orchestrator, flow: Flow) ->
         heartbeat=present_heartbeat(observation.heartbeat),
         outdated=running_sha is not None and running_sha != organism_sha256(flow.organism_yaml),
         restarts=restarts,
+        queue=queue,
+        queue_limit=limit,
     )
 
 

@@ -40,6 +40,7 @@ from control_plane.executions.models import Execution
 from control_plane.executions.storage import HeldConnection
 from control_plane.flows.models import Flow
 from control_plane.metrics import Metrics
+from control_plane.outages import DATABASE_RETRY_AFTER_SECONDS, database_unavailable
 from control_plane.triggers.admission_postgres import admit_batch
 from control_plane.triggers.catalog import FlowTriggers, TriggerSpec, is_hot
 from control_plane.triggers.quota import UsageTracker
@@ -54,6 +55,7 @@ from control_plane.triggers.records import (
 )
 
 log = structlog.get_logger("control_plane.triggers")
+STORE_ATTEMPTS = 2
 FLOW_STATES = select(Flow.id, Flow.desired_state, Flow.status, Flow.webhook_token_hash).where(
     Flow.id.in_(bindparam("flow_ids", expanding=True))
 )
@@ -175,16 +177,28 @@ class Admitter:
                 idempotency_key=request.idempotency_key,
                 retry_of=request.retry_of,
             )
-        try:
-            async with held.begin() as connection:
-                if self._dialect == "postgresql":
-                    fresh, repeats = await self._store_in_one_statement(connection, batch, now)
-                else:
-                    fresh, repeats = await self._store(connection, batch)
-        except Exception as error:
-            log.warning("trigger.store_failed", error=str(error), size=len(batch))
-            _fail([item for item in batch if not item.future.done()], _unavailable(error))
-            return
+        for attempt in range(STORE_ATTEMPTS):
+            try:
+                async with held.begin() as connection:
+                    if self._dialect == "postgresql":
+                        fresh, repeats = await self._store_in_one_statement(connection, batch, now)
+                    else:
+                        fresh, repeats = await self._store(connection, batch)
+                break
+            except Exception as error:
+                # The held connection may have died with a database restart: one more try on
+                # a new one. (Had the first try committed, its ids now conflict: 503, and the
+                # reaper fails the rows it left queued; nothing was acknowledged.)
+                if attempt + 1 < STORE_ATTEMPTS and database_unavailable(error):
+                    continue
+                log.warning("trigger.store_failed", error=str(error)[:300], size=len(batch))
+                unavailable = ServiceUnavailable(
+                    _unavailable(error),
+                    retry_after=DATABASE_RETRY_AFTER_SECONDS if database_unavailable(error) else 1,
+                )
+                for item in batch:
+                    _reject(item, unavailable)
+                return
         for item, execution_id, created_at in repeats:
             _resolve(item, Admitted(execution_id, created=False, created_at=created_at))
         for item in fresh:

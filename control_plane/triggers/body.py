@@ -4,7 +4,8 @@ The cap is enforced while reading (a declared Content-Length over the cap is ref
 byte is read; a chunked body is cut off as soon as it passes the cap), so an oversized body
 never sits in memory. JSON bodies become the payload as they are; form bodies
 (`application/x-www-form-urlencoded`, `multipart/form-data` fields) become an object of
-fields, a repeated field a list. An empty body is `{}`."""
+fields, a repeated field a list. An empty body is `{}`. JSON past the limits of
+`control_plane.json_limits` (depth, integer range, NaN, invalid Unicode) is refused with 400."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from control_plane.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from control_plane.json_limits import JsonLimitError, loads_limited
+from control_plane.request_limits import json_limit_error
 
 JSON_TYPES = ("application/json",)
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -42,8 +45,10 @@ def parse_payload(content_type_header: str | None, body: bytes) -> Any:
         return {}
     if media_type in JSON_TYPES or media_type.endswith("+json") or not media_type:
         try:
-            return json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            return loads_limited(body)
+        except JsonLimitError as error:
+            raise json_limit_error(error, "body") from None
+        except json.JSONDecodeError as error:
             raise BadRequest(f"the body is not valid JSON: {error}") from error
     if media_type == FORM_TYPE:
         try:

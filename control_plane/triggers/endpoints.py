@@ -21,7 +21,14 @@ router = APIRouter(tags=["triggers"])
 REFUSALS: dict[int | str, dict[str, Any]] = {
     402: {"description": "QuotaExceeded: the tier's monthly executions are used up"},
     409: {"description": "Conflict: the flow is stopped or in error, or has no such trigger"},
-    503: {"description": "ServiceUnavailable: the trigger could not be stored; nothing ran"},
+    429: {
+        "description": "TooManyRequests: the flow's queue is full (max_queued_per_flow); "
+        "nothing was stored, send it again after Retry-After"
+    },
+    503: {
+        "description": "ServiceUnavailable: the database or Redis is away, or the control plane "
+        "is saturated; nothing was stored, send it again after Retry-After"
+    },
 }
 
 
@@ -79,7 +86,10 @@ async def _webhook(request: Request, flow_id: str, token: str) -> Response:
     """The hot path: query and header are read straight from the request and the answer is
     built here, sparing FastAPI's parameter and response-model machinery per webhook."""
     app = request.app
+    backpressure = trigger_runtime(app).backpressure
+    backpressure.ensure_open()  # refuse before reading the body when the answer is known
     flow = await service.webhook_flow(app, flow_id, token)
+    await backpressure.check(flow)
     body = await read_capped_body(request, app.state.settings.webhook_max_body_bytes)
     admitted = await service.accept_webhook(
         app,

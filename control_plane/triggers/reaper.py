@@ -9,10 +9,12 @@ and against the pump's "finished" marker:
 - on the stream (the pump is stopped, slow or backlogged) or finished: only marked as checked
   (`enqueued_at`), they stay as they are;
 - missing, from a schedule: enqueued again (no caller would retry a scheduled tick);
-- missing, from a webhook, the Run button or a retry: marked `failed` with reason
-  `enqueue_lost`. Their caller never got a 2xx (the answer comes only after the XADD), so the
-  trigger was never accepted and the caller retries it; enqueueing it as well would run it
-  twice."""
+- missing, sent with an Idempotency-Key: enqueued again (a retry with the same key is answered
+  with this very execution, so it must run, and the key keeps it to one run);
+- missing otherwise (a webhook, the Run button or a retry without a key): marked `failed` with
+  reason `enqueue_lost`. Their caller never got a 2xx (the answer comes only after the XADD),
+  so the trigger was never accepted and the caller retries it; enqueueing it as well would run
+  it twice."""
 
 from __future__ import annotations
 
@@ -32,12 +34,14 @@ from control_plane.executions.models import Execution
 from control_plane.metrics import app_metrics
 from control_plane.settings import Settings
 from control_plane.triggers.records import enqueue_entries, trigger_entry
+from control_plane.triggers.trimming import STREAM_WINDOW_MS as TRIM_WINDOW_MS
+from control_plane.triggers.trimming import trim_trigger_streams
 from pump.keys import FlowKeys
 
 log = structlog.get_logger("control_plane.reaper")
 ENQUEUE_LOST = "enqueue_lost"
 BATCH = 500
-STREAM_WINDOW_MS = 120_000  # stream ids come from Redis' clock: allow for skew and delay
+STREAM_WINDOW_MS = TRIM_WINDOW_MS  # stream ids come from Redis' clock: allow for skew and delay
 STREAM_SCAN_LIMIT = 200_000
 LOST_MESSAGE = (
     "the trigger never reached the flow's stream (the control plane stopped between storing "
@@ -101,7 +105,10 @@ async def reap(app: FastAPI) -> dict[str, int]:
 
 
 def _replayable(execution: Any) -> bool:
-    return bool(execution.trigger_kind == "schedule" and not execution.input_truncated)
+    """A scheduled tick, or a trigger sent with an Idempotency-Key: its caller's retry was (or
+    will be) answered with this execution, which the key keeps to one run."""
+    keyed = execution.idempotency_key is not None
+    return bool((execution.trigger_kind == "schedule" or keyed) and not execution.input_truncated)
 
 
 async def _requeue(executions: list[Any], redis: Redis) -> set[str]:
@@ -150,6 +157,7 @@ async def run_reaper(app: FastAPI) -> AsyncIterator[None]:
 
     async def tick() -> None:
         await reap(app)
+        await trim_trigger_streams(app)
 
     async with periodic("reaper", lambda: settings.reaper_interval_seconds, tick):
         yield

@@ -1,5 +1,5 @@
 """The trigger path's long-lived parts, created at start-up: the flow catalog, usage tracker,
-admission workers and completion watcher (always), plus the scheduler and the reaper (only
+admission workers, completion watcher and backpressure (always), plus the scheduler and the reaper (only
 where `background_tasks` is on)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from control_plane.metrics import app_metrics
 from control_plane.settings import Settings
 from control_plane.triggers.admission import Admitter
+from control_plane.triggers.backpressure import Backpressure
 from control_plane.triggers.catalog import FlowCatalog
 from control_plane.triggers.quota import UsageTracker
 from control_plane.triggers.waiting import CompletionWatcher
@@ -25,6 +26,7 @@ class TriggerRuntime:
     usage: UsageTracker
     admitter: Admitter
     watcher: CompletionWatcher
+    backpressure: Backpressure
 
 
 def trigger_runtime(app: Any) -> TriggerRuntime:
@@ -55,6 +57,7 @@ async def triggers_service(app: FastAPI) -> AsyncIterator[None]:
         usage=usage,
         admitter=admitter,
         watcher=CompletionWatcher(redis),
+        backpressure=Backpressure(app.state.redis, settings),
     )
     app.state.triggers = runtime
     admitter.start()

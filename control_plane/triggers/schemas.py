@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from control_plane.json_limits import StoredJson, StoredText
+
 
 class TriggerAccepted(BaseModel):
     execution_id: str
@@ -28,9 +30,9 @@ class RunResult(BaseModel):
 
     execution_id: str
     status: str = Field(description="succeeded | failed, or queued | running after the wait")
-    outputs: Any = None
-    error: str | None = None
-    reason: str | None = None
+    outputs: StoredJson = None
+    error: StoredText | None = None
+    reason: StoredText | None = None
 
 
 class WebhookIssued(BaseModel):

@@ -66,18 +66,24 @@ def _token_matches(flow: FlowTriggers, token: str) -> bool:
 
 
 async def submit(app: FastAPI, request: TriggerRequest) -> Admitted:
-    """Admit a trigger: 402 over the monthly quota, 409 for a flow that is not running."""
+    """Admit a trigger: 503 while Redis is away or the app is saturated, 402 over the monthly
+    quota, 429 when the flow's queue is full, 409 for a flow that is not running."""
     runtime = trigger_runtime(app)
-    await runtime.usage.check(request.flow.tenant_id, request.flow.tier)
-    if request.check_run_state and not request.flow.hot:
-        await ensure_flow_accepting(app, request.flow.flow_id)
-        request.check_run_state = False
-    try:
-        return await runtime.admitter.admit(request)
-    except FlowNotHot:
-        await ensure_flow_accepting(app, request.flow.flow_id)
-        request.check_run_state = False
-        return await runtime.admitter.admit(request)
+    with runtime.backpressure.slot():
+        await runtime.usage.check(request.flow.tenant_id, request.flow.tier)
+        await runtime.backpressure.check(request.flow)
+        if request.check_run_state and not request.flow.hot:
+            await ensure_flow_accepting(app, request.flow.flow_id)
+            request.check_run_state = False
+        try:
+            admitted = await runtime.admitter.admit(request)
+        except FlowNotHot:
+            await ensure_flow_accepting(app, request.flow.flow_id)
+            request.check_run_state = False
+            admitted = await runtime.admitter.admit(request)
+        if admitted.created:
+            runtime.backpressure.admitted(request.flow.flow_id)
+        return admitted
 
 
 async def ensure_flow_accepting(app: FastAPI, flow_id: str) -> None:

@@ -85,6 +85,10 @@ class PumpBackend(Protocol):
     async def maintain(self) -> None:
         """Periodic housekeeping every control-plane process runs (e.g. reaping children)."""
 
+    def exits_seen(self) -> bool:
+        """True when a pump this process started has exited since the last call (cheap,
+        polled several times a second: the reconciler then acts at once)."""
+
     async def close(self) -> None:
         """The control plane is shutting down."""
 

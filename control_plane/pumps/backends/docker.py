@@ -143,6 +143,9 @@ class DockerBackend:
         if self._client is not None:
             await asyncio.to_thread(self._client.close)
 
+    def exits_seen(self) -> bool:
+        return False  # seen by the reconciler's passes
+
     def health(self) -> dict[str, Any]:
         return {
             "ok": True,

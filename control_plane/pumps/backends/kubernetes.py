@@ -255,6 +255,9 @@ class KubernetesBackend:
         if self._api_client is not None:
             await asyncio.to_thread(self._api_client.close)
 
+    def exits_seen(self) -> bool:
+        return False  # seen by the reconciler's passes
+
     def health(self) -> dict[str, Any]:
         return {"ok": True, "backend": self.name, "sandbox": "pod", "namespace": self.namespace}
 

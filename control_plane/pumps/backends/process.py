@@ -65,13 +65,16 @@ class ProcessBackend:
 
     def __init__(self, settings: Settings, resources: PumpResources | None = None) -> None:
         self.directory = settings.data_dir.resolve() / "pumps"
-        self.sandbox: Sandbox = detect_sandbox(settings.pump_sandbox)
+        self.sandbox: Sandbox = detect_sandbox(
+            settings.pump_sandbox, settings.pump_uid, settings.pump_gid
+        )
         self.hidden = _protected_paths(settings)
         _, self.module_dir = module_source(settings)
         self.standby_target = settings.pump_warm_standby
         self.standby_resources = resources
         self._standbys: list[tuple[subprocess.Popen[bytes], Path]] = []
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._exited: set[int] = set()  # pids of children whose exit was already reported
         self._serial = 0
         # several orchestrators may share one process and data dir (e.g. two apps in tests)
         self._instance = secrets.token_hex(4)
@@ -87,6 +90,8 @@ class ProcessBackend:
     # --- the backend contract -------------------------------------------------------------
 
     async def start(self, spec: PumpSpec) -> None:
+        if self.sandbox.start_problem:
+            raise RuntimeError(self.sandbox.start_problem)
         await self.stop(spec.ref, grace_seconds=0)
         flow_id = spec.ref.flow_id
         log_path = self.directory / f"{flow_id}.log"
@@ -101,11 +106,14 @@ class ProcessBackend:
             )
             process = spawn(
                 argv,
-                env={**BASE_ENVIRONMENT, **spec.env},
+                env=dict(BASE_ENVIRONMENT),  # the rest, credentials included, goes on stdin
                 resources=spec.resources,
                 log_path=log_path,
                 die_with_parent=self.sandbox.kind == "none",
+                stdin_pipe=True,
+                sandbox=self.sandbox,
             )
+            await _hand_environment(process, spec.env)
         self._children[flow_id] = process
         record = {"pid": process.pid, "start_ticks": procfs.start_ticks(process.pid)}
         _write_json(self.directory / f"{flow_id}.pid", {**record, "tenant": spec.ref.tenant_id})
@@ -123,6 +131,7 @@ class ProcessBackend:
             if procfs.group_members(group):
                 with suppress(ProcessLookupError, PermissionError):
                     os.killpg(group, signal.SIGKILL)
+                self._signal_all(group, signal.SIGKILL)
                 while procfs.group_members(group):
                     self._reap(flow_id)
                     await asyncio.sleep(POLL_SECONDS)
@@ -151,6 +160,12 @@ class ProcessBackend:
             self._reap(flow_id)
         self._replenish()
 
+    def exits_seen(self) -> bool:
+        exited = {child.pid for child in self._children.values() if child.poll() is not None}
+        new = exited - self._exited
+        self._exited = exited
+        return bool(new)
+
     async def close(self) -> None:
         """Drain the pumps this process started (they would die with it anyway)."""
         for standby, log_path in self._standbys:
@@ -169,10 +184,13 @@ class ProcessBackend:
             "ok": True,
             "backend": self.name,
             "sandbox": self.sandbox.kind,
+            "pump_uid": self.sandbox.run_as[0] if self.sandbox.run_as else os.geteuid(),
             "warm_standbys": len(self._standbys),
         }
         if self.sandbox.warning:
             body["warning"] = self.sandbox.warning
+        if self.sandbox.start_problem:  # the API serves; starting a flow answers 503
+            body["error"] = self.sandbox.start_problem
         return body
 
     # --- helpers for tests and operators ----------------------------------------------------
@@ -217,6 +235,7 @@ class ProcessBackend:
                 log_path=log_path,
                 die_with_parent=self.sandbox.kind == "none",
                 stdin_pipe=True,
+                sandbox=self.sandbox,
             )
             self._standbys.append((child, log_path))
 
@@ -230,9 +249,8 @@ class ProcessBackend:
                 standby_log.unlink(missing_ok=True)
                 continue
             standby_log.replace(log_path)  # its open output follows the file
-            line = json.dumps(spec.env).encode() + b"\n"
             try:
-                await asyncio.to_thread(_write_and_close, child.stdin, line)
+                await _hand_environment(child, spec.env)
             except OSError:  # it died meanwhile
                 with suppress(ProcessLookupError, PermissionError):
                     os.killpg(child.pid, signal.SIGKILL)
@@ -246,6 +264,11 @@ class ProcessBackend:
         members = procfs.group_members(group)
         targets = [pid for pid, name in members if name != "bwrap"] or [pid for pid, _ in members]
         for pid in targets:
+            with suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)
+
+    def _signal_all(self, group: int, signum: int) -> None:
+        for pid, _ in procfs.group_members(group):
             with suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signum)
 
@@ -280,6 +303,13 @@ def _remove_stale_standby_logs(directory: Path) -> None:
             path.unlink(missing_ok=True)
 
 
+async def _hand_environment(child: subprocess.Popen[bytes], env: dict[str, str]) -> None:
+    """The pump's environment, credentials and secrets included, as one JSON line on its
+    stdin: never in its process environment, where /proc/<pid>/environ would show it."""
+    line = json.dumps(env).encode() + b"\n"
+    await asyncio.to_thread(_write_and_close, child.stdin, line)
+
+
 def _write_and_close(stream: Any, data: bytes) -> None:
     try:
         stream.write(data)
@@ -299,5 +329,7 @@ def _protected_paths(settings: Settings) -> list[Path]:
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(value))
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w") as handle:
+        handle.write(json.dumps(value))
     temporary.replace(path)

@@ -30,8 +30,9 @@ def alive(pid: int, ticks: int | None) -> bool:
 
 
 def group_members(group: int) -> list[tuple[int, str]]:
-    """Live (pid, command name) of the processes in process group `group`."""
-    members: list[tuple[int, str]] = []
+    """Live (pid, command name) of the processes in process group `group` and of every
+    descendant of its leader (a sandboxed pump runs in a session of its own: `--new-session`)."""
+    processes: dict[int, tuple[int, int, str]] = {}  # pid -> (parent, group, name)
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -39,11 +40,20 @@ def group_members(group: int) -> list[tuple[int, str]]:
             text = Path(entry.path, "stat").read_text()
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        name = text[text.find("(") + 1 : text.rfind(")")]
         fields = text[text.rfind(")") + 2 :].split()
-        if int(fields[2]) == group and fields[0] not in ("Z", "X"):
-            members.append((int(entry.name), name))
-    return members
+        if fields[0] in ("Z", "X"):
+            continue
+        name = text[text.find("(") + 1 : text.rfind(")")]
+        processes[int(entry.name)] = (int(fields[1]), int(fields[2]), name)
+    members = {pid for pid, (_, pgrp, _) in processes.items() if pgrp == group}
+    if group in processes:
+        members.add(group)
+    grown = True
+    while grown:
+        children = {pid for pid, (parent, _, _) in processes.items() if parent in members}
+        grown = not children <= members
+        members |= children
+    return sorted((pid, processes[pid][2]) for pid in members)
 
 
 def describe_exit(code: int) -> str:

@@ -62,4 +62,29 @@ describe('RunsPage', () => {
     fireEvent.change(screen.getByLabelText('Filter by status'), { target: { value: 'failed' } });
     await waitFor(() => expect(calls.some((call) => call.url.includes('status=failed'))).toBe(true));
   });
+
+  it('renders a forged timeline as text, never as HTML', async () => {
+    const markup = '<img src=x onerror="window.__pwned = 1">';
+    const forged = {
+      ...execution,
+      id: 'exec-forged',
+      error: markup,
+      reason: markup,
+      input: { html: markup },
+      steps: [
+        { step: 1, listener: markup, handler: markup, status: 'failed', input: markup, output: { [markup]: markup }, error: markup, reason: markup, routed_to: markup, started_at: null, finished_at: null, duration_ms: null },
+      ],
+    };
+    mockFetch([
+      { path: '/api/flows/f1', body: { id: 'f1', name: 'triage' } },
+      { path: '/api/flows/f1/executions', body: { items: [], next_cursor: null } },
+      { path: `/api/executions/${forged.id}`, body: forged },
+    ]);
+    renderRoutes([{ path: '/flow/:id/runs/:executionId', element: <RunsPage /> }], `/flow/f1/runs/${forged.id}`);
+    const timeline = await screen.findByTestId('execution-timeline');
+    expect(timeline.querySelector('img')).toBeNull();
+    expect(document.querySelector('img[src="x"]')).toBeNull();
+    expect(timeline.textContent).toContain(markup);
+    expect((window as unknown as { __pwned?: number }).__pwned).toBeUndefined();
+  });
 });

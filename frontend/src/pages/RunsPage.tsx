@@ -131,8 +131,8 @@ function Timeline({ execution, flowId }: { execution: ExecutionDetail; flowId: s
                   </span>
                 </summary>
                 <div className="step-io">
-                  {step.routed_to?.length ? (
-                    <p className="muted small step-routed">→ {step.routed_to.join(', ')}</p>
+                  {Array.isArray(step.routed_to) && step.routed_to.length ? (
+                    <p className="muted small step-routed">→ {step.routed_to.map(String).join(', ')}</p>
                   ) : null}
                   {step.reason ? <p className="form-error step-routed">{step.reason}</p> : null}
                   <JsonBlock label="Input" value={step.input} />

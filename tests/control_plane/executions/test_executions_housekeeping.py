@@ -50,13 +50,16 @@ async def test_reaper_requeues_lost_schedules_and_fails_lost_webhooks(
     on_stream = execution(flow.account.tenant_id, flow.flow_id, kind="webhook", age=old)
     lost_webhook = execution(flow.account.tenant_id, flow.flow_id, kind="webhook", age=old)
     lost_tick = execution(flow.account.tenant_id, flow.flow_id, kind="schedule", age=old)
+    # its caller's retry with the same Idempotency-Key was answered with it: it must run
+    lost_keyed = execution(flow.account.tenant_id, flow.flow_id, kind="webhook", age=old)
+    lost_keyed.idempotency_key = "client-key-1"
     recent = execution(flow.account.tenant_id, flow.flow_id, kind="webhook", age=timedelta())
     async with sessions(app)() as session, session.begin():
-        session.add_all([on_stream, lost_webhook, lost_tick, recent])
+        session.add_all([on_stream, lost_webhook, lost_tick, lost_keyed, recent])
     entry = TriggerEntry(execution_id=on_stream.id, trigger="inbound", target="shape", payload={})
     await redis.xadd(keys.triggers, entry.encode())
 
-    assert await reap(app) == {"found": 1, "requeued": 1, "failed": 1}
+    assert await reap(app) == {"found": 1, "requeued": 2, "failed": 1}
     assert await reap(app) == {"found": 0, "requeued": 0, "failed": 0}, "each is checked once"
 
     async with sessions(app)() as session:
@@ -71,8 +74,12 @@ async def test_reaper_requeues_lost_schedules_and_fails_lost_webhooks(
     assert (rows[lost_webhook.id].status, rows[lost_webhook.id].reason) == ("failed", ENQUEUE_LOST)
     assert rows[recent.id].status == "queued" and rows[recent.id].enqueued_at is None
     entries = await redis.xrange(keys.triggers)
-    assert [fields["execution_id"] for _, fields in entries] == [on_stream.id, lost_tick.id]
-    assert TriggerEntry.decode(entries[1][1]).payload == {"kind": "schedule"}
+    requeued = [fields["execution_id"] for _, fields in entries[1:]]
+    assert entries[0][1]["execution_id"] == on_stream.id
+    assert sorted(requeued) == sorted([lost_tick.id, lost_keyed.id])
+    assert rows[lost_keyed.id].status == "queued" and rows[lost_keyed.id].enqueued_at
+    payloads = [TriggerEntry.decode(fields).payload for _, fields in entries[1:]]
+    assert {"kind": "schedule"} in payloads
 
 
 async def test_retention_deletes_old_finished_executions_per_tier_in_batches(

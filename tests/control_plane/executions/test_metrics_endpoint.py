@@ -55,5 +55,11 @@ async def test_metrics_count_flows_executions_messages_requests_and_latency(
         rotate = "/api/flows/{flow_id}/webhook/rotate"
         assert values[("flowplane_api_requests_total", (("route", rotate), ("status", "200")))] == 1
         assert values[("flowplane_trigger_to_start_seconds_count", ())] == 3
-        assert not any(flow.token in name or flow.flow_id in str(labels) for name, labels in values)
+        # the flow's queue is its one per-flow series; no token and no raw path anywhere
+        assert values[("flowplane_flow_queue_depth", (("flow_id", flow.flow_id),))] == 0
+        assert not any(
+            flow.token in name + str(labels)
+            or (flow.flow_id in str(labels) and name != "flowplane_flow_queue_depth")
+            for name, labels in values
+        )
         assert "/metrics" not in (await client.get("/openapi.json")).text

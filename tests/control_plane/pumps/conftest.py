@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator
 
 import httpx
@@ -9,7 +10,9 @@ import pytest
 from fastapi import FastAPI
 
 from control_plane.app import create_app
+from control_plane.pumps.backends import process as process_module
 from control_plane.settings import Settings
+from pump.keys import PumpEnv
 from tests.control_plane.pumps.pumps_helpers import stop_every_flow
 
 
@@ -24,6 +27,21 @@ def fast_pump_settings(settings: Settings, **overrides: object) -> Settings:
         **overrides,
     }
     return settings.model_copy(update=values)
+
+
+@pytest.fixture
+def handed(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, str]]:
+    """What the process backend handed each flow's pump on its stdin (flow id -> the latest
+    environment): a pump's credential and secrets are never in its process environment."""
+    seen: dict[str, dict[str, str]] = {}
+    original = process_module._hand_environment
+
+    async def recording(child: subprocess.Popen[bytes], env: dict[str, str]) -> None:
+        seen[env[PumpEnv.FLOW_ID]] = dict(env)
+        await original(child, env)
+
+    monkeypatch.setattr(process_module, "_hand_environment", recording)
+    return seen
 
 
 @pytest.fixture

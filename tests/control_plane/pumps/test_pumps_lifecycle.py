@@ -30,7 +30,7 @@ from tests.control_plane.pumps.pumps_helpers import (
 
 
 async def test_a_flow_starts_serves_reports_and_stops(
-    pump_app: FastAPI, pump_client: httpx.AsyncClient
+    pump_app: FastAPI, pump_client: httpx.AsyncClient, handed: dict[str, dict[str, str]]
 ) -> None:
     owner = await sign_up_on(pump_client, pump_app)
     stranger = await sign_up_on(pump_client, pump_app)
@@ -57,9 +57,10 @@ async def test_a_flow_starts_serves_reports_and_stops(
         assert not sees_path(pid, data_dir)
         assert sees_path(pid, pump_package_dir() / "keys.py")
 
-    # Its only credential: a Redis user confined to this flow's keys.
-    environment = pump_environment(pid)
+    # Its only credential: a Redis user confined to this flow's keys, handed over its stdin.
+    environment = handed[flow_id]
     credential = environment[PumpEnv.REDIS_URL]
+    assert PumpEnv.REDIS_URL not in pump_environment(pid)
     assert credential.startswith(f"redis://{acl_username(owner.tenant_id, flow_id)}:")
     assert not {"DATABASE_URL", "FLOWPLANE_DATABASE_URL", "FLOWPLANE_SECRETS_KEY"} & set(
         environment
@@ -99,7 +100,7 @@ async def test_a_flow_starts_serves_reports_and_stops(
 
 
 async def test_starting_again_keeps_a_current_pump_and_replaces_an_outdated_one(
-    pump_app: FastAPI, pump_client: httpx.AsyncClient
+    pump_app: FastAPI, pump_client: httpx.AsyncClient, handed: dict[str, dict[str, str]]
 ) -> None:
     owner = await sign_up_on(pump_client, pump_app)
     flow_id = await create_flow(pump_client, owner, echo_yaml("again"))
@@ -108,7 +109,7 @@ async def test_starting_again_keeps_a_current_pump_and_replaces_an_outdated_one(
     ).status_code == 202
     await wait_for_status(pump_client, owner, flow_id, status="running", observed="running")
     [first_pid] = pump_pids(pump_app, owner, flow_id)
-    first_credential = pump_environment(first_pid)[PumpEnv.REDIS_URL]
+    first_credential = handed[flow_id][PumpEnv.REDIS_URL]
 
     again = await pump_client.post(f"/api/flows/{flow_id}/start", headers=owner.headers)
     assert again.status_code == 202 and again.json()["status"] == "running"
@@ -130,7 +131,7 @@ async def test_starting_again_keeps_a_current_pump_and_replaces_an_outdated_one(
     assert status["outdated"] is False
     [second_pid] = pump_pids(pump_app, owner, flow_id)
     assert second_pid != first_pid
-    assert pump_environment(second_pid)[PumpEnv.REDIS_URL] != first_credential
+    assert handed[flow_id][PumpEnv.REDIS_URL] != first_credential
     await assert_rejected(first_credential)
 
 

@@ -162,7 +162,8 @@ def test_rlimits_and_process_group_apply_to_the_pump(tmp_path: Path) -> None:
 
 def test_without_bubblewrap_the_backend_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    assert detect_sandbox("auto") == Sandbox("none")
+    detected = detect_sandbox("auto")
+    assert (detected.kind, detected.reason) == ("none", None)
     assert Sandbox("none").warning == BARE_SUBPROCESS_WARNING
     with pytest.raises(RuntimeError, match=r"bubblewrap \(bwrap\) is not on the PATH"):
         detect_sandbox("bwrap")

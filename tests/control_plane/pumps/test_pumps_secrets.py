@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from control_plane.pumps.models import FlowSecret
+from pump.keys import PumpEnv
 from tests.control_plane.accounts.accounts_helpers import sessions
 from tests.control_plane.pumps.pumps_helpers import (
     create_flow,
@@ -20,7 +21,7 @@ from tests.control_plane.pumps.pumps_helpers import (
 
 
 async def test_secrets_are_merged_never_shown_and_reach_the_pump(
-    pump_app: FastAPI, pump_client: httpx.AsyncClient
+    pump_app: FastAPI, pump_client: httpx.AsyncClient, handed: dict[str, dict[str, str]]
 ) -> None:
     owner = await sign_up_on(pump_client, pump_app)
     flow_id = await create_flow(pump_client, owner, echo_yaml("secretive"))
@@ -75,10 +76,11 @@ async def test_secrets_are_merged_never_shown_and_reach_the_pump(
     ).status_code == 202
     await wait_for_status(pump_client, owner, flow_id, status="running", observed="running")
     [pid] = pump_pids(pump_app, owner, flow_id)
-    assert pump_secrets(pump_environment(pid)) == {
+    assert pump_secrets(handed[flow_id]) == {
         "OPENAI_API_KEY": "sk-live-2",
         "WEBHOOK_SECRET": "w-1",
     }
+    assert PumpEnv.SECRETS not in pump_environment(pid)
 
     changed = await pump_client.put(url, json={"WEBHOOK_SECRET": "w-2"}, headers=owner.headers)
     assert changed.json()["restart_required"] is True

@@ -1,0 +1,124 @@
+"""Hole 4: a pump's events are untrusted. A pump writing, with its own ACL credential, an
+`execution.failed` for another tenant's execution into its own events stream must change
+nothing of that execution; malformed events must not stop the recorder for anyone."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from control_plane.pumps.acl import PumpCredentials
+from pump.events import Event
+from tests.control_plane.executions.test_executions_recorder import (
+    Setup,
+    fetch,
+    one_step_events,
+    queued_execution,
+    running_flow,
+)
+from tests.control_plane.triggers.triggers_helpers import make_flow, mark_running
+
+FORGED_STEP = '<img src=x onerror="alert(document.cookie)">'
+
+
+async def pump_connection(app: FastAPI, tenant_id: str, flow_id: str) -> aioredis.Redis:
+    """A Redis connection as the flow's pump holds it: its per-flow ACL user."""
+    credentials = PumpCredentials(app.state.redis.client, app.state.redis.url)
+    url = await credentials.issue(tenant_id, flow_id)
+    return aioredis.Redis.from_url(url, decode_responses=True)
+
+
+async def test_a_forged_event_cannot_rewrite_another_tenants_execution(
+    app: FastAPI, client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    victim, victim_tenant, victim_flow = await running_flow(app, client)
+    attacker, attacker_tenant, attacker_flow = await running_flow(app, client)
+    victim_execution = await queued_execution(app, victim_tenant, victim_flow)
+    await victim.publish(one_step_events(victim_execution))
+    await victim.record_all()
+
+    pump = await pump_connection(app, attacker_tenant, attacker_flow)
+    try:
+        for event in (
+            Event(
+                type="step.failed",
+                execution_id=victim_execution,
+                step=2,
+                listener="pwned",
+                data={"error": FORGED_STEP, "reason": "handler_error"},
+            ),
+            Event(
+                type="execution.failed",
+                execution_id=victim_execution,
+                data={"error": FORGED_STEP, "reason": "forged", "steps": 2},
+            ),
+        ):
+            await pump.xadd(attacker.keys.events, event.encode())
+    finally:
+        await pump.aclose()
+    capsys.readouterr()
+    await attacker.record_all()
+    logs = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")
+    ]
+
+    execution, steps = await fetch(app, victim_execution)
+    assert (execution.status, execution.outputs, execution.error) == ("succeeded", [{"n": 1}], None)
+    assert [step.step for step in steps] == [1]
+    assert any(
+        line["event"] == "recorder.foreign_event_dropped"
+        and line["execution_id"] == victim_execution
+        and line["stream_flow_id"] == attacker_flow
+        for line in logs
+    )
+
+
+async def test_malformed_events_are_contained_and_the_rest_is_recorded(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    flow = await make_flow(client, start=False)
+    await mark_running(app, flow.flow_id)
+    tenant_id, flow_id = flow.account.tenant_id, flow.flow_id
+    setup = Setup(app, tenant_id, flow_id)
+    execution_id = await queued_execution(app, tenant_id, flow_id)
+    pump = await pump_connection(app, tenant_id, flow_id)
+    hostile: list[dict[str, str | bytes]] = [
+        {"type": "step.started", "execution_id": execution_id, "ts": "1e300", "step": "9" * 12,
+         "listener": "x", "data": "{}"},
+        {"type": "step.started", "execution_id": execution_id, "ts": "nan", "step": "2",
+         "listener": "L" * 10_000 + "\u0000", "data": '{"handler": "' + "h" * 5000 + '", "input": NaN}'},
+        {"type": "step.completed", "execution_id": execution_id, "ts": "1", "step": "2",
+         "listener": "x", "data": '{"output": ' + "[" * 5000 + "]" * 5000 + "}"},
+        {"type": "step.completed", "execution_id": execution_id, "ts": "1", "step": "3",
+         "listener": b"\xed\xbf\xbf\xff", "data": json.dumps({"output": {"\udfff": [1e308 * 10]},
+         "routed_to": "everyone", "usage": {"tokens": "many"}, "duration_ms": "slow"})},
+        {"type": "step.failed", "execution_id": execution_id, "step": "4", "listener": "y",
+         "ts": "2", "data": json.dumps({"error": "x\u0000" * 20_000, "reason": ["not", "text"]})},
+        {"type": "step.completed", "execution_id": execution_id, "step": "5", "listener": "z",
+         "ts": "3", "data": json.dumps({"output": "o" * (3 * 1024 * 1024)})},
+        {"type": "execution.nonsense", "execution_id": execution_id, "ts": "1", "data": "{}"},
+        {"type": "execution.started", "execution_id": "x" * 10_000, "ts": "1", "data": "{}"},
+        {"type": "log", "execution_id": execution_id, "ts": "1", "data": "not json"},
+    ]  # fmt: skip
+    try:
+        for fields in hostile:
+            await pump.xadd(setup.keys.events, fields)  # type: ignore[arg-type]
+    finally:
+        await pump.aclose()
+    await setup.publish(one_step_events(execution_id))
+    await setup.record_all()
+
+    execution, steps = await fetch(app, execution_id)
+    assert execution.status == "succeeded" and execution.outputs == [{"n": 1}]
+    by_number = {step.step: step for step in steps}
+    assert set(by_number) == {1, 2, 3, 4, 5}
+    assert len(by_number[2].listener) <= 63 and "\u0000" not in by_number[2].listener
+    assert by_number[3].routed_to is None and by_number[3].usage == {}
+    assert len(by_number[4].error or "") <= 16_384 and "\u0000" not in (by_number[4].error or "")
+    assert by_number[5].truncated and by_number[5].output["_truncated"] is True
+    detail = await client.get(f"/api/executions/{execution_id}", headers=flow.account.headers)
+    assert detail.status_code == 200, detail.text
