@@ -3,6 +3,7 @@ environment contract. The only key builder in the project (DESIGN.md §9)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 TRIGGER_GROUP = "pump"  # consumer group of every flow's trigger stream
@@ -116,6 +117,19 @@ class FlowKeys:
     @property
     def channel_pattern(self) -> str:
         return f"{self.prefix}*"
+
+
+FLOW_KEY = re.compile(r"^tenant:(?P<tenant>[^:{}]+):flow:\{(?P<flow>[^:{}]+)\}:(?P<name>.+)$")
+LEGACY_FLOW_KEY = re.compile(r"^tenant:(?P<tenant>[^:{}]+):flow:(?P<flow>[^:{}]+):(?P<name>.+)$")
+
+
+def parse_flow_key(key: str, *, legacy: bool = False) -> tuple[FlowKeys, str] | None:
+    """(the flow's keys, the name after the prefix) of a key `FlowKeys` built, e.g.
+    `(FlowKeys(t, f), "events")`; None for any other key. `legacy`: parse layout 1 instead."""
+    match = (LEGACY_FLOW_KEY if legacy else FLOW_KEY).match(key)
+    if match is None:
+        return None
+    return FlowKeys(match["tenant"], match["flow"]), match["name"]
 
 
 def acl_username(tenant_id: str, flow_id: str) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import socket
 import time
 import uuid
@@ -43,14 +42,13 @@ from control_plane.flows.models import Flow
 from control_plane.metrics import Metrics, app_metrics
 from control_plane.outages import log_failure
 from control_plane.settings import Settings
-from pump.keys import EVENT_STREAM_MAXLEN, LOG_STREAM_MAXLEN, FlowKeys
+from pump.keys import EVENT_STREAM_MAXLEN, LOG_STREAM_MAXLEN, FlowKeys, parse_flow_key
 
 log = structlog.get_logger("control_plane.recorder")
 GROUP = "recorder"
 EVENT_KEEP_SECONDS = 300  # recorded events stay this long (late `?wait=true` readers)
 WRITE_RETRY_SECONDS = 1.0
 MIN_PARSED_DATA_BYTES = 1024 * 1024
-EVENTS_STREAM = re.compile(r"^tenant:(?P<tenant>[^:]+):flow:(?P<flow>[^:]+):events$")
 
 Entry = tuple[str, str, dict[str, str]]  # (stream, entry id, fields)
 
@@ -268,8 +266,10 @@ class Recorder:
 
 def stream_owner(stream: str) -> StreamOwner | None:
     """The flow whose events stream this is (`pump.keys.FlowKeys.events`)."""
-    match = EVENTS_STREAM.match(stream)
-    return StreamOwner(match["tenant"], match["flow"]) if match else None
+    parsed = parse_flow_key(stream)
+    if parsed is None or parsed[1] != "events":
+        return None
+    return StreamOwner(parsed[0].tenant_id, parsed[0].flow_id)
 
 
 def _entry_ms(entry_id: Any) -> int:

@@ -14,7 +14,6 @@ new names, so the reconciler's first pass replaces them with pumps that use the 
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -24,10 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from control_plane.flows.models import Flow
-from pump.keys import KEY_LAYOUT_VERSION, FlowKeys
+from pump.keys import KEY_LAYOUT_VERSION, parse_flow_key
 
 log = structlog.get_logger("control_plane.pumps.keylayout")
-LEGACY_KEY = re.compile(r"^tenant:([A-Za-z0-9_-]{1,64}):flow:([A-Za-z0-9_-]{1,64}):(.+)$")
 SCAN_COUNT = 1000
 
 
@@ -56,10 +54,13 @@ async def migrate_key_layout(
     if flows:
         async for key in redis.scan_iter(match="tenant:*:flow:*", count=SCAN_COUNT):
             name = key if isinstance(key, str) else key.decode()
-            match = LEGACY_KEY.match(name)
-            if match is None or (match[1], match[2]) not in flows:
+            parsed = parse_flow_key(name, legacy=True)
+            if parsed is None:
                 continue
-            target = FlowKeys(match[1], match[2]).prefix + match[3]
+            keys, rest = parsed
+            if (keys.tenant_id, keys.flow_id) not in flows:
+                continue
+            target = keys.prefix + rest
             if await _move(redis, name, target, cluster=cluster):
                 moved += 1
     await redis.set(marker, str(KEY_LAYOUT_VERSION))
