@@ -3,8 +3,12 @@ the control plane does (no database URL, admin Redis credential, secrets key or 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+
+from aiohttp import web
 
 from control_plane.settings import Settings
 from tests.containers.container_helpers import (
@@ -21,27 +25,62 @@ ECHO_WAT = Path(__file__).resolve().parents[2] / "pump" / "examples" / "wat" / "
 SECRET_VALUE = "s3cr3t-only-for-this-flow"
 
 
-def echo_module_yaml() -> str:
-    return """version: 1
-organism: {name: secret-echo}
+def echo_module_yaml(port: int) -> str:
+    """The WASM echo module, then an HTTP call carrying the secret to a server of the test's."""
+    return f"""version: 1
+organism: {{name: secret-echo}}
 triggers:
-  - {name: run, kind: manual, target: echo}
+  - {{name: run, kind: manual, target: echo}}
 listeners:
   - name: echo
     handler: "wasm:echo@1"
+    peers: [call]
+    config: {{greeting: from-wasm}}
+  - name: call
+    handler: builtin.http
     peers: [done]
-    config: {token: "${secrets.API_TOKEN}"}
-  - {name: done, handler: builtin.output, config: {expression: "payload.config"}}
+    config:
+      method: POST
+      url: "http://127.0.0.1:{port}/hook"
+      headers: {{Authorization: "Bearer ${{secrets.API_TOKEN}}"}}
+      json: "{{{{ payload.config }}}}"
+  - {{name: done, handler: builtin.output, config: {{expression: "payload.status"}}}}
 """
+
+
+@asynccontextmanager
+async def receiving_server() -> AsyncIterator[tuple[int, list[dict[str, Any]]]]:
+    """An HTTP server on loopback that records what it is sent (the container shares the host
+    network)."""
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(
+            {"authorization": request.headers.get("Authorization"), "json": await request.json()}
+        )
+        return web.json_response({"ok": True})
+
+    application = web.Application()
+    application.router.add_post("/hook", hook)
+    runner = web.AppRunner(application)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield port, received
+    finally:
+        await runner.cleanup()
 
 
 async def test_secrets_and_modules_reach_the_container_and_no_control_plane_credential_does(
     docker_settings: Settings, docker_client: Any
 ) -> None:
     sha256 = install_module(docker_settings, ECHO_WAT)
-    with modules_resolved({"echo@1": sha256}):
-        async with docker_app(docker_settings) as (app, client):
-            flow = await make_flow(client, echo_module_yaml(), start=False)
+    allowed = docker_settings.model_copy(update={"pump_http_allowlist": "127.0.0.1"})
+    async with receiving_server() as (port, received), docker_app(allowed) as (app, client):
+        with modules_resolved({"echo@1": sha256}):
+            flow = await make_flow(client, echo_module_yaml(port), start=False)
             headers = flow.account.headers
             saved = await client.put(
                 f"/api/flows/{flow.flow_id}/secrets", json={"API_TOKEN": SECRET_VALUE},
@@ -58,7 +97,12 @@ async def test_secrets_and_modules_reach_the_container_and_no_control_plane_cred
             assert ran.status_code == 200, ran.text
             result = ran.json()
             assert result["status"] == "succeeded", result
-            assert result["outputs"] == [{"token": SECRET_VALUE}]
+            assert result["outputs"] == [200]
+            # The module ran in the container and the secret left it where the flow sent it
+            # (events and outputs show secrets redacted).
+            assert received == [
+                {"authorization": f"Bearer {SECRET_VALUE}", "json": {"greeting": "from-wasm"}}
+            ]
 
             container = container_of(docker_client, flow.account.tenant_id, flow.flow_id)
             assert container is not None
