@@ -18,6 +18,7 @@ import redis
 
 from control_plane.settings import Settings
 from tests.control_plane.pumps.conftest import fast_pump_settings
+from tests.control_plane.pumps.conftest import handed as handed  # the pumps' credentials
 from tests.services import REQUIRE_SERVICES
 
 MASTERS = 3
