@@ -173,11 +173,16 @@ class RedisConnections:
 
 
 async def cluster_enabled(url: str) -> bool:
-    """`INFO cluster` says `cluster_enabled:1` on a Redis Cluster node."""
+    """`INFO cluster` says `cluster_enabled:1` on a Redis Cluster node. A Redis that does not
+    answer at start-up (the app still starts and answers 503 until it does) is taken for a
+    single server; a cluster is then used once the control plane restarts."""
     probe = aioredis.Redis.from_url(url, socket_connect_timeout=5, decode_responses=True)
     try:
         info: Any = await probe.info("cluster")
         return bool(int(info.get("cluster_enabled", 0)))
+    except (RedisError, OSError) as error:
+        log.warning("redis.cluster_probe_failed", error=str(error))
+        return False
     finally:
         await probe.aclose()
 

@@ -13,13 +13,15 @@ new names, so the reconciler's first pass replaces them with pumps that use the 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from control_plane.flows.models import Flow
@@ -27,6 +29,7 @@ from pump.keys import KEY_LAYOUT_VERSION, parse_flow_key
 
 log = structlog.get_logger("control_plane.pumps.keylayout")
 SCAN_COUNT = 1000
+RETRY_SECONDS = 5.0
 
 
 def layout_marker_key(database_url: str) -> str:
@@ -67,6 +70,33 @@ async def migrate_key_layout(
     if moved:
         log.info("keys.layout_migrated", keys=moved, version=KEY_LAYOUT_VERSION)
     return moved
+
+
+async def migrate_when_possible(
+    redis: aioredis.Redis,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    database_url: str,
+    *,
+    cluster: bool,
+) -> asyncio.Task[None] | None:
+    """Migrate now; if the database or Redis is down at start-up (the app still starts and
+    answers 503 meanwhile), keep trying in the background. Returns that task, if any."""
+    try:
+        await migrate_key_layout(redis, sessionmaker, database_url, cluster=cluster)
+        return None
+    except (SQLAlchemyError, RedisError, OSError) as error:
+        log.warning("keys.layout_migration_postponed", error=str(error))
+
+    async def retry() -> None:
+        while True:
+            await asyncio.sleep(RETRY_SECONDS)
+            try:
+                await migrate_key_layout(redis, sessionmaker, database_url, cluster=cluster)
+                return
+            except (SQLAlchemyError, RedisError, OSError) as error:
+                log.debug("keys.layout_migration_postponed", error=str(error))
+
+    return asyncio.get_running_loop().create_task(retry(), name="key-layout-migration")
 
 
 async def _move(redis: aioredis.Redis, source: str, target: str, *, cluster: bool) -> bool:

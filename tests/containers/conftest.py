@@ -52,4 +52,5 @@ def docker_settings(settings: Settings, docker_client: Any) -> Settings:
         pump_open_files=1024,
         background_tasks=True,
         recorder_refresh_seconds=0.2,
+        trigger_wait_timeout_seconds=120.0,  # ?wait=true on a busy machine
     )
