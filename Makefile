@@ -3,17 +3,22 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 AS_EXAMPLES := pump/examples/assemblyscript
+# the AssemblyScript compiler the control plane runs to build users' modules (pinned)
+ASC_TOOLCHAIN := control_plane/modules/toolchain
 
 .PHONY: install frontend wasm-examples up test lint typecheck pytest test-containers pump-image \
 	frontend-test e2e clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(ASC_TOOLCHAIN)/node_modules/.package-lock.json
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
+
+$(ASC_TOOLCHAIN)/node_modules/.package-lock.json: $(ASC_TOOLCHAIN)/package-lock.json
+	npm --prefix $(ASC_TOOLCHAIN) ci --no-audit --no-fund
 
 frontend/node_modules/.package-lock.json: frontend/package-lock.json
 	npm --prefix frontend ci --no-audit --no-fund
@@ -61,3 +66,4 @@ test: lint typecheck pytest frontend-test e2e
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist $(AS_EXAMPLES)/node_modules pump/examples/build
+	rm -rf $(ASC_TOOLCHAIN)/node_modules

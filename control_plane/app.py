@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from control_plane import __version__
 from control_plane.accounts.endpoints import router as accounts_router
+from control_plane.blobs import blob_store_from_settings
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.errors import install_error_handlers
 from control_plane.executions.endpoints import router as executions_router
@@ -18,10 +19,13 @@ from control_plane.flows.endpoints import router as flows_router
 from control_plane.frontend import mount_frontend
 from control_plane.health.endpoints import router as health_router
 from control_plane.metrics import install_metrics
+from control_plane.modules.endpoints import router as modules_router
+from control_plane.modules.runtime import modules_service
 from control_plane.observability import configure_logging, install_request_ids
 from control_plane.openapi import install_openapi
 from control_plane.organism_editor.endpoints import router as organism_router
 from control_plane.outages import install_outage_handlers
+from control_plane.pumps.endpoints import module_downloads as pump_modules_router
 from control_plane.pumps.endpoints import router as pumps_router
 from control_plane.pumps.lifespan import pumps_service
 from control_plane.redis import RedisConnections
@@ -53,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.redis = redis
+        app.state.blobs = blob_store_from_settings(settings)
         async with AsyncExitStack() as services:
             for start_service in SERVICES:
                 await services.enter_async_context(start_service(app))
@@ -82,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 # closed in reverse order at shutdown. The pump orchestrator comes first because triggers and the
 # recorder use app.state.pumps; they close before it, so triggers drain first.
 SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
+    modules_service,
     pumps_service,
     executions_service,
     triggers_service,
@@ -93,4 +99,6 @@ API_ROUTERS: list[APIRouter] = [
     pumps_router,
     triggers_router,
     executions_router,
+    modules_router,
+    pump_modules_router,
 ]

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     blob_url: str = Field(
         default="", validation_alias=AliasChoices("FLOWPLANE_BLOB_URL", "BLOB_URL")
     )
+    # S3-compatible stores (MinIO, R2, ...): the endpoint boto3 talks to instead of AWS
+    blob_endpoint_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("FLOWPLANE_BLOB_ENDPOINT_URL", "BLOB_ENDPOINT_URL"),
+    )
     public_url: str = ""  # base URL shown in webhook URLs; empty: taken from the request
     log_level: str = "INFO"
     log_json: bool = True
@@ -50,7 +55,10 @@ class Settings(BaseSettings):
     # a trigger whose pump died this many times while running it fails (`poison_message`)
     pump_delivery_limit: int = Field(default=3, ge=1)
     pump_http_allowlist: str = ""  # hosts/CIDRs the HTTP handler may reach despite being private
-    pump_module_source: str = ""  # directory or URL of <sha256>.wasm; empty: <data_dir>/modules
+    # Empty: each pump gets its own flow's modules as read-only files staged from the blob store
+    # (process and docker backends). An http(s) URL: this control plane as pumps reach it; each
+    # pump downloads its own flow's modules from it with a per-flow token (kubernetes).
+    pump_module_source: str = ""
     pump_memory_bytes: int = 512 * 1024 * 1024  # docker/kubernetes memory limit per pump
     pump_cpu: float = 1.0  # docker/kubernetes CPU limit per pump, in cores
     pump_pids: int = 256  # docker/kubernetes process/thread limit per pump
@@ -78,6 +86,18 @@ class Settings(BaseSettings):
     kubernetes_kubeconfig: str = ""  # empty: in-cluster configuration, else ~/.kube/config
     kubernetes_redis_pod_labels: dict[str, str] = {"app.kubernetes.io/name": "redis"}
     kubernetes_redis_port: int = 6379
+
+    # --- modules (control_plane/modules/README.md) ---------------------------------------------
+    module_toolchain_dir: Path | None = None  # node_modules of AssemblyScript; None: built-in
+    module_build_timeout_seconds: float = 60.0  # wall time of one sandboxed `asc` build
+    module_build_memory_bytes: int = 1024**3  # RLIMIT_DATA of the compiler process
+    module_build_concurrency: int = 1  # builds at once per control-plane process
+    module_builds_per_minute: int = 10  # per workspace
+    module_test_runs_per_minute: int = 60  # per workspace (the editor's Test panel)
+    module_max_source_bytes: int = 256 * 1024
+    module_max_wasm_bytes: int = (
+        2 * 1024 * 1024
+    )  # uploads travel as base64 within api_max_body_bytes
 
     # --- triggers and executions (control_plane/triggers/README.md, executions/README.md) ------
     webhook_max_body_bytes: int = 1024 * 1024  # larger webhook bodies get 413

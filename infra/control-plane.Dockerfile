@@ -11,6 +11,12 @@ RUN npm ci --no-audit --no-fund
 COPY frontend/ ./
 RUN npm run build
 
+# The AssemblyScript compiler the control plane runs (sandboxed) to build users' modules.
+FROM node:20-bookworm-slim AS toolchain
+WORKDIR /src/toolchain
+COPY control_plane/modules/toolchain/package.json control_plane/modules/toolchain/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -18,7 +24,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     FLOWPLANE_DATA_DIR=/data
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends bubblewrap \
+    && apt-get install -y --no-install-recommends bubblewrap libstdc++6 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --uid 10001 --create-home --home-dir /home/flowplane flowplane \
     && mkdir /data && chown flowplane /data
@@ -33,6 +39,8 @@ RUN rm -rf pump/examples/assemblyscript/node_modules \
     && pip install -e . \
     && python -m compileall -q control_plane pump
 COPY --from=editor /src/frontend/dist frontend/dist
+COPY --from=toolchain /usr/local/bin/node /usr/local/bin/node
+COPY --from=toolchain /src/toolchain/node_modules control_plane/modules/toolchain/node_modules
 
 USER flowplane
 VOLUME ["/data"]

@@ -1,5 +1,6 @@
 """`python -m pump` serves the flow configured by the environment (pump.keys.PumpEnv);
-`python -m pump run organism.yaml --payload '{...}'` runs one execution locally."""
+`python -m pump run organism.yaml --payload '{...}'` runs one execution locally;
+`python -m pump invoke` runs one module invocation described on stdin (pump/wasm/trial.py)."""
 
 from __future__ import annotations
 
@@ -63,8 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         from pump.local_runner import run_cli
 
         return _run_loop(run_cli(args[1:]))
+    if args == ["invoke"]:
+        from pump.wasm.trial import main as invoke
+
+        return invoke()
     if args:
-        print("usage: python -m pump [run organism.yaml --payload JSON ...]", file=sys.stderr)
+        print(
+            "usage: python -m pump [run organism.yaml --payload JSON ... | invoke]", file=sys.stderr
+        )
         return 2
     return serve()
 

@@ -157,6 +157,9 @@ class PumpEnv:
     WASM_TIMEOUT_SECONDS = "FLOWPLANE_WASM_TIMEOUT_SECONDS"
     # JSON {"<module-id>@<version>": ["http_fetch"]}: capabilities the installer granted a module
     MODULE_GRANTS = "FLOWPLANE_MODULE_GRANTS"
+    # JSON {"<module-id>@<version>": ["api.example.com", "*.example.org"]}: the hosts a module's
+    # http_fetch may reach (what it declared); a module not listed may reach any public host
+    MODULE_HOSTS = "FLOWPLANE_MODULE_HOSTS"
     # seconds a trigger entry must sit unacknowledged with a silent consumer before another pump
     # takes it over (live pumps refresh their in-flight entries every second)
     RECLAIM_IDLE_SECONDS = "FLOWPLANE_RECLAIM_IDLE_SECONDS"

@@ -111,6 +111,29 @@ class AddressPolicy:
         self.check_address(host.strip("[]"), host)
 
 
+class HostScope:
+    """The hosts a WASM module declared for `http_fetch` (`api.example.com`, `*.example.org`,
+    or `*` for any public host); checked on every hop, redirects included."""
+
+    def __init__(self, hosts: Iterable[str]) -> None:
+        self.hosts = tuple(host.strip().lower().rstrip(".") for host in hosts if host.strip())
+        self._any = "*" in self.hosts
+        self._exact = {host for host in self.hosts if not host.startswith("*")}
+        self._suffixes = tuple(host[1:] for host in self.hosts if host.startswith("*."))
+
+    def allows(self, host: str) -> bool:
+        name = host.lower().strip("[]").rstrip(".")
+        return self._any or name in self._exact or name.endswith(self._suffixes)
+
+    def check(self, host: str) -> None:
+        if not self.allows(host):
+            raise StepError(
+                "host_not_declared",
+                f"{host!r} is not among the hosts the module declared for http_fetch "
+                f"({', '.join(self.hosts) or 'none'})",
+            )
+
+
 class GuardedResolver(AbstractResolver):
     def __init__(self, policy: AddressPolicy, inner: AbstractResolver | None = None) -> None:
         self._policy = policy
@@ -183,13 +206,15 @@ class GuardedHttpClient:
         body: str | bytes | None = None,
         timeout_seconds: float = 30,
         max_bytes: int = MAX_RESPONSE_BYTES,
+        scope: HostScope | None = None,
     ) -> HttpResponse:
         """Raise StepError with reason `blocked_address`, `timeout`, `response_too_large`,
-        `invalid_url` or `http_error`; a non-2xx status is a response, not an error."""
+        `invalid_url`, `host_not_declared` (outside `scope`) or `http_error`; a non-2xx status
+        is a response, not an error."""
         try:
             async with asyncio.timeout(timeout_seconds):
                 return await self._follow(
-                    method.upper(), url, dict(headers or {}), json_body, body, max_bytes
+                    method.upper(), url, dict(headers or {}), json_body, body, max_bytes, scope
                 )
         except TimeoutError:
             raise StepError(
@@ -210,9 +235,12 @@ class GuardedHttpClient:
         json_body: Any,
         body: str | bytes | None,
         max_bytes: int,
+        scope: HostScope | None = None,
     ) -> HttpResponse:
         target = _parse_url(url)
         for _ in range(MAX_REDIRECTS + 1):
+            if scope is not None:
+                scope.check(target.host or "")
             self.policy.check_url_host(target.host or "")
             async with self._session.request(
                 method, target, headers=headers, json=json_body, data=body, allow_redirects=False

@@ -17,7 +17,7 @@ from pump.writer import RedisWriter
 # aiohttp and wasmtime are imported on first use: they cost a cold pump start ~0.2 s that a
 # flow of transforms never needs.
 if TYPE_CHECKING:
-    from pump.netguard import GuardedHttpClient
+    from pump.netguard import GuardedHttpClient, HostScope
     from pump.wasm.modules import ModuleStore
 
 WASM_WORKER_THREADS = 4
@@ -74,6 +74,14 @@ class Services:
         from pump.wasm.modules import module_key
 
         return self.settings.module_grants.get(module_key(reference), frozenset())
+
+    def hosts_for(self, reference: str) -> HostScope | None:
+        """The hosts the module declared for http_fetch; None when it declared none (any)."""
+        from pump.netguard import HostScope
+        from pump.wasm.modules import module_key
+
+        hosts = self.settings.module_hosts.get(module_key(reference))
+        return HostScope(hosts) if hosts is not None else None
 
     async def aclose(self) -> None:
         if self._http is not None:

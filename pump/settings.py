@@ -38,6 +38,7 @@ class PumpSettings:
     modules: dict[str, str] = field(default_factory=dict)  # "<id>@<version>" -> sha256
     module_source: str | None = None
     module_grants: dict[str, frozenset[str]] = field(default_factory=dict)
+    module_hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     concurrency: int = DEFAULT_CONCURRENCY
     memory_quota_bytes: int = 0
     http_allowlist: tuple[str, ...] = ()
@@ -60,6 +61,7 @@ class PumpSettings:
             modules=_string_map(env, PumpEnv.MODULES),
             module_source=env.get(PumpEnv.MODULE_SOURCE) or None,
             module_grants=_grants(env),
+            module_hosts=_hosts(env),
             concurrency=_number(env, PumpEnv.CONCURRENCY, DEFAULT_CONCURRENCY, int, minimum=1),
             memory_quota_bytes=_number(env, PumpEnv.MEMORY_QUOTA_BYTES, 0, int, minimum=0),
             http_allowlist=_csv(env.get(PumpEnv.HTTP_ALLOWLIST, "")),
@@ -147,6 +149,21 @@ def _grants(env: Mapping[str, str]) -> dict[str, frozenset[str]]:
             )
         grants[str(key)] = frozenset(items)
     return grants
+
+
+def _hosts(env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    text = env.get(PumpEnv.MODULE_HOSTS, "").strip()
+    if not text:
+        return {}
+    value = _json(text, PumpEnv.MODULE_HOSTS)
+    if not isinstance(value, dict):
+        raise SettingsError(f"{PumpEnv.MODULE_HOSTS} must be a JSON object")
+    hosts: dict[str, tuple[str, ...]] = {}
+    for key, items in value.items():
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise SettingsError(f"{PumpEnv.MODULE_HOSTS}[{key!r}] must be a list of host names")
+        hosts[str(key)] = tuple(items)
+    return hosts
 
 
 def _number(

@@ -30,6 +30,7 @@ REVISIONS: dict[str, tuple[str, set[str]]] = {
         "0002_pumps",
         {"executions", "execution_steps", "execution_counters", "schedule_states"},
     ),
+    "0006_modules": ("0003_executions", {"modules", "module_versions"}),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from control_plane.accounts.dependencies import (
@@ -163,3 +163,21 @@ async def update_secrets(
     flow = (await flows.get_flow(session, principal, flow_id)).flow
     names = await secrets.update_secrets(session, pumps.secret_box, flow, body.root)
     return SecretNamesOut(names=names, restart_required=flow.status in ("starting", "running"))
+
+
+# Pumps that cannot mount their modules (kubernetes) download them here: the token in the URL
+# is signed by the control plane and names the flow and exactly the hashes it may fetch.
+module_downloads = APIRouter(prefix="/pump-modules", tags=["pumps"])
+
+
+@module_downloads.get(
+    "/{token}/{filename}",
+    response_class=Response,
+    summary="A pump downloads one of its flow's modules (`<sha256>.wasm`) with its token",
+    responses={200: {"content": {"application/wasm": {}}}, 404: {"description": "NotFound"}},
+)
+async def download_pump_module(
+    token: str, filename: str, session: DatabaseSession, pumps: Pumps
+) -> Response:
+    data = await service.pump_module_bytes(session, pumps, token, filename)
+    return Response(data, media_type="application/wasm")

@@ -25,7 +25,7 @@ async def pumps_service(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings.resolved_database_url,
         cluster=app.state.redis.cluster,
     )
-    pumps = Orchestrator(app.state.settings, app.state.redis)
+    pumps = Orchestrator(app.state.settings, app.state.redis, blobs=app.state.blobs)
     app.state.pumps = pumps
     reconciler: Reconciler | None = None
     task: asyncio.Task[None] | None = None

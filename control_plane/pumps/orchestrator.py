@@ -15,6 +15,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from control_plane.blobs import BlobStore, blob_store_from_settings
 from control_plane.pumps.acl import PumpCredentials
 from control_plane.pumps.backends import (
     PumpBackend,
@@ -23,8 +24,9 @@ from control_plane.pumps.backends import (
     PumpState,
     create_backend,
 )
-from control_plane.pumps.backends.base import module_source, pump_resources
+from control_plane.pumps.backends.base import pump_resources
 from control_plane.pumps.locks import flow_lock
+from control_plane.pumps.module_files import TOKEN_PURPOSE, ModuleFiles
 from control_plane.pumps.queue import QueueDepth, queue_depth
 from control_plane.pumps.secrets import SecretBox
 from control_plane.redis import RedisConnections
@@ -36,15 +38,25 @@ LIVE_HEARTBEAT_STATUSES = frozenset({"running", "draining"})
 
 @dataclass(frozen=True)
 class ResolvedModules:
-    """`FLOWPLANE_MODULES` (`<id>@<version>` -> sha256) and `FLOWPLANE_MODULE_GRANTS`."""
+    """`FLOWPLANE_MODULES` (`<id>@<version>` -> sha256), `FLOWPLANE_MODULE_GRANTS` and
+    `FLOWPLANE_MODULE_HOSTS` (the hosts each module's http_fetch may reach)."""
 
     hashes: dict[str, str] = field(default_factory=dict)
     grants: dict[str, list[str]] = field(default_factory=dict)
+    hosts: dict[str, list[str]] = field(default_factory=dict)
+
+    def merged(self, other: ResolvedModules) -> ResolvedModules:
+        return ResolvedModules(
+            {**self.hashes, **other.hashes},
+            {**self.grants, **other.grants},
+            {**self.hosts, **other.hosts},
+        )
 
 
 # The modules domain registers how `wasm:`/`tool:` references of a tenant resolve to content
-# hashes: `async (session, tenant_id, references) -> ResolvedModules`. A reference nobody
-# resolves reaches the pump unresolved, which fails that step with "module ... is not installed".
+# hashes: `async (session, tenant_id, references) -> ResolvedModules` (each resolver answers the
+# references it knows and ignores the others). A reference nobody resolves reaches the pump
+# unresolved, which fails that step with "module ... is not installed".
 ModuleResolver = Callable[[AsyncSession, str, list[str]], Awaitable[ResolvedModules]]
 MODULE_RESOLVERS: list[ModuleResolver] = []
 
@@ -75,7 +87,11 @@ class Observation:
 
 class Orchestrator:
     def __init__(
-        self, settings: Settings, redis: RedisConnections, backend: PumpBackend | None = None
+        self,
+        settings: Settings,
+        redis: RedisConnections,
+        backend: PumpBackend | None = None,
+        blobs: BlobStore | None = None,
     ) -> None:
         self.settings = settings
         self.redis: aioredis.Redis = redis.client
@@ -84,6 +100,11 @@ class Orchestrator:
         )
         self.backend = backend or create_backend(settings)
         self.secret_box = SecretBox.from_settings(settings)
+        self.module_files = ModuleFiles(
+            settings,
+            blobs or blob_store_from_settings(settings),
+            self.secret_box.derive_key(TOKEN_PURPOSE),
+        )
 
     def flow_lock(
         self, flow_id: str, *, wait: float | None = None
@@ -92,8 +113,9 @@ class Orchestrator:
         ttl = self.settings.pump_stop_timeout_seconds + 60.0
         return flow_lock(self.redis, flow_id, ttl=ttl, wait=ttl if wait is None else wait)
 
-    def pump_env(self, request: LaunchRequest, redis_url: str) -> dict[str, str]:
-        source, _ = module_source(self.settings)
+    def pump_env(
+        self, request: LaunchRequest, redis_url: str, module_source: str | None = None
+    ) -> dict[str, str]:
         env = {
             PumpEnv.TENANT_ID: request.ref.tenant_id,
             PumpEnv.FLOW_ID: request.ref.flow_id,
@@ -102,12 +124,14 @@ class Orchestrator:
             PumpEnv.SECRETS: _b64(json.dumps(request.secrets)),
             PumpEnv.MODULES: json.dumps(request.modules.hashes),
             PumpEnv.MODULE_GRANTS: json.dumps(request.modules.grants),
-            PumpEnv.MODULE_SOURCE: source,
+            PumpEnv.MODULE_HOSTS: json.dumps(request.modules.hosts),
             PumpEnv.CONCURRENCY: str(self.settings.pump_concurrency),
             PumpEnv.DELIVERY_LIMIT: str(self.settings.pump_delivery_limit),
             PumpEnv.MEMORY_QUOTA_BYTES: str(request.memory_quota_bytes),
             PumpEnv.CONSUMER: request.ref.name,
         }
+        if module_source:
+            env[PumpEnv.MODULE_SOURCE] = module_source
         if self.settings.pump_http_allowlist:
             env[PumpEnv.HTTP_ALLOWLIST] = self.settings.pump_http_allowlist
         return env
@@ -116,16 +140,23 @@ class Orchestrator:
         """Issue a fresh credential and (re)start the pump with it."""
         ref = request.ref
         await self.redis.delete(FlowKeys(ref.tenant_id, ref.flow_id).heartbeat)  # a predecessor's
-        redis_url = await self.credentials.issue(ref.tenant_id, ref.flow_id)
-        _, module_dir = module_source(self.settings)
-        spec = PumpSpec(
-            ref, self.pump_env(request, redis_url), pump_resources(self.settings), module_dir
-        )
+        hashes = request.modules.hashes
+        module_dir = await self.module_files.stage(ref, hashes)
+        source = self.module_files.source(ref, hashes, module_dir)
         try:
-            await self.backend.start(spec)
+            redis_url = await self.credentials.issue(ref.tenant_id, ref.flow_id)
+            env = self.pump_env(request, redis_url, source)
+            spec = PumpSpec(ref, env, pump_resources(self.settings), module_dir)
+            try:
+                await self.backend.start(spec)
+            except BaseException:
+                await self.credentials.revoke(ref.tenant_id, ref.flow_id)
+                raise
         except BaseException:
-            await self.credentials.revoke(ref.tenant_id, ref.flow_id)
+            if module_dir is not None:
+                self.module_files.discard(ref, only=module_dir)
             raise
+        await self.module_files.adiscard(ref, keep=module_dir)  # the predecessor's, if any
 
     async def halt(self, ref: PumpRef, *, drain: bool = True) -> None:
         """Stop the pump (SIGTERM and drain, unless `drain` is false), then delete its Redis
@@ -134,6 +165,7 @@ class Orchestrator:
         await self.backend.stop(ref, grace_seconds=timeout)
         await self.credentials.revoke(ref.tenant_id, ref.flow_id)
         await self.redis.delete(FlowKeys(ref.tenant_id, ref.flow_id).heartbeat)
+        await self.module_files.adiscard(ref)
 
     async def heartbeat(self, ref: PumpRef) -> dict[str, str] | None:
         fields: Any = await self.redis.hgetall(FlowKeys(ref.tenant_id, ref.flow_id).heartbeat)

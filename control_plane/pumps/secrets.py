@@ -7,6 +7,8 @@ pump in its environment at start, and never returned by the API."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 import tempfile
@@ -32,6 +34,12 @@ KEY_READ_ATTEMPTS = 250
 class SecretBox:
     def __init__(self, key: bytes | str) -> None:
         self._fernet = Fernet(key)
+        self._key = key.encode("ascii") if isinstance(key, str) else key
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for another use (e.g. signing pump module tokens) that reveals nothing of
+        this one: HMAC-SHA256 of the purpose under the secrets key."""
+        return hmac.new(self._key, purpose.encode("utf-8"), hashlib.sha256).digest()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SecretBox:

@@ -18,11 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.models import Tenant
 from control_plane.billing.tiers import UPGRADE_URL, tier_limits
+from control_plane.blobs import BlobCorrupted, BlobNotFound
 from control_plane.db import utcnow
 from control_plane.errors import (
     Conflict,
     ControlPlaneError,
     InvalidOrganism,
+    NotFound,
     QuotaExceeded,
     ServiceUnavailable,
 )
@@ -182,10 +184,7 @@ async def launch(
     )
     modules = ResolvedModules()
     for resolve in MODULE_RESOLVERS if references else []:
-        found = await resolve(session, flow.tenant_id, references)
-        modules = ResolvedModules(
-            {**modules.hashes, **found.hashes}, {**modules.grants, **found.grants}
-        )
+        modules = modules.merged(await resolve(session, flow.tenant_id, references))
     request = LaunchRequest(
         ref=flow_ref(flow),
         organism_yaml=flow.organism_yaml,
@@ -194,6 +193,27 @@ async def launch(
         modules=modules,
     )
     await pumps.launch(request)
+
+
+async def pump_module_bytes(
+    session: AsyncSession, pumps: Orchestrator, token: str, filename: str
+) -> bytes:
+    """A module a pump may download: its token is valid, its flow still exists, and the hash
+    is one the token names. Anything else is NotFound (nothing to learn from the answer)."""
+    granted = pumps.module_files.verify(token)
+    sha256 = filename.removesuffix(".wasm")
+    if granted is None or not filename.endswith(".wasm") or sha256 not in granted[1]:
+        raise NotFound("no such module")
+    ref = granted[0]
+    found = await session.scalar(
+        select(Flow.id).where(Flow.id == ref.flow_id, Flow.tenant_id == ref.tenant_id)
+    )
+    if found is None:
+        raise NotFound("no such module")
+    try:
+        return await pumps.module_files.blobs.get(sha256)
+    except (BlobNotFound, BlobCorrupted) as error:
+        raise NotFound(f"module {sha256} is not available: {error}") from error
 
 
 def startable_organism(flow: Flow) -> Organism:

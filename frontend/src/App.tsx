@@ -12,6 +12,8 @@ import { DashboardPage } from './pages/DashboardPage';
 const EditorPage = lazy(() => import('./pages/EditorPage'));
 const RunsPage = lazy(() => import('./pages/RunsPage'));
 const SettingsPage = lazy(() => import('./pages/SettingsPage'));
+const ModulesPage = lazy(() => import('./modules/ModulesPage'));
+const ModuleEditorPage = lazy(() => import('./modules/ModuleEditorPage'));
 
 export function createQueryClient(): QueryClient {
   return new QueryClient({
@@ -62,6 +64,8 @@ const router = createBrowserRouter([
     children: [
       { path: '/dashboard', element: <DashboardPage /> },
       { path: '/settings', element: withSuspense(<SettingsPage />) },
+      { path: '/modules', element: withSuspense(<ModulesPage />) },
+      { path: '/modules/:id', element: withSuspense(<ModuleEditorPage />) },
       { path: '/flow/:id/runs', element: withSuspense(<RunsPage />) },
       { path: '/flow/:id/runs/:executionId', element: withSuspense(<RunsPage />) },
     ],

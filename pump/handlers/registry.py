@@ -73,6 +73,7 @@ def _build(listener: Listener, services: Services) -> Handler:
             services.http if "http_fetch" in grants else None,
             grants,
             secrets,
+            services.hosts_for(reference),
         )
     raise HandlerConfigError(
         f"listeners[{listener.name}].handler {reference!r} is not builtin.*, wasm: or tool:"

@@ -11,7 +11,7 @@ from typing import Any
 from pump.handlers.base import HandlerResult, StepContext, StepError
 from pump.handlers.core import render_or_fail
 from pump.memory import ProjectMemory
-from pump.netguard import GuardedHttpClient
+from pump.netguard import GuardedHttpClient, HostScope
 from pump.organism.models import Listener
 from pump.templating import has_dynamic_parts
 from pump.wasm.abi import InvocationFailure
@@ -29,6 +29,7 @@ class WasmHandler:
         http: GuardedHttpClient | None,
         grants: frozenset[str],
         secrets: Mapping[str, str],
+        hosts: HostScope | None = None,
     ) -> None:
         self._reference = listener.handler
         self._config = listener.config
@@ -39,6 +40,7 @@ class WasmHandler:
         self._http = http if "http_fetch" in grants else None
         self._grants = grants
         self._secrets = secrets
+        self._hosts = hosts
 
     async def __call__(self, context: StepContext, payload: Any) -> HandlerResult:
         try:
@@ -63,7 +65,9 @@ class WasmHandler:
             separators=(",", ":"),
         ).encode()
         loop = asyncio.get_running_loop()
-        host = HostContext(loop=loop, log=context.log, memory=self._memory, http=self._http)
+        host = HostContext(
+            loop=loop, log=context.log, memory=self._memory, http=self._http, hosts=self._hosts
+        )
         try:
             raw = await loop.run_in_executor(
                 self._executor, self._modules.engine.invoke, compiled, request, host

@@ -20,7 +20,7 @@ import wasmtime
 
 from pump.handlers.base import StepError
 from pump.memory import ProjectMemory
-from pump.netguard import GuardedHttpClient
+from pump.netguard import GuardedHttpClient, HostScope
 from pump.wasm.abi import (
     LOG_LEVEL_NAMES,
     MEMORY_DISABLED,
@@ -43,7 +43,10 @@ class HostContext:
     log: Callable[[str, str], None]  # runs on the loop
     memory: ProjectMemory
     http: GuardedHttpClient | None  # set only when the module was granted http_fetch
+    hosts: HostScope | None = None  # the hosts http_fetch may reach; None: any public host
     deadline: float = 0.0  # time.monotonic() at which the invocation's wall time ends
+    measure_fuel: bool = False  # record `fuel_used` (the module test panel shows it)
+    fuel_used: int | None = None
     abort: tuple[str, str] | None = None
     log_lines: int = 0
 
@@ -229,6 +232,7 @@ def _http_fetch(caller: wasmtime.Caller, context: HostContext, pointer: int, len
                 json_body=request.get("json"),
                 body=request.get("body"),
                 timeout_seconds=timeout,
+                scope=context.hosts,
             ),
             "http_fetch",
         )

@@ -141,6 +141,8 @@ class WasmEngine:
             ) from None
         finally:
             current.context = None
+            if host.measure_fuel:
+                host.fuel_used = self.limits.fuel - store.get_fuel()
             # free the instance slot now, not when a traceback holding this frame is collected
             store.close()
 

@@ -42,6 +42,7 @@ def test_settings_read_the_environment_contract() -> None:
                 PumpEnv.SECRETS: secrets,
                 PumpEnv.MODULES: json.dumps({"echo@1": "AB" * 32}),
                 PumpEnv.MODULE_GRANTS: json.dumps({"echo@1": ["http_fetch"]}),
+                PumpEnv.MODULE_HOSTS: json.dumps({"echo@1": ["api.example.com"]}),
                 PumpEnv.HTTP_ALLOWLIST: " 127.0.0.1, hooks.internal ,",
                 PumpEnv.CONCURRENCY: "8",
                 PumpEnv.MEMORY_QUOTA_BYTES: "1000",
@@ -52,6 +53,7 @@ def test_settings_read_the_environment_contract() -> None:
     assert settings.secrets == {"KEY": "v"}
     assert settings.modules == {"echo@1": "ab" * 32}
     assert settings.module_grants == {"echo@1": frozenset({"http_fetch"})}
+    assert settings.module_hosts == {"echo@1": ("api.example.com",)}
     assert settings.http_allowlist == ("127.0.0.1", "hooks.internal")
     assert (settings.concurrency, settings.memory_quota_bytes) == (8, 1000)
     defaults = PumpSettings.from_env(environment())
@@ -69,6 +71,7 @@ def test_settings_read_the_environment_contract() -> None:
         (PumpEnv.SECRETS, base64.b64encode(b"[1]").decode(), "JSON object of strings"),
         (PumpEnv.MODULES, "{", "FLOWPLANE_MODULES is not valid JSON"),
         (PumpEnv.MODULE_GRANTS, '{"m@1": ["sockets"]}', "unknown capabilities ['sockets']"),
+        (PumpEnv.MODULE_HOSTS, '{"m@1": "a.example"}', "must be a list of host names"),
         (PumpEnv.CONCURRENCY, "0", "FLOWPLANE_CONCURRENCY must be at least 1"),
         (PumpEnv.WASM_FUEL, "lots", "FLOWPLANE_WASM_FUEL must be a number"),
     ],

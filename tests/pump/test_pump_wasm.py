@@ -161,7 +161,10 @@ async def test_http_fetch_needs_a_grant_and_goes_through_the_guard(
     async def fast(_: web.Request) -> web.Response:
         return web.json_response({"pong": True})
 
-    async with serve([web.get("/ping", fast)]) as server:
+    async def elsewhere(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"http://localhost:{request.url.port}/ping")
+
+    async with serve([web.get("/ping", fast), web.get("/away", elsewhere)]) as server:
         organism = (
             HEADER
             + """
@@ -179,12 +182,23 @@ listeners:
             fetched = await flow.run(payload)
         async with in_process(redis_url, organism, **granted, http_allowlist=()) as flow:
             blocked = await flow.run(payload)
+        declared = {**granted, "module_hosts": {"fetch@1": ("127.0.0.1",)}}
+        async with in_process(redis_url, organism, **declared) as flow:
+            in_scope = await flow.run(payload)
+            redirected = await flow.run({"method": "GET", "url": f"{server.url}/away"})
+        elsewhere_only = {**granted, "module_hosts": {"fetch@1": ("api.example.com",)}}
+        async with in_process(redis_url, organism, **elsewhere_only) as flow:
+            out_of_scope = await flow.run(payload)
     failed = refused.of("step.failed")[0].data
     assert failed["reason"] == "capability_not_granted"
     assert "http_fetch" in failed["error"]
     assert fetched.outcome.outputs[0]["status"] == 200
     assert fetched.outcome.outputs[0]["json"] == {"pong": True}
     assert blocked.outcome.outputs[0]["reason"] == "blocked_address"
+    assert in_scope.outcome.outputs[0]["json"] == {"pong": True}
+    assert redirected.outcome.outputs[0]["reason"] == "host_not_declared", "checked per hop"
+    assert out_of_scope.outcome.outputs[0]["reason"] == "host_not_declared"
+    assert "api.example.com" in out_of_scope.outcome.outputs[0]["error"]
 
 
 @pytest.mark.parametrize(

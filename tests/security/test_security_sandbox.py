@@ -66,7 +66,7 @@ print(json.dumps({
 
 def run_attack(backend: ProcessBackend, tmp_path: Path, python: str) -> dict[str, Any]:
     argv = sandboxed_command(
-        backend.sandbox, [python, "-I", "-c", ATTACK], read_only=backend._read_only(None),
+        backend.sandbox, [python, "-I", "-c", ATTACK], read_only=backend._read_only(),
         hidden=backend.hidden,
     )  # fmt: skip
     log_path = tmp_path / "attack.log"

@@ -45,7 +45,9 @@ class PumpSpec:
     ref: PumpRef
     env: dict[str, str]  # the whole environment of `python -m pump` (PumpEnv names)
     resources: PumpResources
-    # A local directory of <sha256>.wasm the pump may read (process backend binds it read-only).
+    # The flow's own modules (<sha256>.wasm, nothing else) as a local directory: the process
+    # backend binds it read-only into the sandbox, docker mounts it read-only. None when the flow
+    # uses no module or the pump downloads them (FLOWPLANE_MODULE_SOURCE is a URL).
     module_dir: Path | None = None
 
 
@@ -108,13 +110,10 @@ def pump_resources(settings: Settings) -> PumpResources:
     )
 
 
-def module_source(settings: Settings) -> tuple[str, Path | None]:
-    """(FLOWPLANE_MODULE_SOURCE, the local directory pumps may read, when it is local)."""
-    source = settings.pump_module_source
-    if source.startswith(("http://", "https://")):
-        return source, None
-    directory = (Path(source) if source else settings.data_dir / "modules").resolve()
-    return str(directory), directory
+def module_files_root(settings: Settings) -> Path:
+    """Where pumps' own module files are staged (`<flow>-<nonce>/<sha256>.wasm`, see
+    pumps/module_files.py) and where standbys get an empty directory for them."""
+    return settings.data_dir.resolve() / "pump-modules"
 
 
 def tail_lines(text: str, lines: int = 20, max_chars: int = 4000) -> str:

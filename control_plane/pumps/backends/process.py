@@ -25,6 +25,7 @@ import compileall
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -40,7 +41,7 @@ from control_plane.pumps.backends.base import (
     PumpResources,
     PumpSpec,
     PumpState,
-    module_source,
+    module_files_root,
     tail_lines,
 )
 from control_plane.pumps.backends.sandbox import (
@@ -54,6 +55,7 @@ from control_plane.pumps.backends.sandbox import (
     standby_command,
 )
 from control_plane.settings import Settings
+from pump.keys import PumpEnv
 
 BASE_ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
 LOG_TAIL_BYTES = 16_384
@@ -69,10 +71,11 @@ class ProcessBackend:
             settings.pump_sandbox, settings.pump_uid, settings.pump_gid
         )
         self.hidden = _protected_paths(settings)
-        _, self.module_dir = module_source(settings)
+        self.module_root = module_files_root(settings)
         self.standby_target = settings.pump_warm_standby
         self.standby_resources = resources
-        self._standbys: list[tuple[subprocess.Popen[bytes], Path]] = []
+        # (process, its log, the empty directory bound as its module directory)
+        self._standbys: list[tuple[subprocess.Popen[bytes], Path, Path]] = []
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._exited: set[int] = set()  # pids of children whose exit was already reported
         self._serial = 0
@@ -80,6 +83,7 @@ class ProcessBackend:
         self._instance = secrets.token_hex(4)
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         _remove_stale_standby_logs(self.directory)
+        _remove_stale_standby_logs(self.module_root)
         # The sandbox is read-only: compile the pump's bytecode once, or every start would.
         compileall.compile_dir(pump_package_dir(), quiet=1)
         if self.sandbox.warning:
@@ -97,12 +101,18 @@ class ProcessBackend:
         log_path = self.directory / f"{flow_id}.log"
         if log_path.exists():
             log_path.replace(self.directory / f"{flow_id}.log.1")
-        process = await self._from_standby(spec, log_path)
-        if process is not None:
+        module_slot: Path | None = None
+        handed = await self._from_standby(spec, log_path)
+        if handed is not None:
+            process, module_slot = handed
             asyncio.get_running_loop().call_soon(self._replenish)
         else:
             argv = sandboxed_command(
-                self.sandbox, pump_command(), read_only=self._read_only(spec), hidden=self.hidden
+                self.sandbox,
+                pump_command(),
+                read_only=self._read_only(),
+                hidden=self.hidden,
+                modules=spec.module_dir,
             )
             process = spawn(
                 argv,
@@ -115,7 +125,12 @@ class ProcessBackend:
             )
             await _hand_environment(process, spec.env)
         self._children[flow_id] = process
-        record = {"pid": process.pid, "start_ticks": procfs.start_ticks(process.pid)}
+        record: dict[str, Any] = {
+            "pid": process.pid,
+            "start_ticks": procfs.start_ticks(process.pid),
+        }
+        if module_slot is not None:
+            record["module_slot"] = str(module_slot)
         _write_json(self.directory / f"{flow_id}.pid", {**record, "tenant": spec.ref.tenant_id})
 
     async def stop(self, ref: PumpRef, grace_seconds: float) -> None:
@@ -137,6 +152,8 @@ class ProcessBackend:
                     await asyncio.sleep(POLL_SECONDS)
         self._reap(flow_id)
         self._children.pop(flow_id, None)
+        if record is not None and isinstance(record.get("module_slot"), str):
+            shutil.rmtree(record["module_slot"], ignore_errors=True)
         with suppress(FileNotFoundError):
             (self.directory / f"{flow_id}.pid").unlink()
 
@@ -168,11 +185,12 @@ class ProcessBackend:
 
     async def close(self) -> None:
         """Drain the pumps this process started (they would die with it anyway)."""
-        for standby, log_path in self._standbys:
+        for standby, log_path, slot in self._standbys:
             with suppress(ProcessLookupError, PermissionError):
                 os.killpg(standby.pid, signal.SIGKILL)
             standby.wait()
             log_path.unlink(missing_ok=True)
+            shutil.rmtree(slot, ignore_errors=True)
         self._standbys.clear()
         owned = [flow_id for flow_id, child in self._children.items() if child.poll() is None]
         await asyncio.gather(
@@ -203,30 +221,41 @@ class ProcessBackend:
         return [pid for pid, name in procfs.group_members(record["pid"]) if name != "bwrap"]
 
     def standby_pids(self) -> list[int]:
-        return [child.pid for child, _ in self._standbys if child.poll() is None]
+        return [child.pid for child, _, _ in self._standbys if child.poll() is None]
 
     def log_path(self, ref: PumpRef) -> Path:
         return self.directory / f"{ref.flow_id}.log"
 
     # --- internals --------------------------------------------------------------------------
 
-    def _read_only(self, spec: PumpSpec | None) -> list[Path]:
-        paths = [*python_paths(), pump_package_dir()]
-        module_dir = spec.module_dir if spec is not None else self.module_dir
-        if module_dir is not None:
-            paths.append(module_dir)
-        return paths
+    def _read_only(self) -> list[Path]:
+        return [*python_paths(), pump_package_dir()]
 
     def _replenish(self) -> None:
         """Keep `standby_target` live standbys (runs in the event loop's thread: see spawn)."""
         if self.standby_resources is None:
             return
-        self._standbys = [(child, path) for child, path in self._standbys if child.poll() is None]
+        live = []
+        for child, log_path, slot in self._standbys:
+            if child.poll() is None:
+                live.append((child, log_path, slot))
+            else:
+                shutil.rmtree(slot, ignore_errors=True)
+        self._standbys = live
         while len(self._standbys) < self.standby_target:
             self._serial += 1
-            log_path = self.directory / f"standby-{os.getpid()}-{self._instance}-{self._serial}.log"
+            name = f"standby-{os.getpid()}-{self._instance}-{self._serial}"
+            log_path = self.directory / f"{name}.log"
+            # An empty directory of its own: the flow it serves gets its modules linked in.
+            slot = self.module_root / name
+            self.module_root.mkdir(parents=True, exist_ok=True, mode=0o755)
+            slot.mkdir(mode=0o755, exist_ok=True)
             argv = sandboxed_command(
-                self.sandbox, standby_command(), read_only=self._read_only(None), hidden=self.hidden
+                self.sandbox,
+                standby_command(),
+                read_only=self._read_only(),
+                hidden=self.hidden,
+                modules=slot,
             )
             child = spawn(
                 argv,
@@ -237,26 +266,35 @@ class ProcessBackend:
                 stdin_pipe=True,
                 sandbox=self.sandbox,
             )
-            self._standbys.append((child, log_path))
+            self._standbys.append((child, log_path, slot))
 
-    async def _from_standby(self, spec: PumpSpec, log_path: Path) -> subprocess.Popen[bytes] | None:
-        """Hand `spec` to a live standby made for the same limits and module directory."""
-        if spec.resources != self.standby_resources or spec.module_dir != self.module_dir:
+    async def _from_standby(
+        self, spec: PumpSpec, log_path: Path
+    ) -> tuple[subprocess.Popen[bytes], Path] | None:
+        """Hand `spec` to a live standby made for the same limits: the flow's module files are
+        linked into the standby's own (so far empty) module directory."""
+        if spec.resources != self.standby_resources:
             return None
         while self._standbys:
-            child, standby_log = self._standbys.pop(0)
+            child, standby_log, slot = self._standbys.pop(0)
             if child.poll() is not None or child.stdin is None:
                 standby_log.unlink(missing_ok=True)
+                shutil.rmtree(slot, ignore_errors=True)
                 continue
+            env = dict(spec.env)
+            if spec.module_dir is not None:
+                await asyncio.to_thread(_link_files, spec.module_dir, slot)
+                env[PumpEnv.MODULE_SOURCE] = str(slot)
             standby_log.replace(log_path)  # its open output follows the file
             try:
-                await _hand_environment(child, spec.env)
+                await _hand_environment(child, env)
             except OSError:  # it died meanwhile
                 with suppress(ProcessLookupError, PermissionError):
                     os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
+                shutil.rmtree(slot, ignore_errors=True)
                 continue
-            return child
+            return child, slot
         return None
 
     def _signal_pump(self, group: int, signum: int) -> None:
@@ -296,11 +334,28 @@ class ProcessBackend:
 
 
 def _remove_stale_standby_logs(directory: Path) -> None:
-    """Logs of standbys whose control-plane process is gone (`standby-<pid>-<instance>-<n>.log`)."""
-    for path in directory.glob("standby-*.log"):
+    """Logs and module directories of standbys whose control-plane process is gone
+    (`standby-<pid>-<instance>-<n>[.log]`)."""
+    for path in directory.glob("standby-*"):
         owner = path.name.split("-")[1]
         if not owner.isdigit() or not procfs.alive(int(owner), None):
-            path.unlink(missing_ok=True)
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def _link_files(source: Path, target: Path) -> None:
+    """Every file of `source` into `target`: hard links (same inode, read-only), or copies."""
+    for item in source.iterdir():
+        destination = target / item.name
+        try:
+            os.link(item, destination)
+        except FileExistsError:
+            pass
+        except OSError:
+            shutil.copyfile(item, destination)
+            destination.chmod(0o444)
 
 
 async def _hand_environment(child: subprocess.Popen[bytes], env: dict[str, str]) -> None:

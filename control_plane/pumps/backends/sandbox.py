@@ -2,8 +2,8 @@
 seccomp filter and resource limits.
 
 Inside bubblewrap the pump sees a read-only view of exactly what it needs to run (the system
-libraries, the Python installation and virtual environment, the `pump` package, the WASM module
-directory) and nothing else: no control-plane data directory, database file, configuration or
+libraries, the Python installation and virtual environment, the `pump` package, its own flow's
+WASM modules) and nothing else: no control-plane data directory, database file, configuration or
 home directory; a private /tmp (size-capped), /proc and /dev; its own PID, IPC and UTS
 namespaces and session (`--new-session`: no terminal injection); no capabilities; it dies with
 bubblewrap's parent. The network is shared, because Redis is usually on the loopback interface.
@@ -192,9 +192,12 @@ def sandboxed_command(
     *,
     read_only: Iterable[Path],
     hidden: Iterable[Path],
+    modules: Path | None = None,
 ) -> list[str]:
     """`command` wrapped in bubblewrap (or unchanged without it). `read_only` paths are bound
-    at the same place; any `hidden` path inside one of them is covered by an empty tmpfs."""
+    at the same place; any `hidden` path inside one of them is covered by an empty tmpfs.
+    `modules` (this pump's own module files, which live in the data directory) is bound
+    read-only last, so it stays visible even inside a hidden path."""
     if sandbox.kind == "none" or sandbox.bwrap_path is None:
         return list(command)
     # Private /proc, /dev and /tmp first: later binds may lie inside /tmp and must stay visible.
@@ -222,6 +225,9 @@ def sandboxed_command(
     for secret in sorted({Path(path).resolve() for path in hidden}):
         if any(secret == parent or parent in secret.parents for parent in bound):
             argv += ["--tmpfs", str(secret)]
+    if modules is not None:
+        argv += _parents(modules, created)
+        argv += ["--ro-bind", str(modules), str(modules)]
     argv += [
         "--unshare-pid",
         "--unshare-ipc",

@@ -13,6 +13,7 @@ export function AppHeader() {
       </NavLink>
       <nav aria-label="Main">
         <NavLink to="/dashboard">Flows</NavLink>
+        <NavLink to="/modules">Modules</NavLink>
         <NavLink to="/settings">Settings</NavLink>
       </nav>
       <div className="app-header-user">

@@ -1,4 +1,5 @@
 // Settings of each listener type (the `config` table of DESIGN.md §3) for the side panel.
+import { CodeModuleField } from './CodeModuleField';
 import { CheckboxField, JsonField, NumberField, SelectField, TextField } from './fields';
 import type { FlowNode } from './nodeKinds';
 import type { FieldErrors } from './validation';
@@ -115,16 +116,7 @@ export function ListenerFields({ node, config, errors, peers, set, setConfig, re
     case 'code':
       return (
         <>
-          <TextField
-            label="Module"
-            value={data.handler}
-            onChange={(v) => set('handler', v)}
-            error={errors.handler}
-            placeholder="wasm:my-module@1.0.0"
-            hint="wasm:<module>@<version> or tool:<listing>@<version>"
-            testId="panel-code-handler"
-            monospace
-          />
+          <CodeModuleField handler={data.handler} error={errors.handler} onChange={(v) => set('handler', v)} />
           <JsonField label="Config" value={node.data.config} onChange={(v) => set('config', v)} expect="object" hint="Handed to the module as config" />
         </>
       );
