@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import base64
 import json
 import textwrap
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,11 @@ import httpx
 import wasmtime
 from docker.errors import NotFound
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.app import create_app
 from control_plane.pumps.backends import PumpRef
-from control_plane.pumps.orchestrator import MODULE_RESOLVERS, ResolvedModules
 from control_plane.settings import Settings
+from tests.control_plane.accounts.accounts_helpers import Account
 from tests.control_plane.pumps.pumps_helpers import stop_every_flow
 
 PUMP_PYTHON = "/opt/pump/bin/python"
@@ -127,27 +126,15 @@ print(json.dumps(outcome))
 """
 
 
-def install_module(settings: Settings, wat_path: Path) -> str:
-    """Put a module where the control plane keeps module bytes (`<sha256>.wasm` in the module
-    directory, as the modules domain does); returns its sha256."""
-    wasm = wasmtime.wat2wasm(wat_path.read_text())
-    sha256 = hashlib.sha256(wasm).hexdigest()
-    directory = settings.data_dir / "modules"
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / f"{sha256}.wasm").write_bytes(wasm)
-    return sha256
-
-
-@contextmanager
-def modules_resolved(hashes: dict[str, str]) -> Iterator[None]:
-    """Resolve `<id>@<version>` references to `hashes` for every tenant, as the modules domain's
-    resolver would, for the duration of a test."""
-
-    async def resolve(session: AsyncSession, tenant_id: str, references: list[str]) -> Any:
-        return ResolvedModules(hashes=dict(hashes))
-
-    MODULE_RESOLVERS.append(resolve)
-    try:
-        yield
-    finally:
-        MODULE_RESOLVERS.remove(resolve)
+async def upload_module(
+    client: httpx.AsyncClient, account: Account, name: str, wat_path: Path
+) -> None:
+    """Upload a compiled module through the modules API (flows then use `wasm:<name>@1`); the
+    orchestrator stages its code from the blob store for the pumps that use it."""
+    wasm = wasmtime.wat2wasm(await asyncio.to_thread(wat_path.read_text))
+    created = await client.post(
+        "/api/modules",
+        json={"name": name, "wasm_base64": base64.b64encode(wasm).decode()},
+        headers=account.headers,
+    )
+    assert created.status_code == 201, created.text

@@ -3,6 +3,8 @@ the control plane does (no database URL, admin Redis credential, secrets key or 
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,10 +17,10 @@ from tests.containers.container_helpers import (
     PROBE_ISOLATION,
     container_of,
     docker_app,
-    install_module,
-    modules_resolved,
     run_inside,
+    upload_module,
 )
+from tests.control_plane.pumps.pumps_helpers import sign_up_on
 from tests.control_plane.triggers.triggers_helpers import make_flow
 
 ECHO_WAT = Path(__file__).resolve().parents[2] / "pump" / "examples" / "wat" / "echo.wat"
@@ -76,51 +78,54 @@ async def receiving_server() -> AsyncIterator[tuple[int, list[dict[str, Any]]]]:
 async def test_secrets_and_modules_reach_the_container_and_no_control_plane_credential_does(
     docker_settings: Settings, docker_client: Any
 ) -> None:
-    sha256 = install_module(docker_settings, ECHO_WAT)
     allowed = docker_settings.model_copy(update={"pump_http_allowlist": "127.0.0.1"})
     async with receiving_server() as (port, received), docker_app(allowed) as (app, client):
-        with modules_resolved({"echo@1": sha256}):
-            flow = await make_flow(client, echo_module_yaml(port), start=False)
-            headers = flow.account.headers
-            saved = await client.put(
-                f"/api/flows/{flow.flow_id}/secrets", json={"API_TOKEN": SECRET_VALUE},
-                headers=headers,
-            )  # fmt: skip
-            assert saved.status_code == 200, saved.text
-            started = await client.post(f"/api/flows/{flow.flow_id}/start", headers=headers)
-            assert started.status_code == 202, started.text
+        account = await sign_up_on(client, app)  # pro: WASM modules
+        await upload_module(client, account, "echo", ECHO_WAT)
+        flow = await make_flow(client, echo_module_yaml(port), account=account, start=False)
+        headers = flow.account.headers
+        saved = await client.put(
+            f"/api/flows/{flow.flow_id}/secrets", json={"API_TOKEN": SECRET_VALUE},
+            headers=headers,
+        )  # fmt: skip
+        assert saved.status_code == 200, saved.text
+        started = await client.post(f"/api/flows/{flow.flow_id}/start", headers=headers)
+        assert started.status_code == 202, started.text
 
-            ran = await client.post(
-                f"/api/triggers/{flow.flow_id}/inject?wait=true",
-                json={"payload": {"hello": "container"}}, headers=headers,
-            )  # fmt: skip
-            assert ran.status_code == 200, ran.text
-            result = ran.json()
-            assert result["status"] == "succeeded", result
-            assert result["outputs"] == [200]
-            # The module ran in the container and the secret left it where the flow sent it
-            # (events and outputs show secrets redacted).
-            assert received == [
-                {"authorization": f"Bearer {SECRET_VALUE}", "json": {"greeting": "from-wasm"}}
-            ]
+        ran = await client.post(
+            f"/api/triggers/{flow.flow_id}/inject?wait=true",
+            json={"payload": {"hello": "container"}}, headers=headers,
+        )  # fmt: skip
+        assert ran.status_code == 200, ran.text
+        result = ran.json()
+        assert result["status"] == "succeeded", result
+        assert result["outputs"] == [200]
+        # The module ran in the container and the secret left it where the flow sent it
+        # (events and outputs show secrets redacted).
+        assert received == [
+            {"authorization": f"Bearer {SECRET_VALUE}", "json": {"greeting": "from-wasm"}}
+        ]
 
-            container = container_of(docker_client, flow.account.tenant_id, flow.flow_id)
-            assert container is not None
-            mounts = container.attrs["Mounts"]
-            assert [(m["Source"], m["Destination"], m["RW"]) for m in mounts] == [
-                (str((docker_settings.data_dir / "modules").resolve()), "/flowplane/modules", False)
-            ]
-            environment = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
-            forbidden = {
-                "DATABASE_URL", "REDIS_URL", "FLOWPLANE_DATABASE_URL", "FLOWPLANE_SECRETS_KEY",
-                "FLOWPLANE_PUMP_REDIS_URL", "BLOB_URL", "FLOWPLANE_BLOB_URL",
-            }  # fmt: skip
-            assert not forbidden & set(environment)
-            secrets_key = (docker_settings.data_dir / "secrets.key").read_text().strip()
-            admin_url = app.state.redis.url
-            for value in environment.values():
-                assert secrets_key not in value
-                assert admin_url not in value
-            inside = await run_inside(container, PROBE_ISOLATION)
-            data_dir = str(docker_settings.data_dir.resolve())
-            assert data_dir not in inside["mounts"]
+        container = container_of(docker_client, flow.account.tenant_id, flow.flow_id)
+        assert container is not None
+        # One read-only mount: the directory staged with exactly this flow's modules.
+        [mount] = container.attrs["Mounts"]
+        assert (mount["Destination"], mount["RW"]) == ("/flowplane/modules", False)
+        staged = Path(mount["Source"])
+        assert staged.name.startswith(f"{flow.flow_id}-")
+        [staged_file] = await asyncio.to_thread(os.listdir, staged)
+        assert staged_file.endswith(".wasm")
+        environment = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
+        forbidden = {
+            "DATABASE_URL", "REDIS_URL", "FLOWPLANE_DATABASE_URL", "FLOWPLANE_SECRETS_KEY",
+            "FLOWPLANE_PUMP_REDIS_URL", "BLOB_URL", "FLOWPLANE_BLOB_URL",
+        }  # fmt: skip
+        assert not forbidden & set(environment)
+        secrets_key = (docker_settings.data_dir / "secrets.key").read_text().strip()
+        admin_url = app.state.redis.url
+        for value in environment.values():
+            assert secrets_key not in value
+            assert admin_url not in value
+        inside = await run_inside(container, PROBE_ISOLATION)
+        data_dir = str(docker_settings.data_dir.resolve())
+        assert data_dir not in inside["mounts"]

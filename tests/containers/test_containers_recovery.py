@@ -10,10 +10,9 @@ from control_plane.settings import Settings
 from tests.containers.container_helpers import (
     container_of,
     docker_app,
-    install_module,
-    modules_resolved,
+    upload_module,
 )
-from tests.control_plane.pumps.pumps_helpers import eventually, status_of
+from tests.control_plane.pumps.pumps_helpers import eventually, sign_up_on, status_of
 from tests.control_plane.triggers.triggers_helpers import (
     make_flow,
     wait_for_statuses,
@@ -86,20 +85,20 @@ listeners:
 async def test_a_pump_over_its_memory_limit_ends_the_flow_with_out_of_memory(
     docker_settings: Settings, docker_client: Any
 ) -> None:
-    sha256 = install_module(docker_settings, HERE / "memory_hog.wat")
     small = docker_settings.model_copy(update={"pump_memory_bytes": 96 * 1024 * 1024})
-    with modules_resolved({"memory-hog@1": sha256}):
-        async with docker_app(small) as (_, client):
-            flow = await make_flow(client, memory_hog_yaml())
-            assert (await client.post(flow.webhook_url, json={})).status_code == 202
+    async with docker_app(small) as (app, client):
+        account = await sign_up_on(client, app)  # pro: WASM modules
+        await upload_module(client, account, "memory-hog", HERE / "memory_hog.wat")
+        flow = await make_flow(client, memory_hog_yaml(), account=account)
+        assert (await client.post(flow.webhook_url, json={})).status_code == 202
 
-            async def failed() -> Any:
-                body = await status_of(client, flow.account, flow.flow_id)
-                return body if body["status"] == "error" else None
+        async def failed() -> Any:
+            body = await status_of(client, flow.account, flow.flow_id)
+            return body if body["status"] == "error" else None
 
-            body = await eventually(failed, what="the flow to end in error")
-            assert body["reason"].startswith("out_of_memory: "), body["reason"]
-            assert "96 MiB" in body["reason"]
-            assert container_of(docker_client, flow.account.tenant_id, flow.flow_id) is None
-            refused = await client.post(flow.webhook_url, json={})
-            assert refused.status_code == 409 and "out_of_memory" in refused.text
+        body = await eventually(failed, what="the flow to end in error")
+        assert body["reason"].startswith("out_of_memory: "), body["reason"]
+        assert "96 MiB" in body["reason"]
+        assert container_of(docker_client, flow.account.tenant_id, flow.flow_id) is None
+        refused = await client.post(flow.webhook_url, json={})
+        assert refused.status_code == 409 and "out_of_memory" in refused.text
