@@ -6,7 +6,8 @@ AS_EXAMPLES := pump/examples/assemblyscript
 # the AssemblyScript compiler the control plane runs to build users' modules (pinned)
 ASC_TOOLCHAIN := control_plane/modules/toolchain
 
-.PHONY: install frontend wasm-examples up test lint typecheck pytest frontend-test e2e clean
+.PHONY: install frontend wasm-examples up test lint typecheck pytest test-containers pump-image \
+	frontend-test e2e clean
 
 install: $(VENV)/.installed $(ASC_TOOLCHAIN)/node_modules/.package-lock.json
 
@@ -41,8 +42,19 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The tests run with a Docker engine and the pump image at hand (infra/docker-engine.sh starts a
+# private dockerd when none answers and builds the image, both cached); tests/containers is
+# skipped with the reason when no engine can be had.
+DOCKER_RUN := PYTHON=$(abspath $(BIN)/python) infra/docker-engine.sh run
+
 pytest: install wasm-examples
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(DOCKER_RUN) $(BIN)/pytest -q -p no:cacheprovider
+
+test-containers: install wasm-examples
+	$(DOCKER_RUN) $(BIN)/pytest -q -p no:cacheprovider tests/containers
+
+pump-image: install
+	PYTHON=$(abspath $(BIN)/python) infra/pump-image.sh flowplane/pump:latest
 
 frontend-test: frontend
 	npm --prefix frontend run test

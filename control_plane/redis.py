@@ -4,17 +4,22 @@
 (`ready`): the embedded server is supervised (redis_server.py); an external one is probed
 every second. Triggers check `ready` before doing any work and answer 503 with Retry-After
 while it is false; `on_restart` callbacks run when Redis is back after an outage (the
-reconciler re-issues the pumps' ACL users, which a restart loses)."""
+reconciler re-issues the pumps' ACL users, which a restart loses).
+
+Whether the server is a Redis Cluster is asked of the server itself (`INFO cluster`), not
+configured: on a cluster the client is redis-py's `RedisCluster` (it follows the slot map;
+every key of a flow is in one slot, see pump/keys.py) and `cluster` is true."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 import structlog
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
@@ -37,6 +42,7 @@ class RedisConnections:
         self.settings = settings
         self.supervisor: RedisSupervisor | None = None
         self.url = settings.redis_url
+        self.cluster = False
         self.server: dict[str, str] = {}  # name and version, read at start and on recovery
         self.on_restart: list[Callable[[], None]] = []
         self._client: aioredis.Redis | None = None
@@ -53,20 +59,28 @@ class RedisConnections:
             self.supervisor.on_restart.append(self._back)
             await self.supervisor.start()
             self.url = server.url
-        self._client = aioredis.Redis.from_url(
-            self.url,
-            decode_responses=True,
-            encoding_errors="replace",  # pumps write what they like: never fail to decode it
-            max_connections=200,
-            socket_connect_timeout=5,
+        options: dict[str, Any] = {
+            "decode_responses": True,
+            "encoding_errors": "replace",  # pumps write what they like: never fail to decode it
+            "max_connections": 200,
+            "socket_connect_timeout": 5,
             # above the longest blocking read (XREAD BLOCK of the log stream and recorder)
-            socket_timeout=BLOCKING_READ_TIMEOUT_SECONDS,
+            "socket_timeout": BLOCKING_READ_TIMEOUT_SECONDS,
             # After a Redis restart pooled connections are dead: a command that meets a broken
             # connection is sent again on a new one (at-least-once, like the whole trigger
             # path). (No health_check_interval: its PING interleaves with the CLIENT SETINFO
             # replies of a new connection, which Redis < 7.2 answers with an error.)
-            retry=Retry(ExponentialBackoff(cap=0.25, base=0.05), 2),
-        )
+            "retry": Retry(ExponentialBackoff(cap=0.25, base=0.05), 2),
+        }
+        self.cluster = await cluster_enabled(self.url)
+        if self.cluster:
+            cluster = RedisCluster.from_url(self.url, **options)
+            await cluster.initialize()
+            # RedisCluster serves the same commands; the control plane sends multi-key commands
+            # only within one flow's slot (per-node commands: see pumps/acl.py).
+            self._client = cast(aioredis.Redis, cluster)
+        else:
+            self._client = aioredis.Redis.from_url(self.url, **options)
         with contextlib.suppress(RedisError, OSError):
             await self._read_server()
         if self.supervisor is None:
@@ -120,8 +134,15 @@ class RedisConnections:
             await self.supervisor.stop()
             self.supervisor = None
 
+    async def _info(self, section: str) -> Any:
+        """INFO of one server (any node of a cluster: they run the same version)."""
+        if self.cluster:
+            cluster = cast(RedisCluster, self.client)
+            return await cluster.info(section, target_nodes=RedisCluster.RANDOM)
+        return await self.client.info(section)
+
     async def _read_server(self) -> None:
-        info: Any = await self.client.info("server")
+        info: Any = await self._info("server")
         if info.get("valkey_version"):
             self.server = {"server": "valkey", "version": str(info["valkey_version"])}
         else:
@@ -132,7 +153,7 @@ class RedisConnections:
         while True:
             await asyncio.sleep(PROBE_SECONDS)
             try:
-                persistence: Any = await self.client.info("persistence")
+                persistence: Any = await self._info("persistence")
                 loaded = not int(persistence.get("loading", 0))
             except (RedisError, OSError):
                 loaded = False
@@ -149,6 +170,21 @@ class RedisConnections:
     def _back(self) -> None:
         for callback in self.on_restart:
             callback()
+
+
+async def cluster_enabled(url: str) -> bool:
+    """`INFO cluster` says `cluster_enabled:1` on a Redis Cluster node. A Redis that does not
+    answer at start-up (the app still starts and answers 503 until it does) is taken for a
+    single server; a cluster is then used once the control plane restarts."""
+    probe = aioredis.Redis.from_url(url, socket_connect_timeout=5, decode_responses=True)
+    try:
+        info: Any = await probe.info("cluster")
+        return bool(int(info.get("cluster_enabled", 0)))
+    except (RedisError, OSError) as error:
+        log.warning("redis.cluster_probe_failed", error=str(error))
+        return False
+    finally:
+        await probe.aclose()
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

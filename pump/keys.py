@@ -3,6 +3,7 @@ environment contract. The only key builder in the project (DESIGN.md §9)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 TRIGGER_GROUP = "pump"  # consumer group of every flow's trigger stream
@@ -51,13 +52,28 @@ PUMP_REDIS_COMMANDS: tuple[str, ...] = (
 EVENT_STREAM_MAXLEN = 100_000
 
 
+# Version of the key layout below. 2: the flow id is a Redis Cluster hash tag (`{flow}`), so
+# every key of a flow lives in one hash slot; 1 had no braces (control_plane/pumps/keylayout.py
+# moves version-1 keys at start-up).
+KEY_LAYOUT_VERSION = 2
+
+
 @dataclass(frozen=True)
 class FlowKeys:
+    """Every key of one flow: `tenant:<tenant>:flow:{<flow>}:<name>`. The braces make the flow
+    id the hash tag, so all of a flow's keys share one slot on Redis Cluster (multi-key
+    commands and scripts of one flow work there) and a pump talks to one node only."""
+
     tenant_id: str
     flow_id: str
 
     @property
     def prefix(self) -> str:
+        return f"tenant:{self.tenant_id}:flow:{{{self.flow_id}}}:"
+
+    @property
+    def legacy_prefix(self) -> str:
+        """The prefix of key layout 1 (before the hash tag), for the layout migration."""
         return f"tenant:{self.tenant_id}:flow:{self.flow_id}:"
 
     @property
@@ -101,6 +117,19 @@ class FlowKeys:
     @property
     def channel_pattern(self) -> str:
         return f"{self.prefix}*"
+
+
+FLOW_KEY = re.compile(r"^tenant:(?P<tenant>[^:{}]+):flow:\{(?P<flow>[^:{}]+)\}:(?P<name>.+)$")
+LEGACY_FLOW_KEY = re.compile(r"^tenant:(?P<tenant>[^:{}]+):flow:(?P<flow>[^:{}]+):(?P<name>.+)$")
+
+
+def parse_flow_key(key: str, *, legacy: bool = False) -> tuple[FlowKeys, str] | None:
+    """(the flow's keys, the name after the prefix) of a key `FlowKeys` built, e.g.
+    `(FlowKeys(t, f), "events")`; None for any other key. `legacy`: parse layout 1 instead."""
+    match = (LEGACY_FLOW_KEY if legacy else FLOW_KEY).match(key)
+    if match is None:
+        return None
+    return FlowKeys(match["tenant"], match["flow"]), match["name"]
 
 
 def acl_username(tenant_id: str, flow_id: str) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 
 from redis.asyncio.connection import parse_url
 
+from pump.cluster import MAX_REDIRECTS, moved_target
+
 Reply = bytes | int | str | list[Any] | None
 Command = tuple[Any, ...] | bytes
 
@@ -26,6 +28,7 @@ class RespError(Exception):
 class RespConnection:
     def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
         self._options = parse_url(url)
+        self._seed = (self._options.get("host", "localhost"), self._options.get("port", 6379))
         self._tls = url.startswith("rediss://")
         self._connect_timeout = connect_timeout
         self._reader: asyncio.StreamReader | None = None
@@ -33,14 +36,20 @@ class RespConnection:
 
     async def connect(self) -> None:
         options = self._options
-        async with asyncio.timeout(self._connect_timeout):
-            if "path" in options:
-                self._reader, self._writer = await asyncio.open_unix_connection(options["path"])
-            else:
-                context = ssl.create_default_context() if self._tls else None
-                self._reader, self._writer = await asyncio.open_connection(
-                    options.get("host", "localhost"), options.get("port", 6379), ssl=context
-                )
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                if "path" in options:
+                    self._reader, self._writer = await asyncio.open_unix_connection(options["path"])
+                else:
+                    context = ssl.create_default_context() if self._tls else None
+                    self._reader, self._writer = await asyncio.open_connection(
+                        options.get("host", "localhost"), options.get("port", 6379), ssl=context
+                    )
+        except (OSError, TimeoutError):
+            # A cluster node we were redirected to is gone: the first address knows where the
+            # flow's slot is served now (the caller retries).
+            options["host"], options["port"] = self._seed
+            raise
         setup: list[Command] = []
         if options.get("password"):
             setup.append(("AUTH", options.get("username") or "default", options["password"]))
@@ -64,7 +73,28 @@ class RespConnection:
 
     async def execute(self, commands: Sequence[Command]) -> list[Reply | RespError]:
         """Send all commands in one write, return one reply (or RespError) per command.
-        Raises ConnectionError (and drops the connection) when the link fails."""
+        Commands answered with a Redis Cluster MOVED redirect are sent again to the node it
+        names (pump/cluster.py). Raises ConnectionError (and drops the connection) when the
+        link fails."""
+        replies = await self._send(commands)
+        for _ in range(MAX_REDIRECTS):
+            moved = [
+                index
+                for index, reply in enumerate(replies)
+                if isinstance(reply, RespError) and str(reply).startswith("MOVED ")
+            ]
+            target = moved_target(str(replies[moved[0]])) if moved else None
+            if target is None:
+                return replies
+            await self.close()
+            self._options["host"], self._options["port"] = target
+            await self.connect()
+            again = await self._send([commands[index] for index in moved])
+            for index, reply in zip(moved, again, strict=True):
+                replies[index] = reply
+        return replies
+
+    async def _send(self, commands: Sequence[Command]) -> list[Reply | RespError]:
         if not commands:
             return []
         if self._reader is None or self._writer is None:

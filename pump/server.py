@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pump import __version__
+from pump.cluster import SlotClient
 from pump.engine import Execution
 from pump.events import TriggerEntry, encode_event
 from pump.flow import Flow
@@ -45,10 +46,11 @@ CONSUMER_CLEANUP_SECONDS = 300.0
 
 
 def redis_client(url: str) -> Redis:
+    """The pump's redis-py client: follows Redis Cluster redirects to its slot's node."""
     # no CLIENT SETINFO: the per-flow ACL user need not be allowed to run it
     if "driver_info" in inspect.signature(Redis.__init__).parameters:
-        return Redis.from_url(url, decode_responses=True, driver_info=None)
-    return Redis.from_url(url, decode_responses=True, lib_name=None, lib_version=None)
+        return SlotClient.from_url(url, decode_responses=True, driver_info=None)
+    return SlotClient.from_url(url, decode_responses=True, lib_name=None, lib_version=None)
 
 
 class Pump:

@@ -8,6 +8,9 @@ a crash replays the batch, and the writes are idempotent.
 
 Streams are those of flows that should run plus flows with unfinished executions (a flow
 stopped a moment ago still has events to record), re-read every `recorder_refresh_seconds`.
+On Redis Cluster one XREADGROUP may only name streams of one hash slot (one flow), so a round
+reads every slot's streams in one pipeline (redis-py sends one batch per node) without
+blocking, and sleeps `recorder_block_ms` when nothing came.
 On each refresh the recorder also claims events left pending by a dead replica and trims
 each stream of events it recorded more than `EVENT_KEEP_SECONDS` ago."""
 
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import socket
 import time
 import uuid
@@ -26,6 +28,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.crc import key_slot
 from redis.exceptions import ResponseError
 from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -39,24 +42,30 @@ from control_plane.flows.models import Flow
 from control_plane.metrics import Metrics, app_metrics
 from control_plane.outages import log_failure
 from control_plane.settings import Settings
-from pump.keys import EVENT_STREAM_MAXLEN, LOG_STREAM_MAXLEN, FlowKeys
+from pump.keys import EVENT_STREAM_MAXLEN, LOG_STREAM_MAXLEN, FlowKeys, parse_flow_key
 
 log = structlog.get_logger("control_plane.recorder")
 GROUP = "recorder"
 EVENT_KEEP_SECONDS = 300  # recorded events stay this long (late `?wait=true` readers)
 WRITE_RETRY_SECONDS = 1.0
 MIN_PARSED_DATA_BYTES = 1024 * 1024
-EVENTS_STREAM = re.compile(r"^tenant:(?P<tenant>[^:]+):flow:(?P<flow>[^:]+):events$")
 
 Entry = tuple[str, str, dict[str, str]]  # (stream, entry id, fields)
 
 
 class Recorder:
     def __init__(
-        self, engine: AsyncEngine, redis: Redis, metrics: Metrics, settings: Settings
+        self,
+        engine: AsyncEngine,
+        redis: Redis,
+        metrics: Metrics,
+        settings: Settings,
+        *,
+        cluster: bool = False,
     ) -> None:
         self._engine = engine
         self._redis = redis
+        self._cluster = cluster
         self._metrics = metrics
         self._settings = settings
         self._caps = Caps(
@@ -99,13 +108,16 @@ class Recorder:
             self._refreshed_at = 0.0
             return 0
         try:
-            response: Any = await self._redis.xreadgroup(
-                GROUP,
-                self.consumer,
-                dict.fromkeys(sorted(self._streams), ">"),
-                count=self._settings.recorder_batch_size,
-                block=self._settings.recorder_block_ms,
-            )
+            if self._cluster:
+                response = await self._read_each_slot()
+            else:
+                response = await self._redis.xreadgroup(
+                    GROUP,
+                    self.consumer,
+                    dict.fromkeys(sorted(self._streams), ">"),
+                    count=self._settings.recorder_batch_size,
+                    block=self._settings.recorder_block_ms,
+                )
         except ResponseError as error:
             if "NOGROUP" not in str(error):
                 raise
@@ -120,6 +132,27 @@ class Recorder:
         ]
         await self.record(entries)
         return len(entries)
+
+    async def _read_each_slot(self) -> Any:
+        by_slot: dict[int, list[str]] = {}
+        for stream in sorted(self._streams):
+            by_slot.setdefault(key_slot(stream.encode()), []).append(stream)
+        pipe = self._redis.pipeline(transaction=False)
+        for streams in by_slot.values():
+            pipe.xreadgroup(
+                GROUP,
+                self.consumer,
+                dict.fromkeys(streams, ">"),
+                count=self._settings.recorder_batch_size,
+            )
+        response: list[Any] = []
+        for result in await pipe.execute(raise_on_error=False):
+            if isinstance(result, Exception):
+                raise result
+            response += result or []
+        if not response:
+            await asyncio.sleep(self._settings.recorder_block_ms / 1000)
+        return response
 
     async def record(self, entries: list[Entry]) -> None:
         if not entries:
@@ -233,8 +266,10 @@ class Recorder:
 
 def stream_owner(stream: str) -> StreamOwner | None:
     """The flow whose events stream this is (`pump.keys.FlowKeys.events`)."""
-    match = EVENTS_STREAM.match(stream)
-    return StreamOwner(match["tenant"], match["flow"]) if match else None
+    parsed = parse_flow_key(stream)
+    if parsed is None or parsed[1] != "events":
+        return None
+    return StreamOwner(parsed[0].tenant_id, parsed[0].flow_id)
 
 
 def _entry_ms(entry_id: Any) -> int:
@@ -245,7 +280,11 @@ def _entry_ms(entry_id: Any) -> int:
 @asynccontextmanager
 async def run_recorder(app: FastAPI) -> AsyncIterator[Recorder]:
     recorder = Recorder(
-        app.state.engine, app.state.redis.client, app_metrics(app), app.state.settings
+        app.state.engine,
+        app.state.redis.client,
+        app_metrics(app),
+        app.state.settings,
+        cluster=app.state.redis.cluster,
     )
     app.state.recorder = recorder
     task = asyncio.get_running_loop().create_task(recorder.run(), name="recorder")

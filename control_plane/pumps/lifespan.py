@@ -5,19 +5,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 
 from control_plane.health.endpoints import HEALTH_CHECKS
+from control_plane.pumps.keylayout import migrate_when_possible
 from control_plane.pumps.orchestrator import Orchestrator
 from control_plane.pumps.reconciler import Reconciler
 
 
 @asynccontextmanager
 async def pumps_service(app: FastAPI) -> AsyncIterator[None]:
+    migrating = await migrate_when_possible(
+        app.state.redis.client,
+        app.state.sessionmaker,
+        app.state.settings.resolved_database_url,
+        cluster=app.state.redis.cluster,
+    )
     pumps = Orchestrator(app.state.settings, app.state.redis, blobs=app.state.blobs)
     app.state.pumps = pumps
     reconciler: Reconciler | None = None
@@ -42,6 +49,10 @@ async def pumps_service(app: FastAPI) -> AsyncIterator[None]:
                     "reconciler.failed", error=repr(task.exception())
                 )
             await reconciler.close()
+        if migrating is not None:
+            migrating.cancel()
+            with suppress(asyncio.CancelledError):
+                await migrating
         await pumps.close()
 
 

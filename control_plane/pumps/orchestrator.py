@@ -95,7 +95,9 @@ class Orchestrator:
     ) -> None:
         self.settings = settings
         self.redis: aioredis.Redis = redis.client
-        self.credentials = PumpCredentials(redis.client, settings.pump_redis_url or redis.url)
+        self.credentials = PumpCredentials(
+            redis.client, settings.pump_redis_url or redis.url, cluster=redis.cluster
+        )
         self.backend = backend or create_backend(settings)
         self.secret_box = SecretBox.from_settings(settings)
         self.module_files = ModuleFiles(

@@ -7,6 +7,8 @@ backend's view and the pump's heartbeat) and closes the gap:
   heartbeat expired -> a crash: restarted at once, then with doubling delays; after
   `pump_crash_limit` crashes within `pump_crash_window_seconds` the flow is `error` with the
   pump's last output as the reason, and is left alone until its owner starts it again;
+- a pump killed for exceeding its memory limit -> the flow is `error` with reason
+  `out_of_memory: ...` at once (a restart would replay the trigger that needed the memory);
 - a running pump with no activity for the tier's `idle_stop_seconds` (and no trigger waiting)
   -> stopped, flow `idle` (scale to zero); an idle flow with a trigger waiting -> started;
 - a run record whose flow was deleted -> its pump and Redis user are removed.
@@ -45,6 +47,7 @@ from control_plane.flows.models import Flow
 from control_plane.outages import log_failure
 from control_plane.pumps import transitions
 from control_plane.pumps.backends import PumpRef
+from control_plane.pumps.backends.base import OUT_OF_MEMORY
 from control_plane.pumps.locks import FlowBusy, LeaderLock
 from control_plane.pumps.models import PumpRun
 from control_plane.pumps.orchestrator import Observation, Orchestrator
@@ -200,6 +203,8 @@ class Reconciler:
                 await self._check_idle_flow(session, flow, run, tier, observation)
             elif run is None:
                 await self._restart(session, flow, None, tier, why="no pump was recorded")
+            elif observation.state.reason == OUT_OF_MEMORY:
+                await self._out_of_memory(session, flow, run, observation)
             elif adopting and not await self._adoptable(ref, run, observation):
                 await self._restart(session, flow, run, tier, why="control plane restarted")
             elif observation.state.alive:
@@ -304,6 +309,26 @@ class Reconciler:
         if verdict.restart_at is not None and verdict.restart_at <= utcnow():
             run.crash_count = verdict.crash_count
             await self._restart(session, flow, run, tier, why="it crashed")
+
+    async def _out_of_memory(
+        self, session: AsyncSession, flow: Flow, run: PumpRun, observation: Observation
+    ) -> None:
+        verdict = transitions.crash_verdict(run, utcnow(), self.settings)
+        verdict = transitions.CrashVerdict(
+            verdict.crash_count, verdict.window_started_at, give_up=True, restart_at=None
+        )
+        reason = (
+            f"{OUT_OF_MEMORY}: the pump exceeded its memory limit and was stopped "
+            f"({observation.state.detail}). Raise FLOWPLANE_PUMP_MEMORY_BYTES or make the flow "
+            "hold less data at once, then start it again"
+        )
+        recorded = await transitions.record_crash(
+            session, flow, run, verdict, _with_tail(reason, observation), self.settings,
+            flow_reason=reason,
+        )  # fmt: skip
+        if recorded:
+            await self.pumps.halt(flow_ref(flow), drain=False)
+            log.warning("pump.out_of_memory", flow_id=flow.id, detail=observation.state.detail)
 
     async def _restart(
         self, session: AsyncSession, flow: Flow, run: PumpRun | None, tier: str, *, why: str

@@ -142,7 +142,10 @@ async def record_crash(
     verdict: CrashVerdict,
     reason: str,
     settings: Settings,
+    *,
+    flow_reason: str | None = None,
 ) -> bool:
+    """`flow_reason`: the flow's error text when the verdict gives up (default: the count)."""
     run_ok = await _run_at(
         session,
         flow.id,
@@ -156,7 +159,9 @@ async def record_crash(
     if verdict.give_up:
         flow_ok = await _flow_in(
             session, flow.id, (flow.status,), status="error",
-            status_reason=give_up_reason(verdict, reason, settings),
+            status_reason=(flow_reason or give_up_reason(verdict, reason, settings))[
+                :MAX_REASON_CHARS
+            ],
         )  # fmt: skip
     return await _commit_if(session, run_ok, flow_ok)
 

@@ -11,6 +11,9 @@ from typing import Any, Literal, Protocol
 from control_plane.settings import Settings
 
 PumpPhase = Literal["running", "exited", "absent"]
+# `PumpState.reason` of a pump killed for exceeding its memory limit: the flow is set to `error`
+# at once (restarting would replay the trigger that needed the memory).
+OUT_OF_MEMORY = "out_of_memory"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class PumpState:
     detail: str = ""  # e.g. "exit code 1", "container exited (OOMKilled)"
     log_tail: str = ""  # the last lines the pump wrote to stdout/stderr, when known
     extra: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""  # a machine-readable cause of an exit, e.g. OUT_OF_MEMORY
 
     @property
     def alive(self) -> bool:

@@ -4,21 +4,33 @@
 `client.containers.run`: read-only root filesystem, every capability dropped,
 no-new-privileges, memory (no swap), CPU and pids limits, a small tmpfs /tmp, a non-root user,
 labels naming tenant and flow, and the operator's network. Docker does not restart the
-container: a crash is the reconciler's to count and back off."""
+container: a crash is the reconciler's to count and back off; a container the kernel killed
+for its memory limit is reported with reason `out_of_memory`."""
 
 from __future__ import annotations
 
 import asyncio
+import resource
 from typing import Any
 
 import docker
-from docker.errors import NotFound
+from docker.errors import APIError, NotFound
 from docker.types import Ulimit
 
-from control_plane.pumps.backends.base import PumpRef, PumpSpec, PumpState, tail_lines
+from control_plane.pumps.backends.base import (
+    OUT_OF_MEMORY,
+    PumpRef,
+    PumpSpec,
+    PumpState,
+    tail_lines,
+)
 from control_plane.settings import Settings
+from pump.keys import PumpEnv
 
 PUMP_USER = "10001:10001"
+# Where a local module directory appears inside the container (read-only); FLOWPLANE_MODULE_SOURCE
+# is pointed there. Nothing else of the host is mounted.
+MODULE_MOUNT = "/flowplane/modules"
 TMPFS_OPTIONS = "rw,noexec,nosuid,nodev,size=64m"
 
 
@@ -30,16 +42,26 @@ def labels(ref: PumpRef) -> dict[str, str]:
     }
 
 
+def open_files_limit(wanted: int) -> int:
+    """Docker refuses a `nofile` ulimit above the engine's own hard limit; the engine runs on
+    this host (or one set up like it), so ours is the bound."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+
+
 def container_spec(spec: PumpSpec, settings: Settings) -> dict[str, Any]:
     resources = spec.resources
+    open_files = open_files_limit(resources.open_files)
     volumes: dict[str, dict[str, str]] = {}
+    environment = dict(spec.env)
     if spec.module_dir is not None:
-        volumes[str(spec.module_dir)] = {"bind": str(spec.module_dir), "mode": "ro"}
+        volumes[str(spec.module_dir)] = {"bind": MODULE_MOUNT, "mode": "ro"}
+        environment[PumpEnv.MODULE_SOURCE] = MODULE_MOUNT
     return {
         "image": settings.pump_image,
         "name": spec.ref.name,
         "detach": True,
-        "environment": dict(spec.env),
+        "environment": environment,
         "labels": labels(spec.ref),
         "user": PUMP_USER,
         "read_only": True,
@@ -49,7 +71,7 @@ def container_spec(spec: PumpSpec, settings: Settings) -> dict[str, Any]:
         "memswap_limit": resources.memory_bytes,
         "nano_cpus": int(resources.cpu * 1_000_000_000),
         "pids_limit": resources.pids,
-        "ulimits": [Ulimit(name="nofile", soft=resources.open_files, hard=resources.open_files)],
+        "ulimits": [Ulimit(name="nofile", soft=open_files, hard=open_files)],
         "tmpfs": {"/tmp": TMPFS_OPTIONS},
         "volumes": volumes,
         "network": settings.docker_network,
@@ -100,10 +122,16 @@ class DockerBackend:
                 return PumpState("running", extra={"container": container.id})
             state = container.attrs.get("State", {})
             detail = f"container {container.status} (exit code {state.get('ExitCode')})"
+            reason = ""
             if state.get("OOMKilled"):
-                detail += ", killed for exceeding its memory limit"
-            output = container.logs(tail=20).decode("utf-8", "replace")
-            return PumpState("exited", detail, tail_lines(output))
+                limit = container.attrs.get("HostConfig", {}).get("Memory") or 0
+                detail += f", killed for exceeding its memory limit of {limit // 2**20} MiB"
+                reason = OUT_OF_MEMORY
+            try:
+                output = container.logs(tail=20).decode("utf-8", "replace")
+            except APIError:  # removed meanwhile (e.g. by the reconciler replacing it)
+                output = ""
+            return PumpState("exited", detail, tail_lines(output), reason=reason)
 
         return await asyncio.to_thread(inspect)
 

@@ -21,7 +21,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from control_plane.pumps.backends.base import PumpRef, PumpSpec, PumpState
+from control_plane.pumps.backends.base import OUT_OF_MEMORY, PumpRef, PumpSpec, PumpState
 from control_plane.settings import Settings
 
 PUMP_UID = 10001
@@ -242,7 +242,8 @@ class KubernetesBackend:
             }
             crash = _crash_of(self._pods(ref))
             if crash is not None:
-                return PumpState("exited", crash, extra=extra)
+                oom = "OOMKilled" in crash  # the kernel killed it for its memory limit
+                return PumpState("exited", crash, extra=extra, reason=OUT_OF_MEMORY if oom else "")
             return PumpState("running", extra=extra)
 
         return await asyncio.to_thread(inspect)

@@ -58,7 +58,7 @@ async def test_rules_list_exactly_the_pumps_commands(admin: aioredis.Redis, redi
         channels = [
             pattern if pattern.startswith("&") else f"&{pattern}" for pattern in user["channels"]
         ]
-        assert channels == [f"&tenant:{tenant}:flow:{flow}:*"]
+        assert channels == [f"&tenant:{tenant}:flow:{{{flow}}}:*"]
         allowed = {rule.removeprefix("+") for rule in user["commands"]}
         # Redis lists WATCH, UNWATCH, MULTI, EXEC and DISCARD together as +@transaction
         if "+@transaction" in user["categories"]:
@@ -66,7 +66,7 @@ async def test_rules_list_exactly_the_pumps_commands(admin: aioredis.Redis, redi
         assert set(PUMP_REDIS_COMMANDS) <= allowed
         assert allowed <= {*PUMP_REDIS_COMMANDS, "client|setinfo"}
         assert set(user["categories"]) <= {"-@all", "+@transaction"}
-        assert keys == [f"~tenant:{tenant}:flow:{flow}:*"]
+        assert keys == [f"~tenant:{tenant}:flow:{{{flow}}}:*"]  # the flow is the hash tag
         assert user["enabled"] is True
         assert len(user["passwords"]) == 1
     finally:
@@ -80,7 +80,7 @@ async def test_revoking_rejects_the_password_and_closes_connections(
     credentials = PumpCredentials(admin, redis_url)
     url = await credentials.issue(tenant, flow)
     pump = as_pump(url)
-    await pump.set(f"tenant:{tenant}:flow:{flow}:x", "1")
+    await pump.set(FlowKeys(tenant, flow).prefix + "x", "1")
     await credentials.revoke(tenant, flow)
     assert not await credentials.exists(tenant, flow)
     clients = await admin.client_list()

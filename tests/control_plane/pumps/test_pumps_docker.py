@@ -1,5 +1,5 @@
-"""The docker backend: its container spec field by field, and the SDK calls it makes (no
-Docker engine runs here, so the SDK client is a recording stand-in)."""
+"""The docker backend: its container spec field by field, and the SDK calls it makes through a
+recording stand-in of the SDK client (tests/containers runs the same backend on a real engine)."""
 
 from __future__ import annotations
 
@@ -66,8 +66,10 @@ def test_the_container_spec_is_locked_down() -> None:
 
 
 def test_a_local_module_directory_is_mounted_read_only(tmp_path: Path) -> None:
-    spec = container_spec(PumpSpec(REF, ENV, RESOURCES, module_dir=tmp_path), settings())
-    assert spec["volumes"] == {str(tmp_path): {"bind": str(tmp_path), "mode": "ro"}}
+    env = {**ENV, "FLOWPLANE_MODULE_SOURCE": str(tmp_path)}
+    spec = container_spec(PumpSpec(REF, env, RESOURCES, module_dir=tmp_path), settings())
+    assert spec["volumes"] == {str(tmp_path): {"bind": "/flowplane/modules", "mode": "ro"}}
+    assert spec["environment"]["FLOWPLANE_MODULE_SOURCE"] == "/flowplane/modules"
 
 
 class FakeContainer:
@@ -125,11 +127,15 @@ async def test_the_backend_runs_observes_and_removes_containers() -> None:
 
     container = client.containers.by_name[REF.name]
     container.status = "exited"
-    container.attrs = {"State": {"ExitCode": 137, "OOMKilled": True}}
+    container.attrs = {
+        "State": {"ExitCode": 137, "OOMKilled": True},
+        "HostConfig": {"Memory": 256 * 1024 * 1024},
+    }
     crashed = await backend.observe(REF)
     assert crashed.phase == "exited"
-    assert (
-        crashed.detail == "container exited (exit code 137), killed for exceeding its memory limit"
+    assert crashed.reason == "out_of_memory"
+    assert crashed.detail == (
+        "container exited (exit code 137), killed for exceeding its memory limit of 256 MiB"
     )
     assert crashed.log_tail.endswith("MemoryError")
 

@@ -58,7 +58,8 @@ def test_the_pump_image_installs_only_pump_dependencies_from_pyproject() -> None
         and "control_plane" not in dockerfile.split("\nFROM")[-1]
     )
     assert "USER 10001:10001" in dockerfile
-    assert 'ENTRYPOINT ["python", "-m", "pump"]' in dockerfile
+    assert 'ENTRYPOINT ["/opt/pump/bin/python", "-m", "pump"]' in dockerfile
+    assert "ARG BASE_IMAGE=" in dockerfile and "--no-index" in dockerfile
 
 
 def test_kustomize_applies_every_manifest_but_the_example_config() -> None:

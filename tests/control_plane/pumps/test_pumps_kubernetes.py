@@ -147,10 +147,17 @@ async def test_a_crash_looping_pod_is_reported_and_stop_deletes_everything(
         },
     }
     crashed = await backend.observe(REF)
-    assert crashed.phase == "exited"
+    assert crashed.phase == "exited" and crashed.reason == ""
     assert crashed.detail == (
         f"pod {NAME}-5d9f-abcde: CrashLoopBackOff, 4 restarts; last exit code 1 (Error): MemoryError"
     )
+    pod = kmock.objects[PODS, NAMESPACE, f"{NAME}-5d9f-abcde"].raw
+    pod["status"]["containerStatuses"][0]["lastState"] = {
+        "terminated": {"exitCode": 137, "reason": "OOMKilled"}
+    }
+    kmock.objects[PODS, NAMESPACE, f"{NAME}-5d9f-abcde"] = pod
+    killed = await backend.observe(REF)
+    assert killed.reason == "out_of_memory"  # the flow ends in error instead of crash-looping
     del kmock.objects[PODS, NAMESPACE, f"{NAME}-5d9f-abcde"]
 
     first_version = stored(kmock, DEPLOYMENTS)["spec"]["template"]["metadata"]["annotations"]
