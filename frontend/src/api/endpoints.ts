@@ -74,8 +74,7 @@ export const api = {
     apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/retry`, { method: 'POST' }),
 };
 
-/** The SSE URL of a flow's live logs; EventSource cannot send headers, so the token rides in the query. */
-export function logsUrl(flowId: string, token: string | null): string {
-  const base = `/api/flows/${enc(flowId)}/logs`;
-  return token ? `${base}?token=${enc(token)}` : base;
+/** The SSE URL of a flow's live logs (read with fetch and the Authorization header: no token in URLs). */
+export function logsUrl(flowId: string): string {
+  return `/api/flows/${enc(flowId)}/logs`;
 }
