@@ -32,6 +32,7 @@ from control_plane.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    ServiceUnavailable,
     Unauthorized,
 )
 
@@ -104,7 +105,12 @@ async def log_in(
     email = normalize_email(email)
     attempt = await throttle.attempt(email, address)
     user = await session.scalar(select(User).where(User.email == email))
-    if not await verify_password(user.password_hash if user else None, password) or user is None:
+    try:
+        matches = await verify_password(user.password_hash if user else None, password)
+    except ServiceUnavailable:  # not checked at all: the attempt does not count
+        await attempt.succeeded()
+        raise
+    if not matches or user is None:
         raise Unauthorized(WRONG_CREDENTIALS)
     await attempt.succeeded()
     if user.password_hash and password_needs_rehash(user.password_hash):
