@@ -343,3 +343,19 @@ async def test_the_data_directory_is_private(settings: Settings, redis_url: str)
         assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600, name
     for name in ("blobs", "pumps"):
         assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o700, name
+
+
+async def test_credentials_in_urls_never_reach_the_logs(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Webhook URLs and pump module downloads carry their credential in the path: request
+    logs show the path with the credential replaced."""
+    verbose = settings.model_copy(update={"log_level": "DEBUG"})
+    async with app_client(verbose) as (_, http):
+        capsys.readouterr()
+        token = "whk" + secrets.token_hex(16)
+        await http.post(f"/api/triggers/someflow/webhook/{token}", json={})
+        await http.get(f"/api/pump-modules/{token}/abc.wasm")
+        logged = capsys.readouterr().out
+    assert "/webhook/***" in logged and "/pump-modules/***/abc.wasm" in logged
+    assert token not in logged
