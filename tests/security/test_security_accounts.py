@@ -14,11 +14,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from fastapi import FastAPI
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from sqlalchemy import update
 
 from control_plane.accounts import credentials
 from control_plane.accounts.models import AuthToken
+from control_plane.accounts.throttle import LoginLimits, LoginThrottle
 from control_plane.app import create_app
 from control_plane.data_dir import data_dir_mode
 from control_plane.db import utcnow
@@ -359,3 +363,18 @@ async def test_credentials_in_urls_never_reach_the_logs(
         logged = capsys.readouterr().out
     assert "/webhook/***" in logged and "/pump-modules/***/abc.wasm" in logged
     assert token not in logged
+
+
+async def test_the_throttle_lets_log_ins_through_while_redis_is_away() -> None:
+    unreachable = aioredis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
+    throttle = LoginThrottle(
+        unreachable, LoginLimits(per_account=1, per_address=1, window_seconds=60)
+    )
+    try:
+        for _ in range(2):  # past both limits of 1, were they counted
+            attempt = await throttle.attempt("someone@example.com", "10.0.0.1")
+            await attempt.succeeded()
+    finally:
+        await unreachable.aclose()
