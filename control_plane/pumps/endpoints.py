@@ -7,11 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from control_plane.accounts.dependencies import (
-    CurrentPrincipal,
-    Principal,
-    current_principal_allowing_query_token,
-)
+from control_plane.accounts.dependencies import CurrentPrincipal
 from control_plane.db import DatabaseSession
 from control_plane.errors import InvalidInput
 from control_plane.flows import service as flows
@@ -113,7 +109,7 @@ async def flow_logs(
     flow_id: str,
     session: DatabaseSession,
     pumps: Pumps,
-    principal: Annotated[Principal, Depends(current_principal_allowing_query_token)],
+    principal: CurrentPrincipal,
     history: Annotated[
         int, Query(ge=0, le=LOG_STREAM_MAXLEN, description="lines of history")
     ] = 100,

@@ -26,6 +26,7 @@ export interface ApiKey {
   name: string;
   prefix: string;
   created_at: string;
+  expires_at: string | null;
   last_used_at: string | null;
   revoked_at: string | null;
 }
@@ -35,6 +36,7 @@ export interface CreatedApiKey {
   name: string;
   prefix: string;
   created_at: string;
+  expires_at: string | null;
   key: string;
 }
 
