@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from control_plane import __version__
 from control_plane.accounts.endpoints import router as accounts_router
+from control_plane.billing.endpoints import router as billing_router
 from control_plane.blobs import blob_store_from_settings
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.errors import install_error_handlers
@@ -101,4 +102,5 @@ API_ROUTERS: list[APIRouter] = [
     executions_router,
     modules_router,
     pump_modules_router,
+    billing_router,
 ]

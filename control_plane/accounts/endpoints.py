@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response, status
 
 from control_plane.accounts import service
-from control_plane.accounts.dependencies import CurrentPrincipal
+from control_plane.accounts.roles import Viewer
 from control_plane.accounts.schemas import (
     AccountOut,
     ApiKeyCreate,
@@ -49,7 +49,7 @@ async def sign_up(body: Credentials, request: Request, session: DatabaseSession)
         session,
         body.email,
         body.password,
-        tier=settings.default_tier,
+        tier=settings.new_workspace_plan,
         session_ttl=timedelta(hours=settings.session_ttl_hours),
     )
     return _session_out(signed_in)
@@ -63,7 +63,7 @@ async def log_in(body: Credentials, request: Request, session: DatabaseSession) 
 
 
 @router.get("/auth/me", response_model=AccountOut, summary="The current user and workspace")
-async def me(principal: CurrentPrincipal, session: DatabaseSession) -> AccountOut:
+async def me(principal: Viewer, session: DatabaseSession) -> AccountOut:
     user, tenant = await service.account(session, principal)
     return AccountOut(user=UserOut.model_validate(user), tenant=TenantOut.model_validate(tenant))
 
@@ -74,12 +74,12 @@ async def me(principal: CurrentPrincipal, session: DatabaseSession) -> AccountOu
     response_class=Response,
     summary="Revoke the session token this request used",
 )
-async def log_out(principal: CurrentPrincipal, session: DatabaseSession) -> None:
+async def log_out(principal: Viewer, session: DatabaseSession) -> None:
     await service.log_out(session, principal)
 
 
 @router.get("/keys", response_model=list[ApiKeyOut], summary="List your API keys")
-async def list_keys(principal: CurrentPrincipal, session: DatabaseSession) -> list[ApiKeyOut]:
+async def list_keys(principal: Viewer, session: DatabaseSession) -> list[ApiKeyOut]:
     keys = await service.list_api_keys(session, principal)
     return [ApiKeyOut.model_validate(key) for key in keys]
 
@@ -91,7 +91,7 @@ async def list_keys(principal: CurrentPrincipal, session: DatabaseSession) -> li
     summary="Create an API key (the key is shown only in this response)",
 )
 async def create_key(
-    body: ApiKeyCreate, principal: CurrentPrincipal, session: DatabaseSession
+    body: ApiKeyCreate, principal: Viewer, session: DatabaseSession
 ) -> ApiKeyCreated:
     key, secret = await service.create_api_key(session, principal, body.name)
     return ApiKeyCreated(
@@ -105,5 +105,5 @@ async def create_key(
     response_class=Response,
     summary="Revoke an API key",
 )
-async def revoke_key(key_id: str, principal: CurrentPrincipal, session: DatabaseSession) -> None:
+async def revoke_key(key_id: str, principal: Viewer, session: DatabaseSession) -> None:
     await service.revoke_api_key(session, principal, key_id)

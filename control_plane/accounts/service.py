@@ -44,7 +44,8 @@ class Principal:
     tenant_id: str
     tier: str
     token_id: str
-    token_kind: str
+    token_kind: str  # "session", "api_key" or "clerk"
+    role: str = "owner"  # the user's role in the tenant (accounts/roles.py)
 
 
 @dataclass(frozen=True)
@@ -100,18 +101,25 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
     now = utcnow()
     row = (
         await session.execute(
-            select(AuthToken, Tenant.tier)
+            select(AuthToken, Tenant.tier, Membership.role)
             .join(Tenant, Tenant.id == AuthToken.tenant_id)
+            .join(
+                Membership,
+                (Membership.tenant_id == AuthToken.tenant_id)
+                & (Membership.user_id == AuthToken.user_id),
+            )
+            .join(User, User.id == AuthToken.user_id)
             .where(
                 AuthToken.token_hash == hash_token(token),
                 AuthToken.revoked_at.is_(None),
                 or_(AuthToken.expires_at.is_(None), AuthToken.expires_at > now),
+                User.disabled_at.is_(None),
             )
         )
     ).one_or_none()
     if row is None:
         raise Unauthorized(INVALID_TOKEN)
-    stored, tier = row
+    stored, tier, role = row
     if stored.last_used_at is None or now - stored.last_used_at >= LAST_USED_RESOLUTION:
         stored.last_used_at = now
         await session.flush()
@@ -121,6 +129,7 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
         tier=tier,
         token_id=stored.id,
         token_kind=stored.kind,
+        role=role,
     )
 
 

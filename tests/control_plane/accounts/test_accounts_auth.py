@@ -37,7 +37,7 @@ async def test_sign_up_creates_user_personal_tenant_and_session(
     assert set(body) == {"token", "user", "tenant"}
     assert body["token"].startswith("fps_")
     assert body["user"]["email"] == email.lower()
-    assert body["tenant"]["tier"] == "free"
+    assert body["tenant"]["tier"] == "self-hosted"  # Stripe is not configured
     assert (
         await count_rows(
             app,
@@ -212,7 +212,7 @@ async def test_query_token_dependency_for_event_streams(
     transport = httpx.ASGITransport(app=probe)
     async with httpx.AsyncClient(transport=transport, base_url="http://probe") as stream:
         by_query = await stream.get("/stream", params={"token": account.token})
-        assert by_query.json() == {"tenant_id": account.tenant_id, "tier": "free"}
+        assert by_query.json() == {"tenant_id": account.tenant_id, "tier": "self-hosted"}
         by_header = await stream.get("/stream", headers=account.headers)
         assert by_header.json() == by_query.json()
         assert (await stream.get("/stream")).status_code == 401
