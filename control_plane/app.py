@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from control_plane import __version__
 from control_plane.accounts.endpoints import router as accounts_router
+from control_plane.accounts.team_endpoints import router as teams_router
 from control_plane.billing.endpoints import router as billing_router
 from control_plane.blobs import blob_store_from_settings
 from control_plane.db import create_engine, create_sessionmaker, migrate
@@ -95,6 +96,7 @@ SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
 ]
 API_ROUTERS: list[APIRouter] = [
     accounts_router,
+    teams_router,
     flows_router,
     organism_router,
     pumps_router,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from control_plane.accounts import service
-from control_plane.accounts.roles import Viewer
+from control_plane.accounts.audit import audit_target
+from control_plane.accounts.roles import Viewer, require_role
 from control_plane.accounts.schemas import (
     AccountOut,
     ApiKeyCreate,
@@ -18,6 +20,7 @@ from control_plane.accounts.schemas import (
     TenantOut,
     UserOut,
 )
+from control_plane.accounts.service import Principal
 from control_plane.db import DatabaseSession
 from control_plane.settings import Settings
 
@@ -65,7 +68,11 @@ async def log_in(body: Credentials, request: Request, session: DatabaseSession) 
 @router.get("/auth/me", response_model=AccountOut, summary="The current user and workspace")
 async def me(principal: Viewer, session: DatabaseSession) -> AccountOut:
     user, tenant = await service.account(session, principal)
-    return AccountOut(user=UserOut.model_validate(user), tenant=TenantOut.model_validate(tenant))
+    return AccountOut(
+        user=UserOut.model_validate(user),
+        tenant=TenantOut.model_validate(tenant),
+        role=principal.role,
+    )
 
 
 @router.post(
@@ -74,7 +81,10 @@ async def me(principal: Viewer, session: DatabaseSession) -> AccountOut:
     response_class=Response,
     summary="Revoke the session token this request used",
 )
-async def log_out(principal: Viewer, session: DatabaseSession) -> None:
+async def log_out(
+    principal: Annotated[Principal, Depends(require_role("viewer", audit=False))],
+    session: DatabaseSession,
+) -> None:
     await service.log_out(session, principal)
 
 
@@ -91,9 +101,10 @@ async def list_keys(principal: Viewer, session: DatabaseSession) -> list[ApiKeyO
     summary="Create an API key (the key is shown only in this response)",
 )
 async def create_key(
-    body: ApiKeyCreate, principal: Viewer, session: DatabaseSession
+    body: ApiKeyCreate, request: Request, principal: Viewer, session: DatabaseSession
 ) -> ApiKeyCreated:
     key, secret = await service.create_api_key(session, principal, body.name)
+    audit_target(request, key.id, key.name)
     return ApiKeyCreated(
         id=key.id, name=body.name.strip(), prefix=key.prefix, created_at=key.created_at, key=secret
     )

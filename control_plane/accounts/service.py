@@ -87,6 +87,8 @@ async def log_in(
     user = await session.scalar(select(User).where(User.email == normalize_email(email)))
     if not await verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized(WRONG_CREDENTIALS)
+    if user.disabled_at is not None:
+        raise Unauthorized("this account is disabled")
     if user.password_hash and password_needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
     tenant = await personal_tenant(session, user.id)
@@ -215,6 +217,13 @@ async def set_tenant_tier(session: AsyncSession, tenant_id: str, tier: str) -> T
     tenant.tier = tier
     await session.flush()
     return tenant
+
+
+async def open_session(
+    session: AsyncSession, user_id: str, tenant_id: str, session_ttl: timedelta
+) -> str:
+    """A new session token of `user_id` acting in `tenant_id` (a workspace switch, a join)."""
+    return await _open_session(session, user_id, tenant_id, session_ttl)
 
 
 def normalize_email(email: str) -> str:

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response, status
 
+from control_plane.accounts.audit import audit_target
 from control_plane.accounts.roles import Editor, Viewer
 from control_plane.db import DatabaseSession
 from control_plane.flows import service
@@ -47,6 +48,7 @@ async def create_flow(
     body: FlowWrite, request: Request, principal: Editor, session: DatabaseSession
 ) -> FlowOut:
     record = await service.create_flow(session, principal, body)
+    audit_target(request, record.flow.id, record.flow.name)
     return (await service.present_flows(session, principal, [record], base_url(request)))[0]
 
 

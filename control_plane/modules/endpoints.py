@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Path, Request, Response, status
 
+from control_plane.accounts.audit import audit_target
 from control_plane.accounts.roles import Editor, Viewer
 from control_plane.db import DatabaseSession
 from control_plane.modules import presenters, service
@@ -57,6 +58,7 @@ async def create_module(
     body: ModuleCreate, request: Request, principal: Editor, session: DatabaseSession
 ) -> ModuleDetail:
     module, _ = await service.create_module(session, module_runtime(request.app), principal, body)
+    audit_target(request, module.id, module.name)
     return await presenters.module_detail(session, module)
 
 
