@@ -12,6 +12,8 @@ from control_plane import __version__
 from control_plane.accounts.endpoints import router as accounts_router
 from control_plane.accounts.team_endpoints import router as teams_router
 from control_plane.billing.endpoints import router as billing_router
+from control_plane.billing.endpoints import webhooks as billing_webhooks
+from control_plane.billing.runtime import billing_service
 from control_plane.blobs import blob_store_from_settings
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.errors import install_error_handlers
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api")
     install_webhook_route(app)
+    app.include_router(billing_webhooks)
     mount_frontend(app)
     install_openapi(app)
     return app
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 # closed in reverse order at shutdown. The pump orchestrator comes first because triggers and the
 # recorder use app.state.pumps; they close before it, so triggers drain first.
 SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
+    billing_service,
     modules_service,
     pumps_service,
     executions_service,

@@ -34,6 +34,9 @@ class TierLimits:
     # triggers a flow may have waiting or running in its pump; past it triggers get 429
     # (FLOWPLANE_MAX_QUEUED_PER_FLOW overrides every tier)
     max_queued_per_flow: int
+    # executions past `executions_per_month` are billed as usage (Stripe meter events)
+    # instead of refused
+    metered_overage: bool = False
 
 
 TIER_LIMITS: dict[Tier, TierLimits] = {
@@ -75,6 +78,7 @@ TIER_LIMITS: dict[Tier, TierLimits] = {
         idle_stop_seconds=None,
         execution_retention_days=90,
         max_queued_per_flow=20_000,
+        metered_overage=True,
     ),
     "enterprise": TierLimits(
         flows=None,
@@ -154,9 +158,12 @@ _ADVICE: dict[str, str] = {
 def check_quota(plan: str, limit_name: LimitName, used: int, *, adding: int = 1) -> None:
     """The one quota check: raise `QuotaExceeded` (402, with `limit`, `used` and `upgrade_url`)
     when a workspace on `plan` that uses `used` of `limit_name` may not add `adding` more."""
-    limit: int | None = getattr(tier_limits(plan), limit_name)
+    limits = tier_limits(plan)
+    limit: int | None = getattr(limits, limit_name)
     if limit is None or used + adding <= limit:
         return
+    if limit_name == "executions_per_month" and limits.metered_overage:
+        return  # Pro: billed as usage beyond the included executions (billing/overage.py)
     singular, plural = _NOUNS[limit_name]
     if limit == 0:
         detail = f"{_FEATURES[limit_name]} not included in the {plan} plan"
