@@ -9,7 +9,9 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from fastapi import APIRouter, FastAPI
 
 from control_plane import __version__
+from control_plane.accounts.clerk_webhooks import router as clerk_webhooks
 from control_plane.accounts.endpoints import router as accounts_router
+from control_plane.accounts.runtime import accounts_service
 from control_plane.accounts.team_endpoints import router as teams_router
 from control_plane.billing.endpoints import router as billing_router
 from control_plane.billing.endpoints import webhooks as billing_webhooks
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api")
     install_webhook_route(app)
     app.include_router(billing_webhooks)
+    app.include_router(clerk_webhooks)
     mount_frontend(app)
     install_openapi(app)
     return app
@@ -92,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 # closed in reverse order at shutdown. The pump orchestrator comes first because triggers and the
 # recorder use app.state.pumps; they close before it, so triggers drain first.
 SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
+    accounts_service,
     billing_service,
     modules_service,
     pumps_service,

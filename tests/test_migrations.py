@@ -33,7 +33,7 @@ REVISIONS: dict[str, tuple[str, set[str]]] = {
     "0006_modules": ("0003_executions", {"modules", "module_versions"}),
     "0008_billing": (
         "0006_modules",
-        {"billing_accounts", "stripe_events", "usage_reports", "invitations", "audit_events"},
+        {"billing_accounts", "webhook_events", "usage_reports", "invitations", "audit_events"},
     ),
 }
 

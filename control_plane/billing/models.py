@@ -27,10 +27,11 @@ class BillingAccount(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class StripeEvent(Base):
-    """A Stripe webhook event that was applied: the same event id is applied once."""
+class WebhookEvent(Base):
+    """A webhook event that was applied (Stripe's event id, Clerk's Svix message id), as
+    "<source>:<id>": the same event is applied once."""
 
-    __tablename__ = "stripe_events"
+    __tablename__ = "webhook_events"
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(100))

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.models import Tenant
-from control_plane.billing.models import BillingAccount, StripeEvent
+from control_plane.billing.models import BillingAccount, WebhookEvent
 from control_plane.billing.plans import PlanChange, set_plan
 from control_plane.billing.stripe_api import StripeGateway
 from control_plane.db import utcnow
@@ -56,13 +56,7 @@ async def apply_event(
     app: FastAPI, session: AsyncSession, gateway: StripeGateway, event: dict[str, Any]
 ) -> tuple[bool, str | None]:
     """(applied now, what changed). An event id already applied changes nothing."""
-    if await session.get(StripeEvent, event["id"]) is not None:
-        return False, None
-    session.add(StripeEvent(id=event["id"], type=str(event.get("type", ""))[:100]))
-    try:
-        await session.flush()
-    except IntegrityError:  # the same event delivered twice at once: the other one applies it
-        await session.rollback()
+    if not await record_once(session, f"stripe:{event['id']}", str(event.get("type", ""))):
         return False, None
     kind = str(event.get("type", ""))
     obj: dict[str, Any] = (event.get("data") or {}).get("object") or {}
@@ -72,6 +66,19 @@ async def apply_event(
         await stop_over_plan(app, session, outcome.over_plan)
         return True, f"plan {outcome.previous} -> {outcome.plan}"
     return True, outcome
+
+
+async def record_once(session: AsyncSession, event_id: str, kind: str) -> bool:
+    """Record a webhook event; False when it was recorded before (already applied)."""
+    if await session.get(WebhookEvent, event_id) is not None:
+        return False
+    session.add(WebhookEvent(id=event_id[:255], type=kind[:100]))
+    try:
+        await session.flush()
+    except IntegrityError:  # the same event delivered twice at once: the other one applies it
+        await session.rollback()
+        return False
+    return True
 
 
 async def _checkout_completed(

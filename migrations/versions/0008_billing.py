@@ -51,11 +51,11 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
-        "stripe_events",
+        "webhook_events",
         sa.Column("id", sa.String(255), nullable=False),
         sa.Column("type", sa.String(100), nullable=False),
         timestamp("received_at", nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_stripe_events"),
+        sa.PrimaryKeyConstraint("id", name="pk_webhook_events"),
     )
     op.create_table(
         "usage_reports",
@@ -115,7 +115,7 @@ def downgrade() -> None:
     op.drop_table("invitations")
     op.drop_index("ix_usage_reports_sent_at", table_name="usage_reports")
     op.drop_table("usage_reports")
-    op.drop_table("stripe_events")
+    op.drop_table("webhook_events")
     op.drop_table("billing_accounts")
     with op.batch_alter_table("users") as users:
         users.drop_constraint("uq_users_clerk_user_id", type_="unique")
