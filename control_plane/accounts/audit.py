@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from control_plane.accounts.models import AuditEvent
 from control_plane.db import new_id, utcnow
@@ -49,8 +50,20 @@ TARGET_TYPES = {
 MAX_LIMIT = 500
 
 
+PENDING = "flowplane_pending_audit"
+
+
+@event.listens_for(Session, "before_commit")
+def _add_pending_entries(session: Session) -> None:
+    """Entries join the session only when it commits: written at once, they would hold
+    SQLite's write lock for the whole request while other connections (trigger admission)
+    wait for it. A request that fails rolls back and commits nothing, entry included."""
+    for entry in session.info.pop(PENDING, []):
+        session.add(entry)
+
+
 def record_request(session: AsyncSession, request: Request, principal: Any) -> AuditEvent:
-    """Add the entry for this request to its session (flushed and committed with it)."""
+    """The entry for this request, written when the request's session commits."""
     route = request.scope.get("route")
     template: str = getattr(route, "path", request.url.path)
     words = [word for word in template.strip("/").split("/") if word and word != "api"]
@@ -67,7 +80,7 @@ def record_request(session: AsyncSession, request: Request, principal: Any) -> A
     )
     path_params: dict[str, Any] = request.path_params
     target_id = next((str(value) for key, value in path_params.items() if key.endswith("id")), None)
-    event = AuditEvent(
+    entry = AuditEvent(
         id=new_id(),
         tenant_id=principal.tenant_id,
         user_id=principal.user_id,
@@ -77,19 +90,19 @@ def record_request(session: AsyncSession, request: Request, principal: Any) -> A
         summary=f"{request.method} {request.url.path}"[:1000],
         created_at=utcnow(),
     )
-    session.add(event)
-    request.state.audit_event = event
-    return event
+    session.sync_session.info.setdefault(PENDING, []).append(entry)
+    request.state.audit_event = entry
+    return entry
 
 
 def audit_target(request: Request, target_id: str, name: str | None = None) -> None:
     """Name what this request created (its id only exists once the endpoint ran)."""
-    event: AuditEvent | None = getattr(request.state, "audit_event", None)
-    if event is None:
+    entry: AuditEvent | None = getattr(request.state, "audit_event", None)
+    if entry is None:
         return
-    event.target_id = target_id[:64]
+    entry.target_id = target_id[:64]
     if name:
-        event.summary = f"{event.summary} ({name})"[:1000]
+        entry.summary = f"{entry.summary} ({name})"[:1000]
 
 
 async def list_events(
