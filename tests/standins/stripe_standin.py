@@ -90,6 +90,7 @@ class StripeStandIn:
         app.router.add_get("/checkout/{id}", self._checkout_page)
         app.router.add_post("/checkout/{id}/pay", self._pay)
         app.router.add_get("/portal/{id}", self._portal_page)
+        app.router.add_get("/favicon.ico", lambda _: web.Response(status=204))
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
