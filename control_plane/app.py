@@ -34,6 +34,8 @@ from control_plane.settings import Settings, get_settings
 from control_plane.triggers.endpoints import install_webhook_route
 from control_plane.triggers.endpoints import router as triggers_router
 from control_plane.triggers.runtime import triggers_service
+from control_plane.waits.endpoints import router as waits_router
+from control_plane.waits.runtime import waits_service
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -91,6 +93,7 @@ SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
     pumps_service,
     executions_service,
     triggers_service,
+    waits_service,
 ]
 API_ROUTERS: list[APIRouter] = [
     accounts_router,
@@ -99,6 +102,7 @@ API_ROUTERS: list[APIRouter] = [
     pumps_router,
     triggers_router,
     executions_router,
+    waits_router,
     modules_router,
     pump_modules_router,
 ]

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import importlib
 
-DOMAINS_WITH_MODELS = ("accounts", "flows", "pumps", "executions", "triggers", "modules")
+DOMAINS_WITH_MODELS = (
+    "accounts",
+    "flows",
+    "pumps",
+    "executions",
+    "triggers",
+    "modules",
+    "waits",
+    "jobs",
+    "callbacks",
+)
 
 
 def import_all_models() -> None:

@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from pump import __version__
 from pump.cluster import SlotClient
 from pump.engine import Execution
-from pump.events import TriggerEntry, encode_event
+from pump.events import TriggerEntry, encode_event, run_key_of
 from pump.flow import Flow
 from pump.keys import (
     EVENT_STREAM_MAXLEN,
@@ -191,7 +191,7 @@ class Pump:
                 self.flow.keys.triggers,
                 TRIGGER_GROUP,
                 entry_id,
-                forget=self.flow.keys.execution_state(entry.execution_id),
+                forget=self.flow.keys.execution_state(entry.run_key),
             )
             await self.writer.sync()
         finally:
@@ -238,14 +238,14 @@ class Pump:
             )
             self.writer.send("DEL", keys.buffer(execution_id))
             self.writer.send(
-                "SET", keys.execution_state(execution_id), "failed",
+                "SET", keys.execution_state(run_key_of(fields)), "failed",
                 "EX", EXECUTION_STATE_TTL_SECONDS,
             )  # fmt: skip
         self.writer.ack(
             keys.triggers,
             TRIGGER_GROUP,
             entry_id,
-            forget=keys.execution_state(execution_id) if execution_id else None,
+            forget=keys.execution_state(run_key_of(fields)) if execution_id else None,
         )
 
     def _reject(self, entry_id: str, fields: dict[str, str], error: Exception) -> None:
@@ -283,7 +283,7 @@ class Pump:
         if not entries:
             return
         runnable: list[Entry] = []
-        ids = [fields.get("execution_id", "") for _, fields in entries]
+        ids = [run_key_of(fields) for _, fields in entries]
         for (entry_id, fields), status in zip(
             entries, await self.stream.finished(ids), strict=True
         ):
@@ -297,7 +297,7 @@ class Pump:
                     self.flow.keys.triggers,
                     TRIGGER_GROUP,
                     entry_id,
-                    forget=self.flow.keys.execution_state(execution_id),
+                    forget=self.flow.keys.execution_state(run_key_of(fields)),
                 )
         limit = self.settings.delivery_limit
         deliveries = await self.stream.deliveries([entry_id for entry_id, _ in runnable])

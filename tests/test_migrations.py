@@ -31,7 +31,45 @@ REVISIONS: dict[str, tuple[str, set[str]]] = {
         {"executions", "execution_steps", "execution_counters", "schedule_states"},
     ),
     "0006_modules": ("0003_executions", {"modules", "module_versions"}),
+    "0009_waits": ("0006_modules", {"execution_waits", "one_off_jobs", "callback_deliveries"}),
 }
+
+# revision -> the columns it adds to tables an earlier revision created (table, column)
+ADDED_COLUMNS: dict[str, set[tuple[str, str]]] = {
+    "0009_waits": {
+        ("executions", "callback_url"),
+        ("executions", "callback_token"),
+        ("executions", "callback_status"),
+        ("executions", "callback_error"),
+        ("executions", "rerun_of"),
+        ("executions", "rerun_from_step"),
+        ("executions", "cancel_requested_at"),
+        ("executions", "last_event_at"),
+        ("flows", "signing_secret"),
+        ("flows", "event_token_hash"),
+        ("flows", "failure_url"),
+    },
+}
+
+
+def _added_after(revision: str) -> set[tuple[str, str]]:
+    """Columns later revisions add: absent at `revision`, and rightly so."""
+    order = list(REVISIONS)
+    later = order[order.index(revision) + 1 :]
+    return set().union(*(ADDED_COLUMNS.get(name, set()) for name in later))
+
+
+def _not_yet_added(differences: list[Any], revision: str) -> list[Any]:
+    pending = _added_after(revision)
+    return [
+        diff
+        for diff in differences
+        if not (
+            isinstance(diff, tuple)
+            and diff[0] == "add_column"
+            and (str(diff[2]), str(diff[3].name)) in pending
+        )
+    ]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -57,6 +95,7 @@ def test_every_revision_matches_its_models_and_downgrades(empty_database_url: st
         command.upgrade(config, revision)
         present, differences = asyncio.run(_inspect(empty_database_url, tables))
         assert present >= tables
+        differences = _not_yet_added(differences, revision)
         assert differences == [], f"{revision} differs from the models"
         command.downgrade(config, previous)
         present, _ = asyncio.run(_inspect(empty_database_url, tables))

@@ -24,7 +24,11 @@ async def list_executions(
     principal: CurrentPrincipal,
     session: DatabaseSession,
     status_filter: Annotated[
-        str | None, Query(alias="status", description="queued | running | succeeded | failed")
+        str | None,
+        Query(
+            alias="status",
+            description="queued | running | waiting | succeeded | failed | cancelled",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,

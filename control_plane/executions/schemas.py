@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from control_plane.json_limits import StoredJson, StoredText
+from control_plane.waits.schemas import WaitOut
 
 
 class ExecutionOut(BaseModel):
@@ -14,7 +15,7 @@ class ExecutionOut(BaseModel):
 
     id: str
     flow_id: str
-    status: str = Field(description="queued | running | succeeded | failed")
+    status: str = Field(description="queued | running | waiting | succeeded | failed | cancelled")
     trigger: str = Field(description="The organism trigger that started it")
     trigger_kind: str = Field(description="webhook | manual | schedule | retry")
     retry_of: str | None
@@ -27,6 +28,13 @@ class ExecutionOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    waiting_for: WaitOut | None = Field(default=None, description="set while status is waiting")
+    rerun_of: str | None = None
+    rerun_from_step: int | None = None
+    callback_status: str | None = Field(
+        default=None, description="pending | delivered | callback_failed (with callback_url)"
+    )
+    callback_error: StoredText | None = None
 
 
 class ExecutionPage(BaseModel):

@@ -24,6 +24,7 @@ class HandlerResult:
     route: list[str] | None = None  # None: every peer (fan-out)
     usage: dict[str, int] | None = None  # token usage of an LLM call
     conversation: list[dict[str, str]] | None = None  # chat turns kept in the thread buffer
+    wait: dict[str, Any] | None = None  # builtin.wait: what the execution now waits for
 
 
 @dataclass(slots=True)
