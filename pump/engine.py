@@ -15,7 +15,13 @@ from typing import Any
 
 from pump.events import EventType, TriggerEntry, encode_event
 from pump.flow import CompiledListener, Flow
-from pump.handlers.base import ExecutionInfo, HandlerResult, StepContext, StepError
+from pump.handlers.base import (
+    Cancellation,
+    ExecutionInfo,
+    HandlerResult,
+    StepContext,
+    StepError,
+)
 from pump.keys import EVENT_STREAM_MAXLEN, EXECUTION_STATE_TTL_SECONDS, LOG_STREAM_MAXLEN
 
 logger = logging.getLogger("pump.engine")
@@ -74,6 +80,7 @@ class Execution:
         self._unsaved: list[str] = []  # thread entries not yet pushed to the Redis buffer
         self._buffer_written = False
         self._queue: deque[tuple[str, Any]] = deque()
+        self.cancellation = Cancellation()
 
     async def run(self) -> ExecutionOutcome:
         """Route the trigger's payload until nothing is in flight; queue the final event,
@@ -107,6 +114,11 @@ class Execution:
                 await self._route()
         except Parked as waiting:
             parked = waiting
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self.cancellation.requested or task is None or task.uncancel() > 0:
+                raise  # the pump is stopping: not a cancel of this execution
+            reason, error = "cancelled", "the execution was cancelled"
         except ExecutionFailure as failure:
             reason, error, failed_listener = failure.reason, failure.message, failure.listener
         except TimeoutError:
@@ -309,6 +321,7 @@ class Execution:
             listener=compiled.listener,
             thread=self.thread,
             log=lambda level, message: self.log(level, message, step=step, listener=compiled.name),
+            cancellation=self.cancellation,
         )
         timeout = compiled.listener.timeout_seconds
         try:

@@ -8,8 +8,13 @@ from fastapi import APIRouter, Query, Request, status
 
 from control_plane.accounts.dependencies import CurrentPrincipal
 from control_plane.db import DatabaseSession
-from control_plane.executions import service
-from control_plane.executions.schemas import ExecutionDetail, ExecutionPage, RetryAccepted
+from control_plane.executions import control, service
+from control_plane.executions.schemas import (
+    CancelOut,
+    ExecutionDetail,
+    ExecutionPage,
+    RetryAccepted,
+)
 
 router = APIRouter(tags=["executions"])
 
@@ -64,3 +69,16 @@ async def retry_execution(
 ) -> RetryAccepted:
     admitted = await service.retry_execution(session, request.app, principal, execution_id)
     return RetryAccepted(execution_id=admitted.execution_id)
+
+
+@router.post(
+    "/executions/{execution_id}/cancel",
+    response_model=CancelOut,
+    summary="Cancel a queued, running or waiting execution",
+    responses={409: {"description": "the execution has ended already"}},
+)
+async def cancel_execution(
+    execution_id: str, request: Request, principal: CurrentPrincipal
+) -> CancelOut:
+    how = await control.cancel(request.app, principal.tenant_id, execution_id)
+    return CancelOut(execution_id=execution_id, status="cancelled", how=how)

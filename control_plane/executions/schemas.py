@@ -77,3 +77,12 @@ class ExecutionDetail(ExecutionOut):
 
 class RetryAccepted(BaseModel):
     execution_id: str
+
+
+class CancelOut(BaseModel):
+    execution_id: str
+    status: str
+    how: str = Field(
+        description="never_ran (it was queued), interrupted (it was running: its pump stops it) "
+        "or closed_wait (it was waiting)"
+    )
