@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from control_plane import __version__
 from control_plane.accounts.endpoints import router as accounts_router
 from control_plane.blobs import blob_store_from_settings
+from control_plane.callbacks.endpoints import router as callbacks_router
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.errors import install_error_handlers
 from control_plane.executions.endpoints import router as executions_router
@@ -18,6 +19,7 @@ from control_plane.executions.runtime import executions_service
 from control_plane.flows.endpoints import router as flows_router
 from control_plane.frontend import mount_frontend
 from control_plane.health.endpoints import router as health_router
+from control_plane.jobs.endpoints import router as jobs_router
 from control_plane.metrics import install_metrics
 from control_plane.modules.endpoints import router as modules_router
 from control_plane.modules.runtime import modules_service
@@ -103,6 +105,8 @@ API_ROUTERS: list[APIRouter] = [
     triggers_router,
     executions_router,
     waits_router,
+    jobs_router,
+    callbacks_router,
     modules_router,
     pump_modules_router,
 ]

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from control_plane.db import Base, UtcDateTime
 
 # kind: "callback" (the trigger's callback_url) | "failure" (the flow's failure notification)
-DELIVERY_STATUSES = ("pending", "delivered", "failed")
+# waiting: its execution has not ended; pending: due at next_attempt_at; delivered; failed
+DELIVERY_STATUSES = ("waiting", "pending", "delivered", "failed")
 
 
 class CallbackDelivery(Base):

@@ -8,7 +8,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
+from control_plane.callbacks.delivery import Deliverer
 from control_plane.executions.background import periodic
+from control_plane.executions.stalls import detect_stalls
+from control_plane.jobs import service as jobs
 from control_plane.settings import Settings
 from control_plane.waits import service
 
@@ -18,12 +21,24 @@ async def waits_service(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     async with AsyncExitStack() as stack:
         if settings.background_tasks:
+            deliverer = Deliverer(app)
+            stack.push_async_callback(deliverer.close)
 
             async def tick() -> None:
                 await service.fire_due(app)
+                await jobs.fire_due(app)
                 await service.recover_stuck(app, settings.wait_recover_seconds)
+
+            async def stalls() -> None:
+                await detect_stalls(app)
 
             await stack.enter_async_context(
                 periodic("waits", lambda: settings.wait_poll_seconds, tick)
+            )
+            await stack.enter_async_context(
+                periodic("callbacks", lambda: settings.wait_poll_seconds, deliverer.tick)
+            )
+            await stack.enter_async_context(
+                periodic("stalls", lambda: settings.stall_interval_seconds, stalls)
             )
         yield
