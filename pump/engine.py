@@ -109,8 +109,6 @@ class Execution:
                     self._continue_after_wait(entry.resume)
                 else:
                     self._queue.append((entry.target, entry.payload))
-                    if entry.first_step is not None:
-                        self.steps = max(0, entry.first_step - 1)
                 await self._route()
         except Parked as waiting:
             parked = waiting

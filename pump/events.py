@@ -95,8 +95,6 @@ class TriggerEntry(BaseModel):
     payload: Any = None
     enqueued_at: float = Field(default_factory=time.time)
     resume: dict[str, Any] | None = None
-    # Rerun from a step: earlier steps are not run; step numbers continue after `first_step - 1`.
-    first_step: int | None = None
 
     @property
     def run_key(self) -> str:
@@ -115,8 +113,6 @@ class TriggerEntry(BaseModel):
         }
         if self.resume is not None:
             fields["resume"] = json.dumps(self.resume, separators=(",", ":"))
-        if self.first_step is not None:
-            fields["first_step"] = str(self.first_step)
         return fields
 
     @classmethod
@@ -129,7 +125,6 @@ class TriggerEntry(BaseModel):
             payload=json.loads(text.get("payload", "null")),
             enqueued_at=float(text.get("enqueued_at", "0")),
             resume=json.loads(text["resume"]) if "resume" in text else None,
-            first_step=int(text["first_step"]) if "first_step" in text else None,
         )
 
 

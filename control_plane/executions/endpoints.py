@@ -13,6 +13,7 @@ from control_plane.executions.schemas import (
     CancelOut,
     ExecutionDetail,
     ExecutionPage,
+    RerunIn,
     RetryAccepted,
 )
 
@@ -82,3 +83,27 @@ async def cancel_execution(
 ) -> CancelOut:
     how = await control.cancel(request.app, principal.tenant_id, execution_id)
     return CancelOut(execution_id=execution_id, status="cancelled", how=how)
+
+
+@router.post(
+    "/executions/{execution_id}/rerun",
+    response_model=RetryAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Start a new execution at one of this execution's steps, with that step's input",
+    responses={
+        402: {"description": "QuotaExceeded: the tier's monthly executions are used up"},
+        409: {"description": "Conflict: the flow is not running, or the input was truncated"},
+        422: {"description": "no such step"},
+    },
+)
+async def rerun_execution(
+    execution_id: str,
+    body: RerunIn,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: DatabaseSession,
+) -> RetryAccepted:
+    admitted = await service.rerun_execution(
+        session, request.app, principal, execution_id, body.from_step
+    )
+    return RetryAccepted(execution_id=admitted.execution_id)

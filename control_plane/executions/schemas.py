@@ -86,3 +86,9 @@ class CancelOut(BaseModel):
         description="never_ran (it was queued), interrupted (it was running: its pump stops it) "
         "or closed_wait (it was waiting)"
     )
+
+
+class RerunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_step: int = Field(ge=1, le=2**31 - 1, description="the step to begin at (1 = first)")

@@ -9,7 +9,7 @@ import binascii
 from datetime import datetime
 
 from fastapi import FastAPI
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.dependencies import Principal
@@ -189,3 +189,38 @@ async def _own_execution(
     if execution is None:
         raise NotFound(f"execution {execution_id} not found")
     return execution
+
+
+async def rerun_execution(
+    session: AsyncSession, app: FastAPI, principal: Principal, execution_id: str, from_step: int
+) -> Admitted:
+    """A new execution (`rerun_of` the original) that begins at step `from_step`'s listener
+    with the input that step recorded; the steps before it are not run again."""
+    original = await _own_execution(session, principal, execution_id)
+    step = await session.get(ExecutionStep, (execution_id, from_step))
+    if step is None:
+        raise InvalidInput(
+            f"execution {execution_id} has no step {from_step}",
+            problems=[{"path": "from_step", "message": "no such step"}],
+        )
+    if step.truncated:
+        raise Conflict(
+            f"step {from_step} of execution {execution_id} cannot be rerun: its input was "
+            "larger than the stored size cap and only a preview was kept"
+        )
+    flow = await manual_flow(app, principal, original.flow_id)
+    request = TriggerRequest(
+        flow=flow,
+        trigger=TriggerSpec(name=original.trigger, kind="rerun", target=step.listener),
+        trigger_kind="rerun",
+        payload=step.input,
+    )
+    await session.commit()
+    admitted = await submit(app, request)
+    async with app.state.engine.begin() as connection:
+        await connection.execute(
+            update(Execution)
+            .where(Execution.id == admitted.execution_id)
+            .values(rerun_of=execution_id, rerun_from_step=from_step)
+        )
+    return admitted

@@ -63,7 +63,9 @@ listeners:
   - name: third
     handler: builtin.http
     peers: [done]
+    timeout_seconds: 1
     config: {{method: POST, url: "{{{{ payload.json.third_url }}}}", json: {{}}}}
+limits: {{timeout_seconds: 4}}
 """
 
 
