@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pump_testkit import ModuleDirectory, PumpProcess, new_keys, serve
+from pump_testkit import ModuleDirectory, PumpProcess, new_execution_id, new_keys, serve
 
+from pump.events import TriggerEntry
 from pump.keys import CONTROL_STREAM_MAXLEN
 
 
@@ -100,3 +101,68 @@ async def test_cancel_interrupts_a_running_step_and_skips_a_cancelled_entry(
             release.set()
         finally:
             await pump.close()
+
+
+PARKING = """
+version: 1
+organism: {name: parking}
+triggers:
+  - {name: run, kind: manual, target: park}
+  - {name: quick, kind: manual, target: shape}
+listeners:
+  - {name: park, handler: builtin.wait, peers: [done], config: {kind: approval, message: ok?}}
+  - {name: shape, handler: builtin.transform, peers: [done], config: {set: {seen: true}}}
+  - {name: done, handler: builtin.output}
+"""
+WAITERS = 1_000
+RSS_BOUND_BYTES = 32 * 2**20  # what 1,000 waiting executions may add to a pump, at most
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+async def test_a_pump_serves_on_while_a_thousand_executions_wait(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """Waiting holds nothing in the pump: its entries are acknowledged, nothing stays in
+    flight, memory stays within the stated bound, and other executions run meanwhile."""
+    pump = PumpProcess(redis_url, new_keys(), PARKING, tmp_path / "pump.log").start()
+    try:
+        assert pump.process is not None and pump.client is not None
+        warm = [await pump.trigger({"n": n}, target="shape", trigger="quick") for n in range(50)]
+        for ident in warm:
+            await pump.wait_final(ident)
+        before = rss_bytes(pump.process.pid)
+        parked = [new_execution_id() for _ in range(WAITERS)]
+        pipe = pump.client.pipeline(transaction=False)
+        for ident in parked:
+            entry = TriggerEntry(execution_id=ident, trigger="run", target="park", payload={})
+            pipe.xadd(pump.keys.triggers, entry.encode())  # type: ignore[arg-type]
+        await pipe.execute()
+        await pump.wait_for(
+            lambda _: (
+                sum(
+                    1
+                    for events in pump._seen.values()
+                    for event in events
+                    if event.type == "execution.waiting"
+                )
+                >= WAITERS
+            ),
+            parked[-1],
+            within=120,
+        )
+        served = await pump.trigger({"after": True}, target="shape", trigger="quick")
+        assert (await pump.wait_final(served)).data["outputs"] == [{"after": True, "seen": True}]
+        heartbeat = await pump.client.hgetall(pump.keys.heartbeat)  # type: ignore[misc]
+        pending = await pump.client.xpending(pump.keys.triggers, "pump")
+        assert pending["pending"] == 0, "every waiting execution's entry is acknowledged"
+        assert heartbeat["in_flight"] in ("0", "1")
+        grown = rss_bytes(pump.process.pid) - before
+        assert grown < RSS_BOUND_BYTES, f"the pump grew by {grown} bytes"
+    finally:
+        await pump.close()

@@ -7,11 +7,18 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
+from sqlalchemy import select
 
 from control_plane.settings import Settings
 from control_plane.waits import service
+from control_plane.waits.models import ExecutionWait
 from tests.control_plane.pumps.pumps_helpers import pump_pids
-from tests.control_plane.triggers.triggers_helpers import make_flow, wait_for
+from tests.control_plane.triggers.triggers_helpers import (
+    FlowUnderTest,
+    make_flow,
+    running_app,
+    wait_for,
+)
 from tests.control_plane.waits.waits_helpers import (
     execution,
     kill_pump,
@@ -29,11 +36,26 @@ async def ok(_: web.Request) -> web.Response:
 
 
 async def test_waits_resume_from_the_wait_exactly_once(settings: Settings) -> None:
-    async with (
-        serve([web.post("/hit", ok)]) as sink,
-        waits_app(wait_settings(settings)) as (app, client),
-    ):
-        flow = await make_flow(client, waits_yaml(sink.url))
+    async with serve([web.post("/hit", ok)]) as sink:
+        flow, first = await first_life(settings, sink.url)
+        # a control-plane restart while an execution waits loses nothing
+        async with waits_app(wait_settings(settings)) as (_, client):
+            event = {"correlation_id": "A1", "payload": {"paid": 7}}
+            sent = await client.post(
+                f"/api/flows/{flow.flow_id}/events/order.paid",
+                json=event,
+                headers=flow.account.headers,
+            )
+            assert sent.json() == {"resumed": [first]}
+            assert (await reaches(client, flow, first, "succeeded"))["outputs"] == [{"paid": 7}]
+        assert len(sink.requests) == 1, "the step before the timer wait ran once"
+
+
+async def first_life(settings: Settings, sink: str) -> tuple[FlowUnderTest, str]:
+    """Timer (its pump killed meanwhile), event, approval, racing deciders and timeout; returns
+    the flow and an execution left waiting for event A1."""
+    async with running_app(wait_settings(settings)) as (app, client):
+        flow = await make_flow(client, waits_yaml(sink))
         headers = flow.account.headers
 
         # timer: the pump is killed while the execution waits; the resume still happens once
@@ -54,7 +76,6 @@ async def test_waits_resume_from_the_wait_exactly_once(settings: Settings) -> No
             ("done", "succeeded"),
         ]
         assert done["outputs"][0]["json"] == {"ok": True}
-        assert len(sink.requests) == 1, "the step before the wait ran once"
 
         # event: only the matching correlation id resumes, with the event's payload
         first = await run(client, flow, "event", order="A1")
@@ -99,6 +120,25 @@ async def test_waits_resume_from_the_wait_exactly_once(settings: Settings) -> No
         failed = await reaches(client, flow, no, "failed")
         assert failed["reason"] == "rejected" and "out of stock" in failed["error"]
 
+        # racing deciders (replicas, a timer and a person): exactly one acts on a wait
+        raced = await run(client, flow, "approval", order="R1")
+        await reaches(client, flow, raced, "waiting")
+        async with app.state.engine.connect() as connection:
+            wait_id = await connection.scalar(
+                select(ExecutionWait.id).where(ExecutionWait.execution_id == raced)
+            )
+        decision = service.Decision("resumed", payload={"order": "R1"})
+        outcomes = await asyncio.gather(
+            *(service.resume(app, wait_id, decision, flow.flow_id) for _ in range(4)),
+            service.close(app.state.engine, wait_id, service.Decision("rejected")),
+        )
+        assert sum(outcomes) == 1
+        await wait_for(
+            lambda: execution(client, flow, raced),
+            lambda body: body["status"] in ("succeeded", "failed"),
+            what="the raced execution's end",
+        )
+
         # timeout: on_timeout takes the wait's input
         slow = await run(client, flow, "slow", order="C1")
         timed_out = await reaches(client, flow, slow, "succeeded")
@@ -108,26 +148,4 @@ async def test_waits_resume_from_the_wait_exactly_once(settings: Settings) -> No
             f"/api/flows/{flow.flow_id}/executions?status=waiting", headers=headers
         )
         assert [item["id"] for item in listed.json()["items"]] == [first]
-
-
-async def test_a_wait_is_claimed_once_by_racing_deciders(settings: Settings) -> None:
-    """Two replicas (or a timer and a person) deciding one wait: exactly one acts."""
-    async with waits_app(wait_settings(settings)) as (app, client):
-        flow = await make_flow(client, waits_yaml("http://127.0.0.1:9"))
-        ident = await run(client, flow, "approval", order="R1")
-        body = await reaches(client, flow, ident, "waiting")
-        async with app.state.engine.connect() as connection:
-            from sqlalchemy import select
-
-            from control_plane.waits.models import ExecutionWait
-
-            wait_id = await connection.scalar(
-                select(ExecutionWait.id).where(ExecutionWait.execution_id == ident)
-            )
-        decision = service.Decision("resumed", payload={"order": "R1"})
-        outcomes = await asyncio.gather(
-            *(service.resume(app, wait_id, decision, flow.flow_id) for _ in range(4)),
-            service.close(app.state.engine, wait_id, service.Decision("rejected")),
-        )
-        assert sum(outcomes) == 1
-        assert body["waiting_for"]["kind"] == "approval"
+        return flow, first
