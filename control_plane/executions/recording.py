@@ -86,6 +86,10 @@ def fold(
             patch.waits.append(event)
             if patch.status not in FINAL_STATUSES:
                 patch.status = "waiting"
+            if event.step is not None:  # the wait step shows as waiting until it resumes
+                steps.setdefault((event.execution_id, event.step), StepPatch()).values["status"] = (
+                    "waiting"
+                )
         elif event.type == "execution.started":
             patch.started_at = patch.started_at or moment
             if patch.status not in FINAL_STATUSES:

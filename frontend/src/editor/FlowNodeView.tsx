@@ -148,6 +148,7 @@ export const nodeTypes = {
   loop: FlowNodeView,
   output: FlowNodeView,
   memory: FlowNodeView,
+  wait: FlowNodeView,
 };
 
 export const edgeTypes = { selfLoop: SelfLoopEdge };

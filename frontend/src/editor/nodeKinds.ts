@@ -128,7 +128,7 @@ export const KINDS: Record<NodeKind, KindInfo> = {
   wait: {
     kind: 'wait',
     label: 'Wait',
-    icon: '⏸',
+    icon: '‖',
     description: 'Pause for a timer, an event or an approval',
     handler: 'builtin.wait',
     hasInput: true,
