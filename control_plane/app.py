@@ -17,6 +17,7 @@ from control_plane.billing.endpoints import router as billing_router
 from control_plane.billing.endpoints import webhooks as billing_webhooks
 from control_plane.billing.runtime import billing_service
 from control_plane.blobs import blob_store_from_settings
+from control_plane.callbacks.endpoints import router as callbacks_router
 from control_plane.data_dir import prepare_data_dir, tighten
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.errors import install_error_handlers
@@ -25,6 +26,7 @@ from control_plane.executions.runtime import executions_service
 from control_plane.flows.endpoints import router as flows_router
 from control_plane.frontend import mount_frontend
 from control_plane.health.endpoints import router as health_router
+from control_plane.jobs.endpoints import router as jobs_router
 from control_plane.metrics import install_metrics
 from control_plane.modules.endpoints import router as modules_router
 from control_plane.modules.runtime import modules_service
@@ -42,6 +44,8 @@ from control_plane.settings import Settings, get_settings
 from control_plane.triggers.endpoints import install_webhook_route
 from control_plane.triggers.endpoints import router as triggers_router
 from control_plane.triggers.runtime import triggers_service
+from control_plane.waits.endpoints import router as waits_router
+from control_plane.waits.runtime import waits_service
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -105,6 +109,7 @@ SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
     pumps_service,
     executions_service,
     triggers_service,
+    waits_service,
 ]
 API_ROUTERS: list[APIRouter] = [
     accounts_router,
@@ -114,6 +119,9 @@ API_ROUTERS: list[APIRouter] = [
     pumps_router,
     triggers_router,
     executions_router,
+    waits_router,
+    jobs_router,
+    callbacks_router,
     modules_router,
     pump_modules_router,
     billing_router,

@@ -35,6 +35,7 @@ REVISIONS: dict[str, tuple[str, set[str]]] = {
         "0006_modules",
         {"billing_accounts", "webhook_events", "usage_reports", "invitations", "audit_events"},
     ),
+    "0009_waits": ("0008_billing", {"execution_waits", "one_off_jobs", "callback_deliveries"}),
 }
 
 # revision -> columns ("table.column") and constraints it adds to tables of earlier revisions
@@ -44,6 +45,19 @@ ADDED_LATER: dict[str, set[str]] = {
         "users.clerk_user_id",
         "users.disabled_at",
         "uq_users_clerk_user_id",
+    },
+    "0009_waits": {
+        "executions.callback_url",
+        "executions.callback_token",
+        "executions.callback_status",
+        "executions.callback_error",
+        "executions.rerun_of",
+        "executions.rerun_from_step",
+        "executions.cancel_requested_at",
+        "executions.last_event_at",
+        "flows.signing_secret",
+        "flows.event_token_hash",
+        "flows.failure_url",
     },
 }
 

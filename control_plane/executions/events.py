@@ -28,6 +28,7 @@ EVENT_TYPES = frozenset(
         "log",
         "execution.completed",
         "execution.failed",
+        "execution.waiting",
     }
 )
 EXECUTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")

@@ -50,6 +50,8 @@ class ExecutionPatch:
     started_at: datetime | None = None
     first_step_at: datetime | None = None
     final: dict[str, Any] | None = None  # columns set by execution.completed / .failed
+    last_event_at: datetime | None = None
+    waits: list[RawEvent] = field(default_factory=list)  # execution.waiting events
 
 
 @dataclass
@@ -79,7 +81,16 @@ def fold(
     for event in events:
         patch = executions.setdefault(event.execution_id, ExecutionPatch())
         moment = _moment(event.ts)
-        if event.type == "execution.started":
+        patch.last_event_at = max(patch.last_event_at or moment, moment)
+        if event.type == "execution.waiting":
+            patch.waits.append(event)
+            if patch.status not in FINAL_STATUSES:
+                patch.status = "waiting"
+            if event.step is not None:  # the wait step shows as waiting until it resumes
+                steps.setdefault((event.execution_id, event.step), StepPatch()).values["status"] = (
+                    "waiting"
+                )
+        elif event.type == "execution.started":
             patch.started_at = patch.started_at or moment
             if patch.status not in FINAL_STATUSES:
                 patch.status = "running"
@@ -186,6 +197,17 @@ async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps)
         rows.append(_execution_params(ident, patch, usage.get(ident)))
     if rows:
         await connection.execute(EXECUTION_UPDATE, rows)
+    if finals:
+        from control_plane.callbacks.outbox import owe
+
+        await owe(connection, finals)
+    parked = [
+        event for ident, patch in executions.items() if ident in known for event in patch.waits
+    ]
+    if parked:
+        from control_plane.waits.parking import park
+
+        await park(connection, parked, caps.step_max_bytes)
     return recorded
 
 
@@ -207,6 +229,7 @@ def _execution_params(
         "b_duration_ms": final.get("duration_ms"),
         "b_finished_at": final.get("finished_at"),
         "b_usage": usage,
+        "b_last_event_at": patch.last_event_at,
     }
 
 
@@ -214,8 +237,14 @@ def _build_execution_update() -> Any:
     status = bindparam("b_status", type_=Execution.status.type)
     final = bindparam("b_final", type_=Execution.input_truncated.type)
 
+    # A cancelled or stalled execution keeps its end, whatever its pump writes later.
+    closed = or_(
+        Execution.status == literal("cancelled"),
+        func.coalesce(Execution.reason, literal("")) == literal("stalled"),
+    )
+
     def on_final(name: str, column: Any) -> Any:
-        return case((final, bindparam(name, type_=column.type)), else_=column)
+        return case((and_(final, ~closed), bindparam(name, type_=column.type)), else_=column)
 
     return (
         update(Execution)
@@ -223,11 +252,12 @@ def _build_execution_update() -> Any:
         .values(
             status=case(
                 (status.is_(None), Execution.status),
-                # `running` never replaces a final status (spelled out: executemany statements
-                # cannot hold an expanding IN list).
+                (closed, Execution.status),
+                # `running` and `waiting` never replace a final status (spelled out:
+                # executemany statements cannot hold an expanding IN list).
                 (
                     and_(
-                        status == "running",
+                        or_(status == "running", status == "waiting"),
                         or_(
                             *(
                                 Execution.status == literal(final)
@@ -253,6 +283,9 @@ def _build_execution_update() -> Any:
             duration_ms=on_final("b_duration_ms", Execution.duration_ms),
             finished_at=on_final("b_finished_at", Execution.finished_at),
             usage=on_final("b_usage", Execution.usage),
+            last_event_at=func.coalesce(
+                bindparam("b_last_event_at", type_=UtcDateTime), Execution.last_event_at
+            ),
         )
         .execution_options(synchronize_session=False)
     )

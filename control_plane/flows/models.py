@@ -35,6 +35,9 @@ class Flow(Base):
     status: Mapped[str] = mapped_column(String(16), default="stopped")
     status_reason: Mapped[str | None] = mapped_column(Text)
     webhook_token_hash: Mapped[str | None] = mapped_column(String(64))
+    signing_secret: Mapped[str | None] = mapped_column(String(64))  # signs completion callbacks
+    event_token_hash: Mapped[str | None] = mapped_column(String(64))  # POST .../events/{topic}
+    failure_url: Mapped[str | None] = mapped_column(Text)  # called for every failed execution
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

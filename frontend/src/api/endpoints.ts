@@ -79,6 +79,20 @@ export const api = {
   getExecution: (id: string) => apiRequest<ExecutionDetail>(`/api/executions/${enc(id)}`),
   retryExecution: (id: string) =>
     apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/retry`, { method: 'POST' }),
+  cancelExecution: (id: string) =>
+    apiRequest<{ execution_id: string; how: string }>(`/api/executions/${enc(id)}/cancel`, { method: 'POST' }),
+  approveExecution: (id: string) =>
+    apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/approve`, { method: 'POST', body: {} }),
+  rejectExecution: (id: string, comment?: string) =>
+    apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/reject`, {
+      method: 'POST',
+      body: { comment: comment || null },
+    }),
+  rerunExecution: (id: string, fromStep: number) =>
+    apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/rerun`, {
+      method: 'POST',
+      body: { from_step: fromStep },
+    }),
 };
 
 /** The SSE URL of a flow's live logs (read with fetch and the Authorization header: no token in URLs). */

@@ -56,6 +56,7 @@ export type FlowStatus = 'stopped' | 'starting' | 'running' | 'error' | (string 
 export type ExecutionStatus =
   | 'queued'
   | 'running'
+  | 'waiting'
   | 'succeeded'
   | 'completed'
   | 'failed'
@@ -169,9 +170,23 @@ export interface InjectResult {
   reason?: string | null;
 }
 
+/** What a waiting execution waits for (a builtin.wait step). */
+export interface WaitInfo {
+  kind: 'timer' | 'event' | 'approval' | (string & {});
+  listener: string;
+  step: number;
+  topic?: string | null;
+  correlation_id?: string | null;
+  message?: string | null;
+  fire_at?: string | null;
+  timeout_at?: string | null;
+  on_timeout?: string | null;
+}
+
 export interface ExecutionSummary {
   id: string;
   status: ExecutionStatus;
+  waiting_for?: WaitInfo | null;
   trigger: string | null;
   created_at: string;
   started_at: string | null;
@@ -206,6 +221,11 @@ export interface ExecutionDetail {
   id: string;
   flow_id: string;
   status: ExecutionStatus;
+  waiting_for?: WaitInfo | null;
+  rerun_of?: string | null;
+  rerun_from_step?: number | null;
+  callback_status?: string | null;
+  callback_error?: string | null;
   trigger: string | null;
   input: unknown;
   outputs: unknown;

@@ -206,6 +206,44 @@ export function ListenerFields({ node, config, errors, peers, set, setConfig, re
         </>
       );
 
+    case 'wait':
+      return (
+        <>
+          <SelectField
+            label="Wait for"
+            value={config.kind}
+            options={[
+              ['approval', 'An approval (Approve / Reject in Runs)'],
+              ['timer', 'A timer'],
+              ['event', 'An event (POST /api/flows/{id}/events/{topic})'],
+            ]}
+            onChange={(v) => replaceConfig({ kind: v, timeout_seconds: config.timeout_seconds, on_timeout: config.on_timeout })}
+            error={errors['config.kind']}
+            testId="panel-wait-kind"
+          />
+          {config.kind === 'timer' ? (
+            <NumberField label="Seconds" value={config.seconds} onChange={(v) => setConfig('seconds', v)} error={errors['config.seconds']} />
+          ) : null}
+          {config.kind === 'event' ? (
+            <>
+              <TextField label="Topic" value={config.topic} onChange={(v) => setConfig('topic', v)} error={errors['config.topic']} monospace />
+              <TextField
+                label="Correlation"
+                value={config.correlation}
+                onChange={(v) => setConfig('correlation', v)}
+                error={errors['config.correlation']}
+                hint="A template, e.g. {{ payload.order_id }}: the id the event must carry"
+                monospace
+              />
+            </>
+          ) : null}
+          {config.kind === 'approval' ? (
+            <TextField label="Message" value={config.message} onChange={(v) => setConfig('message', v)} hint="Shown in the runs view" />
+          ) : null}
+          <NumberField label="Timeout (seconds)" value={config.timeout_seconds} onChange={(v) => setConfig('timeout_seconds', v)} hint="Optional: give up after this long" />
+        </>
+      );
+
     default:
       return null;
   }

@@ -59,6 +59,22 @@ ROLE_TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/flows/{flow_id}/executions"): "viewer",
     ("GET", "/api/executions/{execution_id}"): "viewer",
     ("POST", "/api/executions/{execution_id}/retry"): "editor",
+    ("POST", "/api/executions/{execution_id}/cancel"): "editor",
+    ("POST", "/api/executions/{execution_id}/rerun"): "editor",
+    ("POST", "/api/executions/{execution_id}/approve"): "editor",
+    ("POST", "/api/executions/{execution_id}/reject"): "editor",
+    (
+        "POST",
+        "/api/flows/{flow_id}/events/{topic}",
+    ): PUBLIC,  # an API key (editor) or the event token
+    ("POST", "/api/flows/{flow_id}/event-token"): "editor",
+    ("POST", "/api/flows/{flow_id}/schedules"): "editor",
+    ("GET", "/api/flows/{flow_id}/schedules"): "viewer",
+    ("GET", "/api/flows/{flow_id}/schedules/{job_id}"): "viewer",
+    ("DELETE", "/api/flows/{flow_id}/schedules/{job_id}"): "editor",
+    ("GET", "/api/flows/{flow_id}/callback-settings"): "editor",  # it shows the signing secret
+    ("PUT", "/api/flows/{flow_id}/callback-settings"): "editor",
+    ("POST", "/api/flows/{flow_id}/callback-settings/rotate"): "editor",
     ("GET", "/api/modules"): "viewer",
     ("POST", "/api/modules"): "editor",
     ("GET", "/api/modules/templates"): "viewer",
