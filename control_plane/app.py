@@ -18,6 +18,8 @@ from control_plane.executions.runtime import executions_service
 from control_plane.flows.endpoints import router as flows_router
 from control_plane.frontend import mount_frontend
 from control_plane.health.endpoints import router as health_router
+from control_plane.marketplace.endpoints import router as marketplace_router
+from control_plane.marketplace.runtime import marketplace_service
 from control_plane.metrics import install_metrics
 from control_plane.modules.endpoints import router as modules_router
 from control_plane.modules.runtime import modules_service
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 # recorder use app.state.pumps; they close before it, so triggers drain first.
 SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
     modules_service,
+    marketplace_service,  # before the pumps: they get its public key
     pumps_service,
     executions_service,
     triggers_service,
@@ -101,4 +104,5 @@ API_ROUTERS: list[APIRouter] = [
     executions_router,
     modules_router,
     pump_modules_router,
+    marketplace_router,
 ]

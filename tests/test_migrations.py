@@ -31,6 +31,16 @@ REVISIONS: dict[str, tuple[str, set[str]]] = {
         {"executions", "execution_steps", "execution_counters", "schedule_states"},
     ),
     "0006_modules": ("0003_executions", {"modules", "module_versions"}),
+    "0010_marketplace": (
+        "0006_modules",
+        {
+            "marketplace_listings",
+            "marketplace_versions",
+            "marketplace_installs",
+            "marketplace_reviews",
+            "marketplace_reports",
+        },
+    ),
 }
 
 
