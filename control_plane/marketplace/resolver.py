@@ -48,13 +48,13 @@ async def resolve_tool_references(
         )
         .where(Listing.slug.in_(slugs), Listing.kind == "tool")
     )
-    installed = {listing.slug: (listing, installation) for listing, installation in rows.tuples()}
+    installed = {listing.slug: (listing, installation) for listing, installation in rows}
     versions = await session.execute(
         select(Listing.slug, ListingVersion)
         .join(ListingVersion, ListingVersion.listing_id == Listing.id)
         .where(Listing.slug.in_(list(installed)))
     )
-    by_key = {(slug, version.version): version for slug, version in versions.tuples()}
+    by_key = {(slug, version.version): version for slug, version in versions}
     resolved = ResolvedModules()
     problems: list[dict[str, str]] = []
     for reference, (slug, number) in sorted(wanted.items()):

@@ -124,7 +124,7 @@ async def search_listings(
     rows = await session.execute(
         statement.order_by(*order, Listing.id).offset((page - 1) * per_page).limit(per_page)
     )
-    found = list(rows.tuples())
+    found = list(rows)
     latest = await _latest_versions(session, [listing for listing, _ in found])
     items = [card(listing, author, latest.get(listing.id)) for listing, author in found]
     return SearchOut(items=items, total=int(total), page=page, per_page=per_page)
@@ -161,7 +161,7 @@ async def listing_detail(
                 created_at=review.created_at,
                 updated_at=review.updated_at,
             )
-            for review, name in reviews.tuples()
+            for review, name in reviews
         ],
         organism_yaml=latest.organism_yaml if latest is not None else None,
         installed=installed_out(listing, installation, versions) if installation else None,
@@ -182,7 +182,7 @@ async def installed_tools(session: AsyncSession, principal: Principal) -> list[I
         )
         .order_by(Listing.title)
     )
-    found = list(rows.tuples())
+    found = list(rows)
     out: list[InstalledOut] = []
     for installation, listing in found:
         versions = await versions_of(session, listing)

@@ -90,7 +90,7 @@ async def list_reports(session: AsyncSession) -> list[ReportOut]:
             reporter=name,
             created_at=report.created_at,
         )
-        for report, slug, name in rows.tuples()
+        for report, slug, name in rows
     ]
 
 
