@@ -269,15 +269,16 @@ async def _record_use(
     session: AsyncSession, principal: Principal, listing: Listing, version: ListingVersion
 ) -> None:
     use = await installation_of(session, principal.tenant_id, listing.id, active=False)
+    counted = use is not None and use.removed_at is None
     if use is None:
         use = Installation(id=new_id(), tenant_id=principal.tenant_id, listing_id=listing.id)
         session.add(use)
-    if use.removed_at is not None or use.version is None:
-        await _count(session, listing, +1)
     use.version = version.version
     use.granted = {}
     use.created_at = utcnow()
     use.removed_at = None
+    if not counted:
+        await _count(session, listing, +1)
     await session.flush()
 
 
