@@ -14,6 +14,8 @@ const RunsPage = lazy(() => import('./pages/RunsPage'));
 const SettingsPage = lazy(() => import('./pages/SettingsPage'));
 const ModulesPage = lazy(() => import('./modules/ModulesPage'));
 const ModuleEditorPage = lazy(() => import('./modules/ModuleEditorPage'));
+const MarketplacePage = lazy(() => import('./marketplace/MarketplacePage'));
+const ListingPage = lazy(() => import('./marketplace/ListingPage'));
 
 export function createQueryClient(): QueryClient {
   return new QueryClient({
@@ -66,6 +68,8 @@ const router = createBrowserRouter([
       { path: '/settings', element: withSuspense(<SettingsPage />) },
       { path: '/modules', element: withSuspense(<ModulesPage />) },
       { path: '/modules/:id', element: withSuspense(<ModuleEditorPage />) },
+      { path: '/marketplace', element: withSuspense(<MarketplacePage />) },
+      { path: '/marketplace/:slug', element: withSuspense(<ListingPage />) },
       { path: '/flow/:id/runs', element: withSuspense(<RunsPage />) },
       { path: '/flow/:id/runs/:executionId', element: withSuspense(<RunsPage />) },
     ],

@@ -14,6 +14,7 @@ export function AppHeader() {
       <nav aria-label="Main">
         <NavLink to="/dashboard">Flows</NavLink>
         <NavLink to="/modules">Modules</NavLink>
+        <NavLink to="/marketplace">Marketplace</NavLink>
         <NavLink to="/settings">Settings</NavLink>
       </nav>
       <div className="app-header-user">
