@@ -72,9 +72,14 @@ export function PublishDialog({ source, onClose }: { source: PublishSource; onCl
       wide
       footer={
         done ? (
-          <Link className="button button-primary" to={`/marketplace/${done.slug}`} data-testid="publish-open">
-            Open the listing
-          </Link>
+          <>
+            <button type="button" className="button" onClick={onClose} data-testid="publish-close">
+              Close
+            </button>
+            <Link className="button button-primary" to={`/marketplace/${done.slug}`} data-testid="publish-open">
+              Open the listing
+            </Link>
+          </>
         ) : (
           <>
             <button type="button" className="button" onClick={onClose}>
