@@ -177,7 +177,7 @@ export default function ListingPage() {
         <div className="inline-actions">
           {item.kind === 'tool' && item.installed ? (
             <>
-              <span className="tier-chip" data-testid="installed-badge">
+              <span className="tier-chip plain-chip" data-testid="installed-badge">
                 installed {item.installed.reference}
               </span>
               <button type="button" className="button button-small" onClick={() => uninstall.mutate(undefined)} data-testid="uninstall">

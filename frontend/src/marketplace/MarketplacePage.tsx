@@ -42,7 +42,7 @@ function Card({ item }: { item: ListingCard }) {
       </div>
       {item.kind === 'tool' ? (
         <div className="small capability-chips">
-          {capabilities.length ? capabilities.map((line) => <span key={line} className="tier-chip">{line}</span>) : <span className="muted">no capabilities: computes only</span>}
+          {capabilities.length ? capabilities.map((line) => <span key={line} className="tier-chip plain-chip">{line}</span>) : <span className="muted">no capabilities: computes only</span>}
         </div>
       ) : null}
       {item.tags.length ? <div className="small muted">{item.tags.map((tag) => `#${tag}`).join(' ')}</div> : null}
