@@ -1,5 +1,5 @@
 """Full-text search of listings with the database's own engine: Postgres `to_tsvector` /
-`plainto_tsquery` (English stemming, GIN index), SQLite FTS5 (porter stemmer, every word must
+`to_tsquery` (English stemming, GIN index; every word must match, the last as a prefix), SQLite FTS5 (porter stemmer, every word must
 match, the last one as a prefix). The FTS5 table is kept by `index_listing` on every change."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def matches(session: AsyncSession, text: str) -> ColumnElement[bool] | None:
         return None
     if dialect(session) == "postgresql":
         vector = func.to_tsvector(literal_column("'english'"), Listing.search_text)
-        return vector.op("@@")(func.plainto_tsquery(literal_column("'english'"), " ".join(words)))
+        return vector.op("@@")(func.to_tsquery(literal_column("'english'"), _pg_query(words)))
     query = " ".join(f'"{word}"' for word in words[:-1]) + f' "{words[-1]}"*'
     found = select(FTS.c.listing_id).where(
         literal_column("marketplace_listings_fts").op("MATCH")(query)
@@ -49,5 +49,10 @@ def rank(session: AsyncSession, text: str) -> ColumnElement[float] | None:
     if dialect(session) != "postgresql" or not WORD.findall(text):
         return None
     vector = func.to_tsvector(literal_column("'english'"), Listing.search_text)
-    words = " ".join(WORD.findall(text)[:16])
-    return func.ts_rank(vector, func.plainto_tsquery(literal_column("'english'"), words))
+    query = func.to_tsquery(literal_column("'english'"), _pg_query(WORD.findall(text)[:16]))
+    return func.ts_rank(vector, query)
+
+
+def _pg_query(words: list[str]) -> str:
+    """Every word (only word characters reach here), the last one as a prefix."""
+    return " & ".join([*words[:-1], f"{words[-1]}:*"])

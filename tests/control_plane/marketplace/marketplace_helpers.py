@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -27,6 +28,11 @@ CONFIG_SCHEMA = {
     "properties": {"city": {"type": "string", "title": "City"}},
     "required": ["city"],
 }
+
+
+def unique(base: str) -> str:
+    """A slug or word no other test uses (the test databases are shared by the session)."""
+    return f"{base}{uuid.uuid4().hex[:8]}"
 
 
 async def account(client: httpx.AsyncClient, app: FastAPI, tier: str) -> Account:

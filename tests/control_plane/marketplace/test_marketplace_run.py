@@ -20,6 +20,7 @@ from tests.control_plane.marketplace.marketplace_helpers import (
     account,
     publish_tool,
     tool_flow_yaml,
+    unique,
 )
 from tests.control_plane.modules.modules_helpers import modules_settings
 from tests.control_plane.triggers.triggers_helpers import running_app, start_flow
@@ -60,20 +61,23 @@ async def test_a_published_tool_runs_only_as_granted_and_signed(settings: Settin
     async with running_app(modules_settings(settings)) as (app, client):
         author = await account(client, app, "pro")
         buyer = await account(client, app, "paid")
-        first = await publish_tool(client, author, "weather", hosts=["api.weather.example"])
+        slug, word = unique("weather-"), unique("zq")
+        first = await publish_tool(
+            client, author, slug, hosts=["api.weather.example"], summary=f"Forecasts {word}"
+        )
         assert first.status_code == 201, first.text
 
-        found = await client.get(f"{API}/tools", params={"q": "forecast"}, headers=buyer.headers)
-        assert [item["slug"] for item in found.json()["items"]] == ["weather"]
+        found = await client.get(f"{API}/tools", params={"q": word}, headers=buyer.headers)
+        assert [item["slug"] for item in found.json()["items"]] == [slug]
         installed = await client.post(
-            f"{API}/listings/weather/install",
+            f"{API}/listings/{slug}/install",
             json={"grants": ["http_fetch"]},
             headers=buyer.headers,
         )
         assert installed.status_code == 200, installed.text
         flow = await client.post(
             "/api/flows",
-            json={"organism_yaml": tool_flow_yaml("weather", "tool:weather@1.0.0")},
+            json={"organism_yaml": tool_flow_yaml("weather", f"tool:{slug}@1.0.0")},
             headers=buyer.headers,
         )
         assert flow.status_code == 201, flow.text
@@ -86,29 +90,27 @@ async def test_a_published_tool_runs_only_as_granted_and_signed(settings: Settin
 
         # 1.1.0 asks for one more host: without a new grant its http_fetch is not granted
         wider = await publish_tool(
-            client, author, "weather", hosts=["api.weather.example", "more.example"],
-            module_name="weather-two",
+            client, author, slug, hosts=["api.weather.example", "more.example"],
+            module_name=unique("weather-two-"),
         )  # fmt: skip
         assert wider.status_code == 201 and wider.json()["latest_version"] == "1.1.0"
         yanked = await client.post(
-            f"{API}/listings/weather/versions/1.0.0/yank", headers=author.headers
+            f"{API}/listings/{slug}/versions/1.0.0/yank", headers=author.headers
         )
         assert yanked.status_code == 200, yanked.text
-        await move_to(client, buyer, flow_id, "tool:weather@1.1.0")
+        await move_to(client, buyer, flow_id, f"tool:{slug}@1.1.0")
         refused = await run(client, buyer, flow_id, {"q": 2})
         assert refused["status"] == "failed", refused
         assert "capability_not_granted" in f"{refused['reason']} {refused['error']}", refused
 
         # the yanked 1.0.0 stays runnable where it is pinned
-        await move_to(client, buyer, flow_id, "tool:weather@1.0.0")
+        await move_to(client, buyer, flow_id, f"tool:{slug}@1.0.0")
         assert (await run(client, buyer, flow_id, {"q": 3}))["status"] == "succeeded"
 
         # a manifest changed after publishing: the pump refuses the module
         async with sessions(app)() as session, session.begin():
             listing_id = await session.scalar(
-                Listing.__table__.select()
-                .with_only_columns(Listing.id)
-                .where(Listing.slug == "weather")
+                Listing.__table__.select().with_only_columns(Listing.id).where(Listing.slug == slug)
             )
             await session.execute(
                 update(ListingVersion)
@@ -130,10 +132,11 @@ async def test_a_free_workspace_runs_a_flow_from_a_template(settings: Settings) 
             "/api/flows", json={"organism_yaml": SECRET_FLOW_YAML}, headers=author.headers
         )
         assert flow.status_code == 201, flow.text
+        template = unique("greeter-")
         published = await client.post(
             f"{API}/publish",
             json={
-                "kind": "flow", "flow_id": flow.json()["id"], "slug": "greeter",
+                "kind": "flow", "flow_id": flow.json()["id"], "slug": template,
                 "title": "Greeter", "summary": "Greets people by name",
             },
             headers=author.headers,
@@ -141,7 +144,7 @@ async def test_a_free_workspace_runs_a_flow_from_a_template(settings: Settings) 
         assert published.status_code == 201, published.text
 
         used = await client.post(
-            f"{API}/listings/greeter/use",
+            f"{API}/listings/{template}/use",
             json={"secrets": {"GREETING_KEY": "k1"}},
             headers=user.headers,
         )
@@ -160,14 +163,15 @@ async def test_a_free_workspace_runs_a_flow_from_a_template(settings: Settings) 
         await stop(client, user, flow_id)
 
         # a Free workspace cannot install tools; it may review what it used
-        tool = await publish_tool(client, author, "shout")
+        shout = unique("shout-")
+        tool = await publish_tool(client, author, shout)
         assert tool.status_code == 201, tool.text
         denied = await client.post(
-            f"{API}/listings/shout/install", json={"grants": ["http_fetch"]}, headers=user.headers
+            f"{API}/listings/{shout}/install", json={"grants": ["http_fetch"]}, headers=user.headers
         )
         assert denied.status_code == 402, denied.text
         reviewed = await client.post(
-            f"{API}/listings/greeter/reviews",
+            f"{API}/listings/{template}/reviews",
             json={"rating": 5, "text": "neat"},
             headers=user.headers,
         )
