@@ -166,7 +166,12 @@ async def listing_detail(
         organism_yaml=latest.organism_yaml if latest is not None else None,
         installed=installed_out(listing, installation, versions) if installation else None,
         is_author=own,
-        can_review=not own and installation is not None,
+        can_review=not own
+        and (
+            installation is not None
+            or await installation_of(session, principal.tenant_id, listing.id, active=False)
+            is not None
+        ),
     )
 
 

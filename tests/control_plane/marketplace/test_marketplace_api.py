@@ -92,6 +92,13 @@ async def test_publish_search_install_review_and_yank(
     installed = await client.post(install, json={"grants": ["http_fetch"]}, headers=buyer.headers)
     assert installed.status_code == 200, installed.text
     assert installed.json()["reference"] == f"tool:{slug}@1.0.0"
+    # the author may delete the module: the published version keeps its code
+    modules = await client.get("/api/modules", headers=author.headers)
+    module_id = next(item["id"] for item in modules.json() if item["name"] == slug)
+    deleted = await client.delete(f"/api/modules/{module_id}", headers=author.headers)
+    assert deleted.status_code == 204, deleted.text
+    sha256 = listing["versions"][0]["sha256"]
+    assert await app.state.blobs.exists(sha256), "a published version's blob is never collected"
     palette = await client.get(f"{API}/installed", headers=buyer.headers)
     assert [item["reference"] for item in palette.json()] == [f"tool:{slug}@1.0.0"]
     assert palette.json()[0]["config_schema"]["required"] == ["city"]
