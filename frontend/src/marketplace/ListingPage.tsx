@@ -82,9 +82,27 @@ function UseDialog({ listing, onClose }: { listing: ListingDetail; onClose: () =
           <button type="button" className="button" onClick={onClose}>
             Cancel
           </button>
-          <button type="button" className="button button-primary" disabled={use.isPending} onClick={() => use.mutate(undefined, { onSuccess: (result) => navigate(`/flow/${result.flow_id}`) })} data-testid="use-create">
-            Create flow
-          </button>
+          {use.data ? (
+            <button type="button" className="button button-primary" onClick={() => navigate(`/flow/${use.data.flow_id}`)} data-testid="use-open">
+              Open the flow
+            </button>
+          ) : (
+            <button
+              type="button"
+              className="button button-primary"
+              disabled={use.isPending}
+              onClick={() =>
+                use.mutate(undefined, {
+                  onSuccess: (result) => {
+                    if (!result.missing_tools.length) navigate(`/flow/${result.flow_id}`);
+                  },
+                })
+              }
+              data-testid="use-create"
+            >
+              Create flow
+            </button>
+          )}
         </>
       }
     >
@@ -101,6 +119,18 @@ function UseDialog({ listing, onClose }: { listing: ListingDetail; onClose: () =
       ))}
       {(current?.required_tools ?? []).length ? (
         <p className="muted small">It uses the tools {current?.required_tools.join(', ')}; install them from the marketplace if you have not.</p>
+      ) : null}
+      {use.data?.missing_tools.length ? (
+        <div className="notice notice-warn" role="status" data-testid="use-missing-tools">
+          Flow {use.data.flow_name} was created. Install these tools before starting it:
+          <ul>
+            {use.data.missing_tools.map((tool) => (
+              <li key={tool.reference}>
+                <Link to={`/marketplace/${tool.slug}`}>{tool.reference}</Link> {describeCapabilities(tool.capabilities).join('; ')}
+              </li>
+            ))}
+          </ul>
+        </div>
       ) : null}
       {use.isError ? <p className="form-error">{errorMessage(use.error)}</p> : null}
     </Modal>
@@ -148,6 +178,7 @@ export default function ListingPage() {
   const uninstall = useMarketplaceMutation(() => marketplaceApi.uninstall(slug));
   const [reporting, setReporting] = useState(false);
   const report = useMarketplaceMutation((reason: string) => marketplaceApi.report(slug, reason));
+  const yank = useMarketplaceMutation((version: string) => marketplaceApi.yank(slug, version));
   if (listing.isError) {
     return (
       <div className="page narrow">
@@ -198,6 +229,7 @@ export default function ListingPage() {
         </div>
       </div>
       {uninstall.isError ? <p className="banner banner-error">{errorMessage(uninstall.error)}</p> : null}
+      {yank.isError ? <p className="banner banner-error">{errorMessage(yank.error)}</p> : null}
       <div className="listing-layout">
         {/* readme_html is rendered by the server with raw HTML off and sanitized (nh3) */}
         <article className="card readme" data-testid="listing-readme" dangerouslySetInnerHTML={{ __html: item.readme_html || '<p class="muted">No README.</p>' }} />
@@ -228,6 +260,11 @@ export default function ListingPage() {
               {item.versions.map((version) => (
                 <li key={version.version}>
                   <span className="mono">{version.version}</span> {version.yanked ? <span className="tier-chip">yanked</span> : null}{' '}
+                  {item.is_author && !version.yanked ? (
+                    <button type="button" className="link-button small" onClick={() => yank.mutate(version.version)} data-testid={`yank-${version.version}`}>
+                      yank
+                    </button>
+                  ) : null}{' '}
                   <span className="muted">{formatRelative(version.created_at)}</span>
                   <div className="mono muted" title="content hash (signed)">
                     {version.sha256.slice(0, 16)}…

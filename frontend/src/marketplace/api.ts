@@ -161,6 +161,8 @@ export const marketplaceApi = {
       method: 'POST',
       body: { rating, text },
     }),
+  yank: (slug: string, version: string) =>
+    apiRequest<ListingVersion>(`/api/marketplace/listings/${enc(slug)}/versions/${enc(version)}/yank`, { method: 'POST' }),
   report: (slug: string, reason: string) =>
     apiRequest<unknown>(`/api/marketplace/listings/${enc(slug)}/reports`, { method: 'POST', body: { reason } }),
 };
