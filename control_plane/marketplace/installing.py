@@ -8,6 +8,7 @@ capabilities it declares. The installation pins that version; flows use
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.dependencies import Principal
@@ -62,9 +63,12 @@ async def install_tool(
     installation.granted = granted
     installation.created_at = utcnow()
     installation.removed_at = None
-    if not counted:
-        await _count(session, listing, +1)
-    await session.flush()
+    try:
+        if not counted:
+            await _count(session, listing, +1)
+        await session.flush()
+    except IntegrityError as error:
+        raise Conflict(f"{slug} was being installed at the same moment; try again") from error
     return listing, installation
 
 

@@ -5,12 +5,13 @@ remove a listing, yank a version)."""
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.dependencies import Principal
 from control_plane.accounts.models import Tenant
 from control_plane.db import new_id, utcnow
-from control_plane.errors import Forbidden, NotFound
+from control_plane.errors import Conflict, Forbidden, NotFound
 from control_plane.marketplace.models import Listing, ListingVersion, Report, Review
 from control_plane.marketplace.schemas import ReportOut, ReviewWrite
 from control_plane.marketplace.service import installation_of, visible_listing
@@ -45,6 +46,10 @@ async def write_review(
     review.rating = request.rating
     review.text = request.text.strip()
     review.updated_at = now
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        raise Conflict("this workspace's review was being written at the same moment") from error
     await session.execute(
         update(Listing)
         .where(Listing.id == listing.id)
