@@ -229,10 +229,11 @@ test('publish, find, install and run a tool; publish a flow as a template and st
     await page.getByText('Nothing found').waitFor();
     await page.getByTestId('marketplace-search').fill('forecast');
     await page.getByTestId('marketplace-search-submit').click();
-    await page.getByTestId('open-listing-weather-echo').click();
+    await page.getByTestId('listing-card-weather-echo').waitFor();
   });
 
   await stage('listing-and-install', async () => {
+    await page.getByTestId('open-listing-weather-echo').click();
     await page.getByTestId('listing-page').waitFor();
     const readme = page.getByTestId('listing-readme');
     await readme.locator('h1', { hasText: 'Weather echo' }).waitFor();

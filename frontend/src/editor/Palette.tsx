@@ -102,7 +102,7 @@ function MarketplaceTab({
             data-testid={`palette-tool-${tool.slug}`}
           >
             <span className="kind-icon kind-code" aria-hidden="true">
-              {tool.icon ?? '🧩'}
+              {tool.icon ?? '⬢'}
             </span>
             <span className="palette-label">{tool.title}</span>
           </button>

@@ -198,7 +198,7 @@ export default function ListingPage() {
       <div className="page-header">
         <div>
           <h1>
-            <span aria-hidden="true">{item.icon ?? (item.kind === 'tool' ? '🧩' : '🗺')}</span> {item.title}
+            <span aria-hidden="true">{item.icon ?? (item.kind === 'tool' ? '⬢' : '▦')}</span> {item.title}
           </h1>
           <p className="muted">
             {item.summary} · by {item.author} · {item.category} · <Stars rating={item.rating} count={item.rating_count} /> · {item.install_count}{' '}

@@ -22,7 +22,7 @@ function Card({ item }: { item: ListingCard }) {
     <li className="card listing-card" data-testid={`listing-card-${item.slug}`}>
       <div className="listing-card-head">
         <span className="listing-icon" aria-hidden="true">
-          {item.icon ?? (item.kind === 'tool' ? '🧩' : '🗺')}
+          {item.icon ?? (item.kind === 'tool' ? '⬢' : '▦')}
         </span>
         <div>
           <Link to={`/marketplace/${item.slug}`} className="flow-link" data-testid={`open-listing-${item.slug}`}>
