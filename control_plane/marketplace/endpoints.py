@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from control_plane.accounts.dependencies import CurrentPrincipal
+from control_plane.accounts.roles import Editor, Viewer
 from control_plane.db import DatabaseSession
 from control_plane.marketplace import installing, publishing, service, trust
 from control_plane.marketplace import resolver as _resolver  # noqa: F401  (registers tool:)
@@ -44,7 +44,7 @@ Mine = Annotated[bool, Query(description="only this workspace's listings, any vi
 
 async def _search(
     kind: str,
-    principal: CurrentPrincipal,
+    principal: Viewer,
     session: DatabaseSession,
     q: str,
     category: str | None,
@@ -63,7 +63,7 @@ async def _search(
 
 @router.get("/tools", response_model=SearchOut, summary="Search tools")
 async def search_tools(
-    principal: CurrentPrincipal,
+    principal: Viewer,
     session: DatabaseSession,
     q: Text = "",
     category: CategoryQuery = None,
@@ -78,7 +78,7 @@ async def search_tools(
 
 @router.get("/flows", response_model=SearchOut, summary="Search flow templates")
 async def search_flows(
-    principal: CurrentPrincipal,
+    principal: Viewer,
     session: DatabaseSession,
     q: Text = "",
     category: CategoryQuery = None,
@@ -92,18 +92,18 @@ async def search_flows(
 
 
 @router.get("/installed", response_model=list[InstalledOut], summary="Installed tools")
-async def installed(principal: CurrentPrincipal, session: DatabaseSession) -> list[InstalledOut]:
+async def installed(principal: Viewer, session: DatabaseSession) -> list[InstalledOut]:
     return await service.installed_tools(session, principal)
 
 
 @router.get("/public-key", response_model=PublicKeyOut, summary="The platform's signing key")
-async def public_key(principal: CurrentPrincipal, marketplace: Marketplace) -> PublicKeyOut:
+async def public_key(principal: Viewer, marketplace: Marketplace) -> PublicKeyOut:
     return PublicKeyOut(key_id=marketplace.signer.key_id, public_key=marketplace.signer.public_key)
 
 
 @router.get("/listings/{slug}", response_model=ListingDetail, summary="A listing in full")
 async def listing(
-    slug: str, principal: CurrentPrincipal, session: DatabaseSession, marketplace: Marketplace
+    slug: str, principal: Viewer, session: DatabaseSession, marketplace: Marketplace
 ) -> ListingDetail:
     return await service.listing_detail(session, marketplace, principal, slug)
 
@@ -120,7 +120,7 @@ async def listing(
 )
 async def publish(
     body: Annotated[PublishRequest, Body()],
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
     marketplace: Marketplace,
     pumps: Pumps,
@@ -143,7 +143,7 @@ async def publish(
 async def install(
     slug: str,
     body: InstallRequest,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
     marketplace: Marketplace,
 ) -> InstalledOut:
@@ -159,7 +159,7 @@ async def install(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Uninstall a tool (409 naming the flows that use it)",
 )
-async def uninstall(slug: str, principal: CurrentPrincipal, session: DatabaseSession) -> Response:
+async def uninstall(slug: str, principal: Editor, session: DatabaseSession) -> Response:
     await installing.uninstall(session, principal, slug)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -173,7 +173,7 @@ async def uninstall(slug: str, principal: CurrentPrincipal, session: DatabaseSes
 async def use(
     slug: str,
     body: UseRequest,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
     marketplace: Marketplace,
     pumps: Pumps,
@@ -192,7 +192,7 @@ async def use(
 async def review(
     slug: str,
     body: ReviewWrite,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
     marketplace: Marketplace,
 ) -> ListingDetail:
@@ -207,7 +207,7 @@ async def review(
     summary="Report a listing to the platform operators",
 )
 async def report(
-    slug: str, body: ReportWrite, principal: CurrentPrincipal, session: DatabaseSession
+    slug: str, body: ReportWrite, principal: Editor, session: DatabaseSession
 ) -> ReportOut:
     row = await trust.report_listing(session, principal, slug, body.reason)
     return ReportOut(
@@ -217,7 +217,7 @@ async def report(
 
 @router.get("/reports", response_model=list[ReportOut], summary="Reports (operators only)")
 async def reports(
-    principal: CurrentPrincipal, session: DatabaseSession, marketplace: Marketplace
+    principal: Viewer, session: DatabaseSession, marketplace: Marketplace
 ) -> list[ReportOut]:
     await service.require_admin(session, marketplace, principal)
     return await trust.list_reports(session)
@@ -231,7 +231,7 @@ async def reports(
 async def moderate(
     slug: str,
     body: ModerationWrite,
-    principal: CurrentPrincipal,
+    principal: Viewer,
     session: DatabaseSession,
     marketplace: Marketplace,
 ) -> ListingDetail:
@@ -248,7 +248,7 @@ async def moderate(
 async def yank(
     slug: str,
     version: str,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
     marketplace: Marketplace,
 ) -> VersionOut:

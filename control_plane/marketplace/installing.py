@@ -7,15 +7,15 @@ capabilities it declares. The installation pins that version; flows use
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.dependencies import Principal
-from control_plane.billing.tiers import UPGRADE_URL, tier_limits
+from control_plane.billing.tiers import check_quota
 from control_plane.blobs import BlobCorrupted, BlobNotFound
 from control_plane.db import new_id, utcnow
-from control_plane.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from control_plane.errors import Conflict, InvalidInput, NotFound
 from control_plane.flows import service as flows
 from control_plane.flows.models import Flow
 from control_plane.flows.schemas import FlowWrite
@@ -42,18 +42,22 @@ async def install_tool(
     listing = await visible_listing(session, principal, slug)
     if listing.kind != "tool":
         raise Conflict(f"{slug!r} is a flow template: use it (POST .../use) instead of installing")
-    if not tier_limits(principal.tier).marketplace_tools:
-        raise QuotaExceeded(
-            f"installing marketplace tools is not included in the {principal.tier} plan; "
-            "upgrade to Paid",
-            limit="marketplace_tools",
-            upgrade_url=UPGRADE_URL,
+    installation = await installation_of(session, principal.tenant_id, listing.id, active=False)
+    counted = installation is not None and installation.removed_at is None
+    used = await session.scalar(
+        select(func.count())
+        .select_from(Installation)
+        .join(Listing, Listing.id == Installation.listing_id)
+        .where(
+            Installation.tenant_id == principal.tenant_id,
+            Installation.removed_at.is_(None),
+            Listing.kind == "tool",
         )
+    )
+    check_quota(principal.tier, "marketplace_installs", used or 0, adding=0 if counted else 1)
     version = await _installable_version(session, listing, request.version)
     await verify_tool_version(runtime, listing, version)
     granted = _check_grants(version, request.grants)
-    installation = await installation_of(session, principal.tenant_id, listing.id, active=False)
-    counted = installation is not None and installation.removed_at is None
     if installation is None:
         installation = Installation(
             id=new_id(), tenant_id=principal.tenant_id, listing_id=listing.id

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.dependencies import Principal
-from control_plane.billing.tiers import UPGRADE_URL, tier_limits
+from control_plane.billing.tiers import UPGRADE_URL, check_quota, tier_limits
 from control_plane.blobs import BlobCorrupted, BlobNotFound
 from control_plane.db import new_id, utcnow
 from control_plane.errors import Conflict, InvalidInput, QuotaExceeded, ServiceUnavailable
@@ -34,12 +34,7 @@ MAX_SCHEMA_BYTES = 64 * 1024
 async def publish_tool(
     session: AsyncSession, runtime: MarketplaceRuntime, principal: Principal, request: ToolPublish
 ) -> Listing:
-    if tier_limits(principal.tier).wasm_modules == 0:
-        raise QuotaExceeded(
-            f"publishing tools is not included in the {principal.tier} plan; upgrade to Pro",
-            limit="wasm_modules",
-            upgrade_url=UPGRADE_URL,
-        )
+    check_quota(principal.tier, "wasm_modules", 0)  # tools are modules: Pro and up
     _check_visibility(principal, request.visibility)
     schema = _check_config_schema(request.config_schema)
     _, module_version = await modules.get_version(
@@ -187,7 +182,8 @@ def _check_visibility(principal: Principal, visibility: str) -> None:
         raise QuotaExceeded(
             f"private listings are not included in the {principal.tier} plan; upgrade to "
             "Enterprise, or publish it unlisted",
-            limit="private_marketplace_tools",
+            quota="private_marketplace_tools",
+            limit=0,
             upgrade_url=UPGRADE_URL,
         )
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.dependencies import Principal
 from control_plane.accounts.models import Tenant, User
-from control_plane.errors import Forbidden, NotFound
+from control_plane.errors import NotFound
 from control_plane.marketplace import search
 from control_plane.marketplace.models import Installation, Listing, ListingVersion, Review
 from control_plane.marketplace.readme import render_readme
@@ -58,8 +58,9 @@ async def is_admin(
 async def require_admin(
     session: AsyncSession, runtime: MarketplaceRuntime, principal: Principal
 ) -> None:
+    """Operator endpoints do not exist for anyone else (404, like an unknown path)."""
     if not await is_admin(session, runtime, principal):
-        raise Forbidden("only platform operators (FLOWPLANE_ADMIN_EMAILS) may moderate listings")
+        raise NotFound("not found: this is for platform operators (FLOWPLANE_ADMIN_EMAILS)")
 
 
 def _visible(principal: Principal, *, admin: bool) -> ColumnElement[bool]:
