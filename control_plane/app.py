@@ -27,6 +27,8 @@ from control_plane.flows.endpoints import router as flows_router
 from control_plane.frontend import mount_frontend
 from control_plane.health.endpoints import router as health_router
 from control_plane.jobs.endpoints import router as jobs_router
+from control_plane.marketplace.endpoints import router as marketplace_router
+from control_plane.marketplace.runtime import marketplace_service
 from control_plane.metrics import install_metrics
 from control_plane.modules.endpoints import router as modules_router
 from control_plane.modules.runtime import modules_service
@@ -106,6 +108,7 @@ SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
     accounts_service,
     billing_service,
     modules_service,
+    marketplace_service,  # before the pumps: they get its public key
     pumps_service,
     executions_service,
     triggers_service,
@@ -125,4 +128,5 @@ API_ROUTERS: list[APIRouter] = [
     modules_router,
     pump_modules_router,
     billing_router,
+    marketplace_router,
 ]

@@ -15,6 +15,7 @@ DOMAINS_WITH_MODELS = (
     "waits",
     "jobs",
     "callbacks",
+    "marketplace",
 )
 
 

@@ -36,6 +36,16 @@ REVISIONS: dict[str, tuple[str, set[str]]] = {
         {"billing_accounts", "webhook_events", "usage_reports", "invitations", "audit_events"},
     ),
     "0009_waits": ("0008_billing", {"execution_waits", "one_off_jobs", "callback_deliveries"}),
+    "0010_marketplace": (
+        "0009_waits",
+        {
+            "marketplace_listings",
+            "marketplace_versions",
+            "marketplace_installs",
+            "marketplace_reviews",
+            "marketplace_reports",
+        },
+    ),
 }
 
 # revision -> columns ("table.column") and constraints it adds to tables of earlier revisions

@@ -15,6 +15,8 @@ const RunsPage = lazy(() => import('./pages/RunsPage'));
 const SettingsPage = lazy(() => import('./pages/SettingsPage'));
 const ModulesPage = lazy(() => import('./modules/ModulesPage'));
 const ModuleEditorPage = lazy(() => import('./modules/ModuleEditorPage'));
+const MarketplacePage = lazy(() => import('./marketplace/MarketplacePage'));
+const ListingPage = lazy(() => import('./marketplace/ListingPage'));
 const BillingPage = lazy(() => import('./billing/BillingPage'));
 const MembersPage = lazy(() => import('./billing/MembersPage'));
 const InvitePage = lazy(() => import('./billing/InvitePage'));
@@ -73,6 +75,8 @@ const router = createBrowserRouter([
       { path: '/invite/:token', element: withSuspense(<InvitePage />) },
       { path: '/modules', element: withSuspense(<ModulesPage />) },
       { path: '/modules/:id', element: withSuspense(<ModuleEditorPage />) },
+      { path: '/marketplace', element: withSuspense(<MarketplacePage />) },
+      { path: '/marketplace/:slug', element: withSuspense(<ListingPage />) },
       { path: '/flow/:id/runs', element: withSuspense(<RunsPage />) },
       { path: '/flow/:id/runs/:executionId', element: withSuspense(<RunsPage />) },
     ],

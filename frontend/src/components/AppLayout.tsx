@@ -15,6 +15,7 @@ export function AppHeader() {
       <nav aria-label="Main">
         <NavLink to="/dashboard">Flows</NavLink>
         <NavLink to="/modules">Modules</NavLink>
+        <NavLink to="/marketplace">Marketplace</NavLink>
         <NavLink to="/settings" end>
           Settings
         </NavLink>

@@ -26,6 +26,7 @@ interface EditorToolbarProps {
   onStop: () => void;
   onMode: (mode: ViewMode) => void;
   onToggleLogs: () => void;
+  onPublish?: () => void;
 }
 
 export function EditorToolbar({
@@ -49,6 +50,7 @@ export function EditorToolbar({
   onStop,
   onMode,
   onToggleLogs,
+  onPublish,
 }: EditorToolbarProps) {
   return (
     <header className="editor-toolbar" role="toolbar" aria-label="Editor toolbar">
@@ -148,6 +150,11 @@ export function EditorToolbar({
         <Link to={`/flow/${flowId}/runs`} className="button" aria-label="Runs of this flow" data-testid="toolbar-runs">
           Runs
         </Link>
+        {onPublish ? (
+          <button type="button" className="button" onClick={onPublish} title="Publish this flow as a marketplace template" data-testid="toolbar-publish">
+            Publish
+          </button>
+        ) : null}
       </div>
     </header>
   );

@@ -1,4 +1,6 @@
 // Settings of each listener type (the `config` table of DESIGN.md §3) for the side panel.
+import { parseToolReference } from '../marketplace/api';
+import { ToolNodeFields } from '../marketplace/ToolNodeFields';
 import { CodeModuleField } from './CodeModuleField';
 import { CheckboxField, JsonField, NumberField, SelectField, TextField } from './fields';
 import type { FlowNode } from './nodeKinds';
@@ -114,6 +116,17 @@ export function ListenerFields({ node, config, errors, peers, set, setConfig, re
     }
 
     case 'code':
+      if (parseToolReference(data.handler)) {
+        return (
+          <ToolNodeFields
+            handler={data.handler}
+            config={node.data.config}
+            error={errors.handler}
+            onHandler={(v) => set('handler', v)}
+            onConfig={(v) => set('config', v)}
+          />
+        );
+      }
       return (
         <>
           <CodeModuleField handler={data.handler} error={errors.handler} onChange={(v) => set('handler', v)} />

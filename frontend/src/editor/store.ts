@@ -55,7 +55,7 @@ export interface Connection {
 
 export type EditorAction =
   | { type: 'load'; canvas: CanvasJson | null | undefined }
-  | { type: 'addNode'; kind: NodeKind; position: XYPosition }
+  | { type: 'addNode'; kind: NodeKind; position: XYPosition; data?: Partial<NodeData> }
   | { type: 'remove'; nodeIds?: string[]; edgeIds?: string[] }
   | { type: 'connect'; connection: Connection }
   | { type: 'nodesChange'; changes: NodeChange<FlowNode>[] }
@@ -246,7 +246,7 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
         id,
         type: action.kind,
         position: { x: Math.round(action.position.x), y: Math.round(action.position.y) },
-        data: defaultData(action.kind, name),
+        data: { ...defaultData(action.kind, name), ...(action.data ?? {}), name },
         selected: true,
       };
       const nodes = [...state.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node];

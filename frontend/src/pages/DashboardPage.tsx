@@ -42,6 +42,7 @@ function FlowNameDialog({
   withDescription,
   onSubmit,
   onClose,
+  fromTemplate,
 }: {
   title: string;
   initialName: string;
@@ -51,6 +52,7 @@ function FlowNameDialog({
   withDescription: boolean;
   onSubmit: (name: string, description: string) => Promise<void>;
   onClose: () => void;
+  fromTemplate?: boolean;
 }) {
   const [name, setName] = useState(initialName);
   const [description, setDescription] = useState(initialDescription ?? '');
@@ -102,6 +104,15 @@ function FlowNameDialog({
         {error ? (
           <p className="form-error" role="alert">
             {error}
+          </p>
+        ) : null}
+        {fromTemplate ? (
+          <p className="small">
+            Or{' '}
+            <Link to="/marketplace?kind=flow" data-testid="start-from-template">
+              start from a template
+            </Link>{' '}
+            in the marketplace.
           </p>
         ) : null}
         <div className="form-actions">
@@ -290,6 +301,7 @@ export function DashboardPage() {
           taken={names}
           submitLabel="Create"
           withDescription
+          fromTemplate
           onClose={() => setDialog(null)}
           onSubmit={async (name, description) => {
             const flow = await createFlow.mutateAsync({ name, description: description || undefined });

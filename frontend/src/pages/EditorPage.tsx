@@ -29,6 +29,7 @@ import {
 } from '../editor/store';
 import { useOrganismSync } from '../editor/useOrganismSync';
 import { validateCanvas } from '../editor/validation';
+import { PublishDialog } from '../marketplace/PublishDialog';
 
 const YamlEditor = lazy(() => import('../editor/YamlEditor'));
 
@@ -74,6 +75,7 @@ function FlowEditor({ flow }: { flow: Flow }) {
   const [mode, setModeState] = useState<ViewMode>(initialMode);
   const [saveState, setSaveState] = useState<SaveState>({ status: 'idle' });
   const [runOpen, setRunOpen] = useState(false);
+  const [publishing, setPublishing] = useState(false);
   const [logsOpen, setLogsOpen] = useState(true);
   const [tab, setTab] = useState<PanelTab>('flow');
   const [actionError, setActionError] = useState<string | null>(null);
@@ -183,13 +185,18 @@ function FlowEditor({ flow }: { flow: Flow }) {
     }
   };
 
-  const addFromPalette = (kind: NodeKind) => {
+  const addFromPalette = (kind: NodeKind, handler?: string) => {
     const rect = canvasWrap.current?.getBoundingClientRect();
     const offset = (state.nodes.length % 6) * 24;
     const position = rect
       ? screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 })
       : { x: 120, y: 120 };
-    dispatch({ type: 'addNode', kind, position: { x: position.x - 90 + offset, y: position.y - 35 + offset } });
+    dispatch({
+      type: 'addNode',
+      kind,
+      position: { x: position.x - 90 + offset, y: position.y - 35 + offset },
+      ...(handler ? { data: { handler, config: {} } } : {}),
+    });
   };
 
   // Keyboard: Ctrl/Cmd+S saves anywhere; undo/redo when focus is not in a text field or Monaco.
@@ -274,7 +281,11 @@ function FlowEditor({ flow }: { flow: Flow }) {
           onStop={() => void onStop()}
           onMode={setMode}
           onToggleLogs={() => setLogsOpen((open) => !open)}
+          onPublish={() => setPublishing(true)}
         />
+        {publishing ? (
+          <PublishDialog source={{ kind: 'flow', flowId: flow.id, name: flow.name }} onClose={() => setPublishing(false)} />
+        ) : null}
 
         {actionError || bootError ? (
           <p className="banner banner-error" role="alert" data-testid="editor-error">
