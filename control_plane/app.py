@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from control_plane import __version__
 from control_plane.accounts.endpoints import router as accounts_router
+from control_plane.authoring.endpoints import router as authoring_router
 from control_plane.blobs import blob_store_from_settings
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.errors import install_error_handlers
@@ -94,6 +95,7 @@ SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
 ]
 API_ROUTERS: list[APIRouter] = [
     accounts_router,
+    authoring_router,
     flows_router,
     organism_router,
     pumps_router,

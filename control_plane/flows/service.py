@@ -7,6 +7,7 @@ before the first write, so a refused save changes nothing."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from control_plane.executions.summaries import executions_this_month, latest_exe
 from control_plane.flows.content import FlowContent, StoredContent, derive_content
 from control_plane.flows.models import Flow, FlowVersion
 from control_plane.flows.schemas import FlowOut, FlowWrite
+from control_plane.triggers.models import WebhookToken
 
 MAX_VERSION_NUMBER = 2**31 - 1  # versions are numbered 1, 2, ... in a 32-bit column
 
@@ -163,6 +165,16 @@ async def get_version(
     return version
 
 
+async def restore_version(
+    session: AsyncSession, principal: Principal, flow_id: str, number: int
+) -> FlowRecord:
+    """Save an old version's organism and canvas as the flow's newest version (history is never
+    rewritten). Restoring the current content changes nothing."""
+    version = await get_version(session, principal, flow_id, number)
+    request = FlowWrite(organism_yaml=version.organism_yaml, canvas_state=version.canvas_state)
+    return await update_flow(session, principal, flow_id, request)
+
+
 async def execution_summaries(
     session: AsyncSession, tenant_id: str, flow_ids: list[str]
 ) -> dict[str, ExecutionSummary]:
@@ -179,12 +191,17 @@ async def execution_summaries(
 
 
 async def present_flows(
-    session: AsyncSession, principal: Principal, records: list[FlowRecord], base_url: str
+    session: AsyncSession,
+    principal: Principal,
+    records: list[FlowRecord],
+    base_url: str,
+    reveal: Callable[[str], str] | None = None,
 ) -> list[FlowOut]:
-    """Flows as the API shows them, with their run state, webhook and execution figures."""
-    summaries = await execution_summaries(
-        session, principal.tenant_id, [record.flow.id for record in records]
-    )
+    """Flows as the API shows them, with their run state, webhook and execution figures.
+    `reveal` decrypts stored webhook tokens, so the owner sees the full webhook URL."""
+    flow_ids = [record.flow.id for record in records]
+    summaries = await execution_summaries(session, principal.tenant_id, flow_ids)
+    tokens = await _webhook_tokens(session, flow_ids, reveal)
     executions_limit = tier_limits(principal.tier).executions_per_month
     return [
         FlowOut(
@@ -197,8 +214,11 @@ async def present_flows(
             status=record.flow.status,
             status_reason=record.flow.status_reason,
             webhook_url=(
-                webhook_url(base_url, record.flow.id) if record.flow.webhook_token_hash else None
+                webhook_url(base_url, record.flow.id, tokens.get(record.flow.id))
+                if record.flow.webhook_token_hash
+                else None
             ),
+            webhook_token_known=record.flow.id in tokens,
             last_execution=summaries[record.flow.id].last_execution,
             executions_this_month=summaries[record.flow.id].executions_this_month,
             executions_limit=executions_limit,
@@ -209,9 +229,28 @@ async def present_flows(
     ]
 
 
+async def _webhook_tokens(
+    session: AsyncSession, flow_ids: list[str], reveal: Callable[[str], str] | None
+) -> dict[str, str]:
+    if reveal is None or not flow_ids:
+        return {}
+    rows = await session.execute(
+        select(WebhookToken.flow_id, WebhookToken.token_encrypted).where(
+            WebhookToken.flow_id.in_(flow_ids)
+        )
+    )
+    tokens: dict[str, str] = {}
+    for flow_id, sealed in rows:
+        try:
+            tokens[flow_id] = reveal(sealed)
+        except RuntimeError:  # sealed under another secrets key: show the URL without it
+            continue
+    return tokens
+
+
 def webhook_url(base_url: str, flow_id: str, token: str | None = None) -> str:
-    """The flow's webhook endpoint; the secret token is appended only when it is being shown
-    (right after it is issued), since only its hash is stored."""
+    """The flow's webhook endpoint, with its secret token when it is known (tokens issued
+    before they were kept encrypted are not)."""
     url = f"{base_url.rstrip('/')}/api/triggers/{flow_id}/webhook"
     return f"{url}/{token}" if token else url
 

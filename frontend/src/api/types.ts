@@ -101,6 +101,9 @@ export interface Flow {
   status: FlowStatus;
   status_reason: string | null;
   webhook_url: string | null;
+  webhook_token_known?: boolean;
+  /** After a save of a running flow: `applied`, or why the running pump kept the old version. */
+  redeploy?: string | null;
   last_execution: ExecutionSummaryRef | null;
   executions_this_month: number;
   executions_limit: number | null;
@@ -149,6 +152,21 @@ export interface FlowRuntimeStatus {
   status: FlowStatus;
   reason?: string | null;
   heartbeat?: PumpHeartbeat | string | null;
+  outdated?: boolean;
+  running_version?: number | null;
+}
+
+export interface Sample {
+  name: string;
+  payload: unknown;
+  updated_at: string;
+}
+
+export interface Starter {
+  id: string;
+  title: string;
+  description: string;
+  organism_yaml: string;
 }
 
 export interface WebhookRotation {

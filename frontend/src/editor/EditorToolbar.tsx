@@ -10,6 +10,9 @@ interface EditorToolbarProps {
   flowName: string;
   status: string;
   statusTitle: string;
+  /** The version the pump runs, while it runs. */
+  liveVersion?: number | null;
+  outdated?: boolean;
   dirty: boolean;
   saving: boolean;
   canUndo: boolean;
@@ -33,6 +36,8 @@ export function EditorToolbar({
   flowName,
   status,
   statusTitle,
+  liveVersion = null,
+  outdated = false,
   dirty,
   saving,
   canUndo,
@@ -58,6 +63,16 @@ export function EditorToolbar({
       <div className="editor-title">
         <h1 data-testid="flow-name">{flowName}</h1>
         <StatusBadge status={status} testId="flow-status" title={statusTitle} />
+        {liveVersion ? (
+          <span
+            className={outdated ? 'live-version error-text' : 'live-version muted'}
+            data-testid="live-version"
+            title={outdated ? 'The pump runs an older version than the one saved' : 'The version the pump runs'}
+          >
+            live v{liveVersion}
+            {outdated ? ' · outdated' : ''}
+          </span>
+        ) : null}
       </div>
       <div className="toolbar-group">
         <button

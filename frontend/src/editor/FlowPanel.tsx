@@ -14,6 +14,10 @@ export function absoluteUrl(url: string): string {
   return `${window.location.origin}${url.startsWith('/') ? '' : '/'}${url}`;
 }
 
+export function curlExample(url: string): string {
+  return `curl -X POST '${url}' \\\n  -H 'Content-Type: application/json' \\\n  -H 'Idempotency-Key: order-1234' \\\n  -d '{"hello": "world"}'`;
+}
+
 /** The pump heartbeat as a time and a one-line summary (it may be an object or a timestamp). */
 export function describeHeartbeat(
   heartbeat: FlowRuntimeStatus['heartbeat'],
@@ -54,6 +58,8 @@ export function FlowPanel({ flow, runtime, problems, localProblemCount, nodes }:
   }
 
   const webhookUrl = rotation?.url ?? flow.webhook_url;
+  const tokenKnown = Boolean(rotation) || flow.webhook_token_known !== false;
+  const hasWebhookTrigger = nodes.some((node) => node.type === 'trigger' && node.data.kind === 'webhook');
   const heartbeat = describeHeartbeat(runtime?.heartbeat);
 
   return (
@@ -81,49 +87,63 @@ export function FlowPanel({ flow, runtime, problems, localProblemCount, nodes }:
             </>
           ) : null}
           <dt>Version</dt>
-          <dd>v{flow.version}</dd>
+          <dd data-testid="panel-version">
+            saved v{flow.version}
+            {runtime?.running_version ? (
+              <span className={runtime.outdated ? 'error-text' : 'muted'}>
+                {' '}· live v{runtime.running_version}
+                {runtime.outdated ? ' (outdated)' : ''}
+              </span>
+            ) : null}
+          </dd>
           <dt>Updated</dt>
           <dd title={formatTimestamp(flow.updated_at)}>{formatRelative(flow.updated_at)}</dd>
         </dl>
       </section>
 
-      <section aria-labelledby="webhook-heading" data-testid="webhook-section">
-        <h3 id="webhook-heading">Webhook</h3>
-        {webhookUrl ? (
-          <div className="secret-row">
-            <code data-testid="webhook-url">{absoluteUrl(webhookUrl)}</code>
-            <CopyButton text={absoluteUrl(webhookUrl)} label="Copy webhook URL" testId="webhook-copy" />
-          </div>
-        ) : (
-          <p className="muted">No webhook URL yet. Rotate to create one.</p>
-        )}
-        {rotation ? (
-          <div className="notice notice-warn" data-testid="webhook-token">
-            <p>
-              <strong>Token (shown once):</strong>
+      {hasWebhookTrigger ? (
+        <section aria-labelledby="webhook-heading" data-testid="webhook-section">
+          <h3 id="webhook-heading">Webhook</h3>
+          {webhookUrl && tokenKnown ? (
+            <>
+              <div className="secret-row">
+                <code data-testid="webhook-url">{absoluteUrl(webhookUrl)}</code>
+                <CopyButton text={absoluteUrl(webhookUrl)} label="Copy webhook URL" testId="webhook-copy" />
+              </div>
+              <p className="muted small">
+                POST JSON to this URL. Send an <code>Idempotency-Key</code> header to make retries safe: the same key
+                never runs twice.
+              </p>
+              <pre className="mono small curl-example" data-testid="webhook-curl">
+                {curlExample(absoluteUrl(webhookUrl))}
+              </pre>
+              <CopyButton text={curlExample(absoluteUrl(webhookUrl))} label="Copy curl example" testId="webhook-curl-copy" />
+            </>
+          ) : webhookUrl ? (
+            <p className="muted" data-testid="webhook-unknown">
+              This URL&apos;s token was issued before tokens were kept, so it cannot be shown. Rotate to get a URL you can
+              copy.
             </p>
-            <div className="secret-row">
-              <code>{rotation.token}</code>
-              <CopyButton text={rotation.token} label="Copy webhook token" />
-            </div>
-          </div>
-        ) : null}
-        <button
-          type="button"
-          className="button button-small"
-          aria-label="Rotate webhook URL"
-          data-testid="webhook-rotate"
-          disabled={rotate.isPending}
-          onClick={() => (flow.webhook_url || rotation ? setConfirming(true) : void doRotate())}
-        >
-          {rotate.isPending ? 'Rotating…' : webhookUrl ? 'Rotate' : 'Create webhook URL'}
-        </button>
-        {error ? (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        ) : null}
-      </section>
+          ) : (
+            <p className="muted">No webhook URL yet. Create one to receive calls.</p>
+          )}
+          <button
+            type="button"
+            className="button button-small"
+            aria-label="Rotate webhook URL"
+            data-testid="webhook-rotate"
+            disabled={rotate.isPending}
+            onClick={() => (flow.webhook_url || rotation ? setConfirming(true) : void doRotate())}
+          >
+            {rotate.isPending ? 'Rotating…' : webhookUrl ? 'Rotate' : 'Create webhook URL'}
+          </button>
+          {error ? (
+            <p className="form-error" role="alert">
+              {error}
+            </p>
+          ) : null}
+        </section>
+      ) : null}
 
       <section aria-labelledby="problems-heading">
         <h3 id="problems-heading">Problems</h3>

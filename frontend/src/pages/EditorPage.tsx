@@ -140,11 +140,14 @@ function FlowEditor({ flow }: { flow: Flow }) {
     const saved = fromCanvasJson(result.canvas);
     const key = contentKey(saved.nodes, saved.edges, saved.settings);
     try {
-      await updateFlow.mutateAsync({
+      const savedFlow = await updateFlow.mutateAsync({
         id: flow.id,
         input: { canvas_state: result.canvas, organism_yaml: result.yaml },
       });
       dispatch({ type: 'markSaved', key });
+      if (savedFlow.redeploy && savedFlow.redeploy !== 'applied') {
+        setActionError(`Saved v${savedFlow.version}, but ${savedFlow.redeploy}`);
+      }
       setSaveState({ status: 'saved', at: Date.now() });
       return true;
     } catch (error) {
@@ -162,14 +165,16 @@ function FlowEditor({ flow }: { flow: Flow }) {
       old ? { ...old, status: next } : { desired: next, observed: status, status: next, reason: null, heartbeat: null },
     );
 
-  const onStart = async () => {
+  const onStart = async (): Promise<boolean> => {
     setActionError(null);
-    if (dirty && !(await save())) return;
+    if (dirty && !(await save())) return false;
     try {
       const result = await start.mutateAsync();
       setRuntimeStatus(result?.status ?? 'starting');
+      return true;
     } catch (error) {
       setActionError(`Could not start: ${errorMessage(error)}`);
+      return false;
     }
   };
 
@@ -258,6 +263,8 @@ function FlowEditor({ flow }: { flow: Flow }) {
           flowName={flow.name}
           status={status}
           statusTitle={runtime.data?.reason ?? flow.status_reason ?? status}
+          liveVersion={isRunning ? (runtime.data?.running_version ?? null) : null}
+          outdated={isRunning && Boolean(runtime.data?.outdated)}
           dirty={dirty}
           saving={saving}
           canUndo={canUndo(state)}
@@ -345,7 +352,13 @@ function FlowEditor({ flow }: { flow: Flow }) {
         />
 
         {runOpen ? (
-          <RunDialog flowId={flow.id} triggers={triggers} flowStatus={status} onClose={() => setRunOpen(false)} />
+          <RunDialog
+            flowId={flow.id}
+            triggers={triggers}
+            flowStatus={status}
+            onClose={() => setRunOpen(false)}
+            onStart={onStart}
+          />
         ) : null}
 
         {blocker.state === 'blocked' ? (

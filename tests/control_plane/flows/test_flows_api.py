@@ -31,6 +31,8 @@ FLOW_FIELDS = {
     "status",
     "status_reason",
     "webhook_url",
+    "webhook_token_known",
+    "redeploy",
     "last_execution",
     "executions_this_month",
     "executions_limit",
