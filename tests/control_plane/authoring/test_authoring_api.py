@@ -3,13 +3,23 @@ samples, starters, and flow files (export, then import)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from control_plane.authoring.service import CANVAS_MARKER
+from control_plane.executions.models import Execution
 from control_plane.triggers.models import WebhookToken
-from tests.control_plane.accounts.accounts_helpers import Account, count_rows, set_tier, sign_up
+from tests.control_plane.accounts.accounts_helpers import (
+    Account,
+    count_rows,
+    sessions,
+    set_tier,
+    sign_up,
+)
 from tests.control_plane.flows.flows_helpers import TRIAGE_YAML, create_flow, hello_yaml
 
 
@@ -158,3 +168,57 @@ async def test_starters_create_valid_flows_and_flow_files_round_trip(
     assert broken.status_code == 422 and broken.json()["problems"][0]["path"] == "file.canvas_state"
     empty = await client.post("/api/flows/import", json={"file": "  "}, headers=account.headers)
     assert empty.status_code == 422 and empty.json()["problems"][0]["path"] == "file"
+
+
+async def test_runs_of_every_flow_are_listed_with_filters(
+    app: FastAPI, client: httpx.AsyncClient, account: Account
+) -> None:
+    await set_tier(app, account.tenant_id, "pro")
+    first = await create_flow(client, account, organism_yaml=hello_yaml("first"))
+    second = await create_flow(client, account, organism_yaml=hello_yaml("second"))
+    stranger = await sign_up(client)
+    theirs = await create_flow(client, stranger, organism_yaml=hello_yaml("theirs"))
+    now = datetime.now(UTC)
+    rows = [
+        (first["id"], account, "succeeded", "manual", now - timedelta(hours=3)),
+        (first["id"], account, "failed", "webhook", now - timedelta(hours=2)),
+        (second["id"], account, "succeeded", "schedule", now - timedelta(hours=1)),
+        (theirs["id"], stranger, "succeeded", "manual", now),
+    ]
+    async with sessions(app)() as session, session.begin():
+        for flow_id, owner, status, kind, created_at in rows:
+            session.add(
+                Execution(
+                    id=uuid.uuid4().hex, tenant_id=owner.tenant_id, flow_id=flow_id,
+                    status=status, trigger="run", trigger_kind=kind, target="shout",
+                    created_at=created_at,
+                )
+            )  # fmt: skip
+
+    async def listed(**params: str) -> list[tuple[str, str]]:
+        response = await client.get("/api/executions", params=params, headers=account.headers)
+        assert response.status_code == 200, response.text
+        return [(item["flow_id"], item["status"]) for item in response.json()["items"]]
+
+    assert await listed() == [
+        (second["id"], "succeeded"),
+        (first["id"], "failed"),
+        (first["id"], "succeeded"),
+    ]
+    assert await listed(flow_id=first["id"]) == [
+        (first["id"], "failed"),
+        (first["id"], "succeeded"),
+    ]
+    assert await listed(status="failed") == [(first["id"], "failed")]
+    assert await listed(trigger_kind="schedule") == [(second["id"], "succeeded")]
+    since = (now - timedelta(minutes=150)).replace(tzinfo=None).isoformat()  # naive: UTC
+    until = (now - timedelta(minutes=90)).isoformat()
+    assert await listed(since=since, until=until) == [(first["id"], "failed")]
+    foreign = await client.get(f"/api/executions?flow_id={theirs['id']}", headers=account.headers)
+    assert foreign.status_code == 404
+    bad = await client.get("/api/executions?trigger_kind=email", headers=account.headers)
+    assert bad.status_code == 422 and bad.json()["problems"][0]["path"] == "trigger_kind"
+    empty = await client.get(
+        "/api/executions", params={"since": until, "until": since}, headers=account.headers
+    )
+    assert empty.status_code == 422 and empty.json()["problems"][0]["path"] == "since"
