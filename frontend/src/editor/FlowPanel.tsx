@@ -8,6 +8,8 @@ import { StatusBadge } from '../components/StatusBadge';
 import { formatRelative, formatTimestamp } from '../components/format';
 import type { FlowNode } from './nodeKinds';
 import { describeProblem } from './problems';
+import { SecretsSection } from './SecretsSection';
+import { VersionDialog } from './VersionDialog';
 
 export function absoluteUrl(url: string): string {
   if (/^https?:\/\//.test(url)) return url;
@@ -33,6 +35,8 @@ export function describeHeartbeat(
 
 interface FlowPanelProps {
   flow: Flow;
+  dirty: boolean;
+  onRestored: (flow: Flow) => void;
   runtime: FlowRuntimeStatus | undefined;
   problems: Problem[];
   localProblemCount: number;
@@ -40,7 +44,8 @@ interface FlowPanelProps {
 }
 
 /** Shown when no node is selected: the flow's runtime, webhook and versions. */
-export function FlowPanel({ flow, runtime, problems, localProblemCount, nodes }: FlowPanelProps) {
+export function FlowPanel({ flow, dirty, onRestored, runtime, problems, localProblemCount, nodes }: FlowPanelProps) {
+  const [openVersion, setOpenVersion] = useState<number | null>(null);
   const rotate = useRotateWebhook(flow.id);
   const versions = useFlowVersions(flow.id);
   const [rotation, setRotation] = useState<WebhookRotation | null>(null);
@@ -145,6 +150,8 @@ export function FlowPanel({ flow, runtime, problems, localProblemCount, nodes }:
         </section>
       ) : null}
 
+      <SecretsSection flowId={flow.id} />
+
       <section aria-labelledby="problems-heading">
         <h3 id="problems-heading">Problems</h3>
         {problems.length === 0 && localProblemCount === 0 ? <p className="ok-text">None</p> : null}
@@ -169,7 +176,16 @@ export function FlowPanel({ flow, runtime, problems, localProblemCount, nodes }:
               .slice(0, 8)
               .map((version) => (
                 <li key={version.id} title={version.content_hash}>
-                  v{version.number} · <span className="muted">{formatRelative(version.created_at)}</span>
+                  <button
+                    type="button"
+                    className="link-button"
+                    onClick={() => setOpenVersion(version.number)}
+                    data-testid={`version-${version.number}`}
+                    aria-label={`View version ${version.number}`}
+                  >
+                    v{version.number}
+                  </button>{' '}
+                  · <span className="muted">{formatRelative(version.created_at)}</span>
                 </li>
               ))}
           </ol>
@@ -177,6 +193,19 @@ export function FlowPanel({ flow, runtime, problems, localProblemCount, nodes }:
           <p className="muted">{versions.isPending ? 'Loading…' : 'Not saved yet'}</p>
         )}
       </section>
+
+      {openVersion !== null ? (
+        <VersionDialog
+          flow={flow}
+          number={openVersion}
+          dirty={dirty}
+          onClose={() => setOpenVersion(null)}
+          onRestored={(restored) => {
+            setOpenVersion(null);
+            onRestored(restored);
+          }}
+        />
+      ) : null}
 
       {confirming ? (
         <Modal

@@ -2,6 +2,7 @@
 import { CodeModuleField } from './CodeModuleField';
 import { CheckboxField, JsonField, NumberField, SelectField, TextField } from './fields';
 import type { FlowNode } from './nodeKinds';
+import { useSecretRefs } from './secretNames';
 import type { FieldErrors } from './validation';
 
 export type Config = Record<string, unknown>;
@@ -18,6 +19,8 @@ interface ListenerFieldsProps {
 
 export function ListenerFields({ node, config, errors, peers, set, setConfig, replaceConfig }: ListenerFieldsProps) {
   const data = node.data;
+  const secretRefs = useSecretRefs();
+  const secretHint = secretRefs.length ? `This flow's secrets: ${secretRefs.join(', ')}` : 'Add secrets in the Flow tab, then reference them as ${secrets.NAME}';
   switch (node.type) {
     case 'llm':
       return (
@@ -60,7 +63,9 @@ export function ListenerFields({ node, config, errors, peers, set, setConfig, re
             label="API key"
             value={config.api_key}
             onChange={(v) => setConfig('api_key', v)}
-            hint="Reference a secret: ${secrets.OPENAI_API_KEY}"
+            hint={secretHint}
+            suggestions={secretRefs}
+            testId="panel-llm-api-key"
             monospace
           />
           <CheckboxField
@@ -84,7 +89,16 @@ export function ListenerFields({ node, config, errors, peers, set, setConfig, re
             testId="panel-http-method"
           />
           <TextField label="URL" value={config.url} onChange={(v) => setConfig('url', v)} error={errors['config.url']} testId="panel-http-url" monospace />
-          <JsonField label="Headers" value={config.headers} onChange={(v) => setConfig('headers', v)} error={errors['config.headers']} expect="object" rows={3} />
+          <JsonField
+            label="Headers"
+            value={config.headers}
+            onChange={(v) => setConfig('headers', v)}
+            error={errors['config.headers']}
+            hint={secretRefs.length ? `${secretHint}, e.g. {"Authorization": "Bearer ${secretRefs[0]}"}` : secretHint}
+            expect="object"
+            rows={3}
+            testId="panel-http-headers"
+          />
           <SelectField
             label="Body"
             value={bodyMode}

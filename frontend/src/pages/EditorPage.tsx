@@ -6,7 +6,7 @@ import '@xyflow/react/dist/style.css';
 import { useQueryClient } from '@tanstack/react-query';
 import { ApiError, errorMessage } from '../api/client';
 import { api } from '../api/endpoints';
-import { keys, useFlow, useFlowStatus, useStartStop, useUpdateFlow } from '../api/queries';
+import { keys, useFlow, useFlowStatus, useSecretNames, useStartStop, useUpdateFlow } from '../api/queries';
 import type { Flow, FlowRuntimeStatus, Problem } from '../api/types';
 import { Modal } from '../components/Modal';
 import { Canvas } from '../editor/Canvas';
@@ -17,16 +17,20 @@ import { SidePanel, type PanelTab } from '../editor/SidePanel';
 import { RunDialog } from '../editor/RunDialog';
 import type { NodeKind } from '../editor/nodeKinds';
 import { NodeProblemsContext, describeProblem, problemsByNode } from '../editor/problems';
+import { loadClip, storeClip } from '../editor/clipboard';
 import {
   canRedo,
   canUndo,
   contentKey,
+  copySelection,
+  selectionIds,
   createEditorState,
   editorReducer,
   fromCanvasJson,
   isDirty,
   selectedNode,
 } from '../editor/store';
+import { SecretNamesContext } from '../editor/secretNames';
 import { useOrganismSync } from '../editor/useOrganismSync';
 import { validateCanvas } from '../editor/validation';
 
@@ -53,6 +57,7 @@ function isEditableTarget(target: EventTarget | null): boolean {
 }
 
 const NO_PROBLEMS: Problem[] = [];
+const NO_NAMES: string[] = [];
 
 function mergeProblems(first: Problem[], second: Problem[]): Problem[] {
   if (!second.length) return first;
@@ -65,7 +70,7 @@ function ZoomReadout() {
   return <span data-testid="footer-zoom">{Math.round(zoom * 100)}%</span>;
 }
 
-function FlowEditor({ flow }: { flow: Flow }) {
+function FlowEditor({ flow, onReload }: { flow: Flow; onReload: (flow: Flow) => void }) {
   const client = useQueryClient();
   const [state, dispatch] = useReducer(editorReducer, flow.canvas_state, createEditorState);
   const needsLayout = !state.nodes.length && Boolean(flow.organism_yaml?.trim());
@@ -91,6 +96,7 @@ function FlowEditor({ flow }: { flow: Flow }) {
   });
 
   const updateFlow = useUpdateFlow();
+  const secretNames = useSecretNames(flow.id);
   const runtime = useFlowStatus(flow.id);
   const { start, stop } = useStartStop(flow.id);
   const status = runtime.data?.status ?? flow.status;
@@ -190,19 +196,29 @@ function FlowEditor({ flow }: { flow: Flow }) {
 
   const addFromPalette = (kind: NodeKind) => {
     const rect = canvasWrap.current?.getBoundingClientRect();
-    const offset = (state.nodes.length % 6) * 24;
     const position = rect
       ? screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 })
       : { x: 120, y: 120 };
-    dispatch({ type: 'addNode', kind, position: { x: position.x - 90 + offset, y: position.y - 35 + offset } });
+    dispatch({ type: 'addNode', kind, position: { x: position.x - 90, y: position.y - 35 }, avoidOverlap: true });
   };
 
-  // Keyboard: Ctrl/Cmd+S saves anywhere; undo/redo when focus is not in a text field or Monaco.
+  // Keyboard: Ctrl/Cmd+S saves anywhere; undo/redo, delete, copy, paste and duplicate when focus
+  // is not in a text field or Monaco. Delete is one action (nodes with their edges): one undo step.
   const saveRef = useRef(save);
   saveRef.current = save;
+  const stateRef = useRef(state);
+  stateRef.current = state;
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       const mod = event.ctrlKey || event.metaKey;
+      if (!mod && (event.key === 'Delete' || event.key === 'Backspace')) {
+        if (isEditableTarget(event.target)) return;
+        const ids = selectionIds(stateRef.current);
+        if (!ids.nodeIds.length && !ids.edgeIds.length) return;
+        event.preventDefault();
+        dispatch({ type: 'remove', ...ids });
+        return;
+      }
       if (!mod) return;
       const key = event.key.toLowerCase();
       if (key === 's') {
@@ -211,6 +227,21 @@ function FlowEditor({ flow }: { flow: Flow }) {
         return;
       }
       if (isEditableTarget(event.target)) return;
+      if (key === 'c' || key === 'd') {
+        const clip = copySelection(stateRef.current);
+        if (!clip) return;
+        event.preventDefault();
+        if (key === 'c') storeClip(clip);
+        else dispatch({ type: 'paste', clip, offset: { x: 40, y: 40 } });
+        return;
+      }
+      if (key === 'v') {
+        const clip = loadClip();
+        if (!clip) return;
+        event.preventDefault();
+        dispatch({ type: 'paste', clip, offset: { x: 40, y: 40 } });
+        return;
+      }
       if (key === 'z' && !event.shiftKey) {
         event.preventDefault();
         dispatch({ type: 'undo' });
@@ -256,6 +287,7 @@ function FlowEditor({ flow }: { flow: Flow }) {
   const saveTone = saveState.status === 'error' ? 'error' : saveState.status === 'saving' ? 'saving' : dirty ? 'dirty' : 'saved';
 
   return (
+    <SecretNamesContext.Provider value={secretNames.data?.names ?? NO_NAMES}>
     <NodeProblemsContext.Provider value={problemsContext}>
       <div className={`editor mode-${mode}`} data-testid="editor">
         <EditorToolbar
@@ -333,6 +365,8 @@ function FlowEditor({ flow }: { flow: Flow }) {
             selected={selected}
             problems={problems}
             localCount={localCount}
+            dirty={dirty}
+            onRestored={onReload}
           />
         </div>
 
@@ -386,12 +420,25 @@ function FlowEditor({ flow }: { flow: Flow }) {
         ) : null}
       </div>
     </NodeProblemsContext.Provider>
+    </SecretNamesContext.Provider>
   );
 }
 
 export default function EditorPage() {
   const { id = '' } = useParams();
   const flow = useFlow(id);
+  const client = useQueryClient();
+  // A restored version replaces the editor's content: mount a fresh editor on it.
+  const [generation, setGeneration] = useState(0);
+  const reload = useCallback(
+    (next: Flow) => {
+      client.setQueryData(keys.flow(next.id), next);
+      void client.invalidateQueries({ queryKey: keys.versions(next.id) });
+      void client.invalidateQueries({ queryKey: keys.status(next.id) });
+      setGeneration((value) => value + 1);
+    },
+    [client],
+  );
   if (flow.isPending) {
     return (
       <div className="page-loading" role="status">
@@ -410,7 +457,7 @@ export default function EditorPage() {
   }
   return (
     <ReactFlowProvider>
-      <FlowEditor key={flow.data.id} flow={flow.data} />
+      <FlowEditor key={`${flow.data.id}:${generation}`} flow={flow.data} onReload={reload} />
     </ReactFlowProvider>
   );
 }
