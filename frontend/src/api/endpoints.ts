@@ -75,6 +75,13 @@ export const api = {
       signal,
     }),
 
+  evaluate: (expression: string, payload: unknown, signal?: AbortSignal, template = false) =>
+    apiRequest<{ value?: unknown; error?: string | null }>('/api/organism/evaluate', {
+      method: 'POST',
+      body: { expression, payload, template },
+      signal,
+    }),
+
   startFlow: (id: string) => apiRequest<{ status: string }>(`/api/flows/${enc(id)}/start`, { method: 'POST' }),
   stopFlow: (id: string) => apiRequest<{ status: string }>(`/api/flows/${enc(id)}/stop`, { method: 'POST' }),
   flowStatus: (id: string) => apiRequest<FlowRuntimeStatus>(`/api/flows/${enc(id)}/status`),

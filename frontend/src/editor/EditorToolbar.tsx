@@ -29,6 +29,7 @@ interface EditorToolbarProps {
   onStop: () => void;
   onMode: (mode: ViewMode) => void;
   onToggleLogs: () => void;
+  onExport: () => void;
 }
 
 export function EditorToolbar({
@@ -54,6 +55,7 @@ export function EditorToolbar({
   onStop,
   onMode,
   onToggleLogs,
+  onExport,
 }: EditorToolbarProps) {
   return (
     <header className="editor-toolbar" role="toolbar" aria-label="Editor toolbar">
@@ -159,6 +161,16 @@ export function EditorToolbar({
           data-testid="toolbar-logs"
         >
           Logs
+        </button>
+        <button
+          type="button"
+          className="button"
+          onClick={onExport}
+          aria-label="Download the flow as a file"
+          title="Download the saved flow (YAML with its canvas)"
+          data-testid="toolbar-export"
+        >
+          Export
         </button>
         <Link to={`/flow/${flowId}/runs`} className="button" aria-label="Runs of this flow" data-testid="toolbar-runs">
           Runs

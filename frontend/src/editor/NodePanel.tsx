@@ -6,6 +6,8 @@ import { ListenerFields, type Config } from './handlerFields';
 import { ERROR_HANDLE, KINDS, type FlowEdge, type FlowNode, type NodeData } from './nodeKinds';
 import { peerNames, type EditorAction } from './store';
 import { validateNode, type FieldErrors } from './validation';
+import { useNodeRun } from './runData';
+import { JsonBlock } from '../components/JsonBlock';
 
 interface NodePanelProps {
   node: FlowNode;
@@ -49,6 +51,7 @@ export function NodePanel({ node, nodes, edges, dispatch, serverProblems }: Node
   const replaceConfig = (next: Config) =>
     dispatch({ type: 'updateNodeData', id: node.id, patch: { config: next } });
 
+  const run = useNodeRun(node.data.name);
   const peers = peerNames(node.id, nodes, edges);
   const errorPeer = edges
     .filter((edge) => edge.source === node.id && edge.sourceHandle === ERROR_HANDLE)
@@ -90,6 +93,25 @@ export function NodePanel({ node, nodes, edges, dispatch, serverProblems }: Node
             </li>
           ))}
         </ul>
+      ) : null}
+
+      {run ? (
+        <section className={`last-run last-run-${run.status}`} aria-label="Last run" data-testid="node-last-run">
+          <h3>
+            Last run: step {run.step}, {run.status}
+          </h3>
+          {run.status === 'failed' ? (
+            <p className="form-error" data-testid="node-last-error">
+              {String(run.error ?? run.reason ?? 'failed')}
+            </p>
+          ) : null}
+          <JsonBlock label="Input" value={run.input} testId="node-last-input" />
+          {run.status !== 'failed' ? <JsonBlock label="Output" value={run.output} testId="node-last-output" /> : null}
+        </section>
+      ) : node.type !== 'trigger' ? (
+        <p className="muted small" data-testid="node-no-run">
+          Run the flow to see this node&apos;s input and output here.
+        </p>
       ) : null}
 
       <TextField

@@ -17,6 +17,8 @@ interface RunDialogProps {
   onClose: () => void;
   /** Saves unsaved changes and starts the flow; false when that failed (the editor says why). */
   onStart: () => Promise<boolean>;
+  /** A run finished (or was queued): the canvas shows its data. */
+  onResult?: (executionId: string) => void;
 }
 
 const LAST_SAMPLE_KEY = (flowId: string) => `flowplane.run.sample.${flowId}`;
@@ -31,7 +33,7 @@ export function parsePayload(text: string): { ok: true; value: unknown } | { ok:
 }
 
 /** Run: inject a payload through the flow's manual trigger and wait for the result. */
-export function RunDialog({ flowId, triggers, flowStatus, onClose, onStart }: RunDialogProps) {
+export function RunDialog({ flowId, triggers, flowStatus, onClose, onStart, onResult }: RunDialogProps) {
   const inject = useInject(flowId);
   const client = useQueryClient();
   const samples = useSamples(flowId);
@@ -90,7 +92,9 @@ export function RunDialog({ flowId, triggers, flowStatus, onClose, onStart }: Ru
       if (!started) return setError('The flow could not be started; the editor shows why.');
     }
     try {
-      setResult(await inject.mutateAsync({ payload: parsed.value, trigger: trigger || undefined }));
+      const outcome = await inject.mutateAsync({ payload: parsed.value, trigger: trigger || undefined });
+      setResult(outcome);
+      onResult?.(outcome.execution_id);
     } catch (err) {
       setError(errorMessage(err));
     }

@@ -2,6 +2,7 @@
 import { CodeModuleField } from './CodeModuleField';
 import { CheckboxField, JsonField, NumberField, SelectField, TextField } from './fields';
 import type { FlowNode } from './nodeKinds';
+import { ExpressionPreview, useExpressionPaths } from './ExpressionPreview';
 import { useSecretRefs } from './secretNames';
 import type { FieldErrors } from './validation';
 
@@ -20,6 +21,7 @@ interface ListenerFieldsProps {
 export function ListenerFields({ node, config, errors, peers, set, setConfig, replaceConfig }: ListenerFieldsProps) {
   const data = node.data;
   const secretRefs = useSecretRefs();
+  const paths = useExpressionPaths(data.name);
   const secretHint = secretRefs.length ? `This flow's secrets: ${secretRefs.join(', ')}` : 'Add secrets in the Flow tab, then reference them as ${secrets.NAME}';
   switch (node.type) {
     case 'llm':
@@ -173,29 +175,37 @@ export function ListenerFields({ node, config, errors, peers, set, setConfig, re
               testId="panel-transform-set"
             />
           ) : (
-            <TextField
-              label="Expression"
-              value={config.expression}
-              onChange={(v) => replaceConfig({ ...config, expression: v })}
-              error={errors['config.expression']}
-              hint="JMESPath over {payload, execution}"
-              testId="panel-transform-expression"
-              monospace
-            />
+            <>
+              <TextField
+                label="Expression"
+                value={config.expression}
+                onChange={(v) => replaceConfig({ ...config, expression: v })}
+                error={errors['config.expression']}
+                hint="JMESPath over {payload, execution}"
+                testId="panel-transform-expression"
+                suggestions={paths}
+                monospace
+              />
+              <ExpressionPreview nodeName={data.name} expression={config.expression} testId="panel-transform-preview" />
+            </>
           )}
         </>
       );
 
     case 'output':
       return (
-        <TextField
-          label="Expression"
-          value={config.expression}
-          onChange={(v) => setConfig('expression', v)}
-          hint="Optional JMESPath; the whole payload is recorded otherwise"
-          testId="panel-output-expression"
-          monospace
-        />
+        <>
+          <TextField
+            label="Expression"
+            value={config.expression}
+            onChange={(v) => setConfig('expression', v)}
+            hint="Optional JMESPath; the whole payload is recorded otherwise"
+            testId="panel-output-expression"
+            suggestions={paths}
+            monospace
+          />
+          <ExpressionPreview nodeName={data.name} expression={config.expression} testId="panel-output-preview" />
+        </>
       );
 
     case 'memory':

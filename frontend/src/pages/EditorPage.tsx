@@ -6,7 +6,15 @@ import '@xyflow/react/dist/style.css';
 import { useQueryClient } from '@tanstack/react-query';
 import { ApiError, errorMessage } from '../api/client';
 import { api } from '../api/endpoints';
-import { keys, useFlow, useFlowStatus, useSecretNames, useStartStop, useUpdateFlow } from '../api/queries';
+import {
+  keys,
+  useExecution,
+  useFlow,
+  useFlowStatus,
+  useSecretNames,
+  useStartStop,
+  useUpdateFlow,
+} from '../api/queries';
 import type { Flow, FlowRuntimeStatus, Problem } from '../api/types';
 import { Modal } from '../components/Modal';
 import { Canvas } from '../editor/Canvas';
@@ -30,6 +38,7 @@ import {
   isDirty,
   selectedNode,
 } from '../editor/store';
+import { RunDataContext, runDataOf } from '../editor/runData';
 import { SecretNamesContext } from '../editor/secretNames';
 import { useOrganismSync } from '../editor/useOrganismSync';
 import { validateCanvas } from '../editor/validation';
@@ -96,6 +105,10 @@ function FlowEditor({ flow, onReload }: { flow: Flow; onReload: (flow: Flow) => 
   });
 
   const updateFlow = useUpdateFlow();
+  // The run whose data the canvas shows: the latest Run from this editor, else the flow's last.
+  const [lastRunId, setLastRunId] = useState<string | undefined>(flow.last_execution?.id);
+  const lastRun = useExecution(lastRunId);
+  const runData = useMemo(() => runDataOf(lastRun.data), [lastRun.data]);
   const secretNames = useSecretNames(flow.id);
   const runtime = useFlowStatus(flow.id);
   const { start, stop } = useStartStop(flow.id);
@@ -181,6 +194,23 @@ function FlowEditor({ flow, onReload }: { flow: Flow; onReload: (flow: Flow) => 
     } catch (error) {
       setActionError(`Could not start: ${errorMessage(error)}`);
       return false;
+    }
+  };
+
+  const onExport = async () => {
+    setActionError(null);
+    try {
+      const text = await api.exportFlow(flow.id);
+      const url = URL.createObjectURL(new Blob([text], { type: 'application/yaml' }));
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = `${flow.name}.flow.yaml`;
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      window.setTimeout(() => URL.revokeObjectURL(url), 1000);
+    } catch (error) {
+      setActionError(`Could not export: ${errorMessage(error)}`);
     }
   };
 
@@ -288,6 +318,7 @@ function FlowEditor({ flow, onReload }: { flow: Flow; onReload: (flow: Flow) => 
 
   return (
     <SecretNamesContext.Provider value={secretNames.data?.names ?? NO_NAMES}>
+    <RunDataContext.Provider value={runData}>
     <NodeProblemsContext.Provider value={problemsContext}>
       <div className={`editor mode-${mode}`} data-testid="editor">
         <EditorToolbar
@@ -313,6 +344,7 @@ function FlowEditor({ flow, onReload }: { flow: Flow; onReload: (flow: Flow) => 
           onStop={() => void onStop()}
           onMode={setMode}
           onToggleLogs={() => setLogsOpen((open) => !open)}
+          onExport={() => void onExport()}
         />
 
         {actionError || bootError ? (
@@ -392,6 +424,10 @@ function FlowEditor({ flow, onReload }: { flow: Flow; onReload: (flow: Flow) => 
             flowStatus={status}
             onClose={() => setRunOpen(false)}
             onStart={onStart}
+            onResult={(executionId) => {
+              setLastRunId(executionId);
+              void client.invalidateQueries({ queryKey: keys.execution(executionId) });
+            }}
           />
         ) : null}
 
@@ -420,6 +456,7 @@ function FlowEditor({ flow, onReload }: { flow: Flow; onReload: (flow: Flow) => 
         ) : null}
       </div>
     </NodeProblemsContext.Provider>
+    </RunDataContext.Provider>
     </SecretNamesContext.Provider>
   );
 }

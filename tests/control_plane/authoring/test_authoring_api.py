@@ -222,3 +222,30 @@ async def test_runs_of_every_flow_are_listed_with_filters(
         "/api/executions", params={"since": until, "until": since}, headers=account.headers
     )
     assert empty.status_code == 422 and empty.json()["problems"][0]["path"] == "since"
+
+
+async def test_expressions_preview_on_a_payload(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    async def preview(**body: object) -> dict[str, object]:
+        response = await client.post("/api/organism/evaluate", json=body, headers=account.headers)
+        assert response.status_code == 200, response.text
+        result: dict[str, object] = response.json()
+        return result
+
+    payload = {"order": {"total": 42, "items": [{"sku": "a"}, {"sku": "b"}]}}
+    assert await preview(expression="payload.order.items[].sku", payload=payload) == {
+        "value": ["a", "b"],
+        "error": None,
+    }
+    assert (await preview(expression="payload.order.total > `40`", payload=payload))[
+        "value"
+    ] is True
+    templated = await preview(
+        expression="Total: {{ payload.order.total }}", payload=payload, template=True
+    )
+    assert templated["value"] == "Total: 42"
+    broken = await preview(expression="payload.order[", payload=payload)
+    assert broken["value"] is None and "invalid JMESPath" in str(broken["error"])
+    anonymous = await client.post("/api/organism/evaluate", json={"expression": "payload"})
+    assert anonymous.status_code == 401
