@@ -11,6 +11,7 @@ import { DashboardPage } from './pages/DashboardPage';
 // Everything past the dashboard is split out: the canvas (React Flow) and Monaco load on demand.
 const EditorPage = lazy(() => import('./pages/EditorPage'));
 const RunsPage = lazy(() => import('./pages/RunsPage'));
+const AllRunsPage = lazy(() => import('./pages/AllRunsPage'));
 const SettingsPage = lazy(() => import('./pages/SettingsPage'));
 const ModulesPage = lazy(() => import('./modules/ModulesPage'));
 const ModuleEditorPage = lazy(() => import('./modules/ModuleEditorPage'));
@@ -64,6 +65,7 @@ const router = createBrowserRouter([
     children: [
       { path: '/dashboard', element: <DashboardPage /> },
       { path: '/settings', element: withSuspense(<SettingsPage />) },
+      { path: '/runs', element: withSuspense(<AllRunsPage />) },
       { path: '/modules', element: withSuspense(<ModulesPage />) },
       { path: '/modules/:id', element: withSuspense(<ModuleEditorPage />) },
       { path: '/flow/:id/runs', element: withSuspense(<RunsPage />) },

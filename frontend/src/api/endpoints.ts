@@ -99,6 +99,14 @@ export const api = {
     apiRequest<ExecutionPage>(`/api/flows/${enc(flowId)}/executions`, {
       query: { status: params.status, limit: params.limit, cursor: params.cursor },
     }),
+  listAllExecutions: (params: {
+    flow_id?: string;
+    status?: string;
+    trigger_kind?: string;
+    since?: string;
+    until?: string;
+    cursor?: string | null;
+  }) => apiRequest<ExecutionPage>('/api/executions', { query: { ...params, limit: 50 } }),
   getExecution: (id: string) => apiRequest<ExecutionDetail>(`/api/executions/${enc(id)}`),
   retryExecution: (id: string) =>
     apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/retry`, { method: 'POST' }),

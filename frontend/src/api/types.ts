@@ -184,8 +184,10 @@ export interface InjectResult {
 
 export interface ExecutionSummary {
   id: string;
+  flow_id: string;
   status: ExecutionStatus;
   trigger: string | null;
+  trigger_kind?: string;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;

@@ -1,4 +1,4 @@
-import type { DragEvent } from 'react';
+import { useState, type DragEvent } from 'react';
 import { KINDS, PALETTE, type NodeKind } from './nodeKinds';
 
 export const DND_MIME = 'application/x-flowplane-node';
@@ -9,6 +9,13 @@ interface PaletteProps {
 
 /** Built-in node types: drag one onto the canvas, or click (Enter) to add it in the middle of the view. */
 export function Palette({ onAdd }: PaletteProps) {
+  const [query, setQuery] = useState('');
+  const needle = query.trim().toLowerCase();
+  const shown = PALETTE.filter((kind) => {
+    if (!needle) return true;
+    const info = KINDS[kind];
+    return `${info.label} ${info.description} ${info.handler ?? ''} ${kind}`.toLowerCase().includes(needle);
+  });
   const onDragStart = (event: DragEvent, kind: NodeKind) => {
     event.dataTransfer.setData(DND_MIME, kind);
     event.dataTransfer.setData('text/plain', kind);
@@ -21,8 +28,24 @@ export function Palette({ onAdd }: PaletteProps) {
           Built-in
         </button>
       </div>
+      <input
+        type="search"
+        className="palette-search"
+        value={query}
+        onChange={(event) => setQuery(event.target.value)}
+        onKeyDown={(event) => {
+          if (event.key === 'Enter' && shown.length) {
+            event.preventDefault();
+            onAdd(shown[0]);
+          }
+        }}
+        placeholder="Search nodes"
+        aria-label="Search nodes"
+        data-testid="palette-search"
+      />
       <ul id="palette-builtin" role="tabpanel" aria-labelledby="palette-tab-builtin" className="palette-items">
-        {PALETTE.map((kind) => {
+        {!shown.length ? <li className="muted small">No node matches “{query}”.</li> : null}
+        {shown.map((kind) => {
           const info = KINDS[kind];
           return (
             <li key={kind}>
