@@ -7,7 +7,7 @@ import { Modal } from '../components/Modal';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatRelative, formatTimestamp } from '../components/format';
 import type { FlowNode } from './nodeKinds';
-import { describeProblem } from './problems';
+import { describeProblem, flowWarnings } from './problems';
 import { SecretsSection } from './SecretsSection';
 import { VersionDialog } from './VersionDialog';
 
@@ -66,6 +66,7 @@ export function FlowPanel({ flow, dirty, onRestored, runtime, problems, localPro
   const tokenKnown = Boolean(rotation) || flow.webhook_token_known !== false;
   const hasWebhookTrigger = nodes.some((node) => node.type === 'trigger' && node.data.kind === 'webhook');
   const heartbeat = describeHeartbeat(runtime?.heartbeat);
+  const warnings = flowWarnings(nodes);
 
   return (
     <div className="flow-panel" data-testid="flow-panel">
@@ -154,7 +155,14 @@ export function FlowPanel({ flow, dirty, onRestored, runtime, problems, localPro
 
       <section aria-labelledby="problems-heading">
         <h3 id="problems-heading">Problems</h3>
-        {problems.length === 0 && localProblemCount === 0 ? <p className="ok-text">None</p> : null}
+        {warnings.length ? (
+          <ul className="problem-list" data-testid="flow-warnings">
+            {warnings.map((warning) => (
+              <li key={warning}>{warning}</li>
+            ))}
+          </ul>
+        ) : null}
+        {problems.length === 0 && localProblemCount === 0 && warnings.length === 0 ? <p className="ok-text">None</p> : null}
         {localProblemCount ? (
           <p className="muted">{localProblemCount} node(s) need attention — select them to see why.</p>
         ) : null}

@@ -24,7 +24,7 @@ import { Palette } from '../editor/Palette';
 import { SidePanel, type PanelTab } from '../editor/SidePanel';
 import { RunDialog } from '../editor/RunDialog';
 import type { NodeKind } from '../editor/nodeKinds';
-import { NodeProblemsContext, describeProblem, problemsByNode } from '../editor/problems';
+import { NodeProblemsContext, dedupeProblems, describeProblem, problemsByNode } from '../editor/problems';
 import { loadClip, storeClip } from '../editor/clipboard';
 import {
   canRedo,
@@ -69,9 +69,7 @@ const NO_PROBLEMS: Problem[] = [];
 const NO_NAMES: string[] = [];
 
 function mergeProblems(first: Problem[], second: Problem[]): Problem[] {
-  if (!second.length) return first;
-  const seen = new Set(first.map((problem) => JSON.stringify(problem)));
-  return [...first, ...second.filter((problem) => !seen.has(JSON.stringify(problem)))];
+  return dedupeProblems([...first, ...second]);
 }
 
 function ZoomReadout() {
@@ -410,8 +408,17 @@ function FlowEditor({ flow, onReload }: { flow: Flow; onReload: (flow: Flow) => 
           zoom={mode !== 'yaml' ? <ZoomReadout /> : null}
           saveTone={saveTone}
           saveLabel={saveLabel}
-          syncLabel={sync.syncError ?? (sync.syncing ? 'Syncing YAML…' : 'YAML in sync')}
-          syncFailed={Boolean(sync.syncError)}
+          syncLabel={
+            sync.syncError ??
+            (sync.syncing
+              ? 'Syncing YAML…'
+              : sync.parseProblems.length
+                ? 'YAML has errors: the canvas shows its last valid state'
+                : sync.yamlStale
+                  ? 'YAML not updated: fix the canvas problems'
+                  : 'YAML in sync')
+          }
+          syncFailed={Boolean(sync.syncError) || sync.parseProblems.length > 0 || sync.yamlStale}
           problemCount={problems.length + localCount}
           version={flow.version}
           onShowProblems={() => setTab('flow')}
