@@ -23,7 +23,7 @@ from control_plane.metrics import install_metrics
 from control_plane.modules.endpoints import router as modules_router
 from control_plane.modules.runtime import modules_service
 from control_plane.observability import configure_logging, install_request_ids
-from control_plane.openapi import install_openapi
+from control_plane.openapi import install_docs, install_openapi
 from control_plane.organism_editor.endpoints import router as organism_router
 from control_plane.outages import install_outage_handlers
 from control_plane.pumps.endpoints import module_downloads as pump_modules_router
@@ -69,7 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await redis.close()
                 await engine.dispose()
 
-    app = FastAPI(title="Flowplane", version=__version__, lifespan=lifespan)
+    # /docs is served by install_openapi with Swagger UI from frontend/dist (no CDN).
+    app = FastAPI(
+        title="Flowplane", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     install_error_handlers(app)
     install_outage_handlers(app)
     install_request_ids(app)
@@ -79,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api")
     install_webhook_route(app)
+    install_docs(app)
     mount_frontend(app)
     install_openapi(app)
     return app

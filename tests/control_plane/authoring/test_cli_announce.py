@@ -38,3 +38,10 @@ async def test_the_url_is_printed_once_the_socket_answers(
     finally:
         server.should_exit = True
         await serving
+
+
+async def test_the_api_docs_load_nothing_from_a_cdn(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "/swagger/swagger-ui-bundle.js" in page.text and "/swagger/swagger-ui.css" in page.text
+    assert "cdn." not in page.text and "https://" not in page.text.split("<body>")[0]
