@@ -11,7 +11,7 @@ import { assertNoOverlap, chromiumMissing, connect, sleep, stages, startApp } fr
 let app = null;
 
 before(async () => {
-  if (!chromiumMissing) app = await startApp('e2e-editor-n8n');
+  if (!chromiumMissing) app = await startApp('e2e-editor-n8n', { FLOWPLANE_DEFAULT_TIER: 'pro' });
 });
 
 after(async () => {
@@ -149,7 +149,7 @@ test('what an n8n user reaches for, and the defects a new user hit', { skip: chr
     await page.getByTestId('toolbar-run').click();
     await page.getByTestId('run-sample').waitFor();
     assert.equal(await page.getByTestId('run-sample').inputValue(), 'ada', 'the last sample is chosen again');
-    assert.match(await page.getByTestId('run-payload').inputValue(), /"name": "ada"/);
+    await page.waitForFunction(() => document.querySelector('[data-testid="run-payload"]')?.value.includes('"name": "ada"'));
     await page.getByTestId('run-submit').click();
     await page.getByTestId('run-result').waitFor({ timeout: 60_000 });
     assert.equal(await page.getByTestId('run-status').getAttribute('data-status'), 'succeeded');
@@ -161,7 +161,7 @@ test('what an n8n user reaches for, and the defects a new user hit', { skip: chr
   await stage('expression-preview', async () => {
     await page.getByTestId('node-done').click();
     await page.getByTestId('panel-tab-node').click();
-    await page.getByTestId('panel-output-expression').fill('received.name');
+    await page.getByTestId('panel-output-expression').fill('payload.received.name');
     await page.getByTestId('panel-output-preview').filter({ hasText: '"ada"' }).waitFor();
     const options = await page.locator('datalist option').evaluateAll((items) => items.map((item) => item.getAttribute('value')));
     assert.ok(options.includes('payload.received.name'), JSON.stringify(options));

@@ -96,7 +96,7 @@ export function NodePanel({ node, nodes, edges, dispatch, serverProblems }: Node
       ) : null}
 
       {run ? (
-        <section className={`last-run last-run-${run.status}`} aria-label="Last run" data-testid="node-last-run">
+        <section className={`node-last-run node-last-run-${run.status}`} aria-label="Last run" data-testid="node-last-run">
           <h3>
             Last run: step {run.step}, {run.status}
           </h3>
