@@ -3,7 +3,6 @@
 import { useEffect, useState } from 'react';
 import { errorMessage } from '../api/client';
 import { api } from '../api/endpoints';
-import { formatJson } from '../components/format';
 import { fieldPaths, useNodeRun } from './runData';
 
 /** Paths of the node's last input (`payload.order.total`, ...), offered while typing. */
@@ -42,7 +41,7 @@ export function ExpressionPreview({ nodeName, expression, testId }: { nodeName: 
   return (
     <div className={shown.error ? 'expression-preview error-text' : 'expression-preview'} data-testid={testId} aria-live="polite">
       <span className="muted small">On the last input: </span>
-      <code>{shown.error ? shown.error : formatJson(shown.value)}</code>
+      <code>{shown.error ? shown.error : shown.value === undefined ? 'null' : JSON.stringify(shown.value)}</code>
     </div>
   );
 }
