@@ -31,7 +31,10 @@ REVISIONS: dict[str, tuple[str, set[str]]] = {
         {"executions", "execution_steps", "execution_counters", "schedule_states"},
     ),
     "0006_modules": ("0003_executions", {"modules", "module_versions"}),
-    "0011_editor": ("0006_modules", {"flow_webhook_tokens", "flow_samples"}),
+    "0011_editor": (
+        "0006_modules",
+        {"flow_webhook_tokens", "flow_samples", "flow_sources"},
+    ),
 }
 
 

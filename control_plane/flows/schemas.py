@@ -30,7 +30,12 @@ class FlowOut(BaseModel):
     name: str
     description: str | None
     canvas_state: dict[str, Any]
-    organism_yaml: str
+    organism_yaml: str = Field(description="The canonical organism (what the pump runs)")
+    organism_source: str = Field(
+        default="",
+        description="The organism YAML as its author last wrote it (comments, quotes, order), "
+        "while it still describes this version; otherwise the canonical YAML",
+    )
     version: int = Field(description="Number of the current version")
     status: str = Field(description="stopped | starting | running | idle | error")
     status_reason: str | None

@@ -22,7 +22,7 @@ from control_plane.db import new_id, utcnow
 from control_plane.errors import Conflict, NotFound
 from control_plane.executions.summaries import executions_this_month, latest_executions
 from control_plane.flows.content import FlowContent, StoredContent, derive_content
-from control_plane.flows.models import Flow, FlowVersion
+from control_plane.flows.models import Flow, FlowSource, FlowVersion
 from control_plane.flows.schemas import FlowOut, FlowWrite
 from control_plane.triggers.models import WebhookToken
 
@@ -86,6 +86,7 @@ async def create_flow(
     session.add(flow)
     await _flush_or_conflict(session, content.name)
     version = await _add_version(session, flow, content, number=1)
+    await _keep_source(session, flow.id, request.organism_yaml, content.content_hash)
     return FlowRecord(flow=flow, version=version.number)
 
 
@@ -111,6 +112,7 @@ async def update_flow(
         await _ensure_name_free(session, principal.tenant_id, content.name, flow_id=flow.id)
 
     organism_changed = current is None or content.content_hash != current.content_hash
+    await _keep_source(session, flow.id, request.organism_yaml, content.content_hash)
     if not organism_changed and content.canvas_state == flow.canvas_state:
         return FlowRecord(flow=flow, version=current.number if current else 0)
     flow.name = content.name
@@ -202,6 +204,7 @@ async def present_flows(
     flow_ids = [record.flow.id for record in records]
     summaries = await execution_summaries(session, principal.tenant_id, flow_ids)
     tokens = await _webhook_tokens(session, flow_ids, reveal)
+    sources = await _sources(session, records)
     executions_limit = tier_limits(principal.tier).executions_per_month
     return [
         FlowOut(
@@ -210,6 +213,7 @@ async def present_flows(
             description=record.flow.description,
             canvas_state=record.flow.canvas_state,
             organism_yaml=record.flow.organism_yaml,
+            organism_source=sources.get(record.flow.id, record.flow.organism_yaml),
             version=record.version,
             status=record.flow.status,
             status_reason=record.flow.status_reason,
@@ -227,6 +231,37 @@ async def present_flows(
         )
         for record in records
     ]
+
+
+async def _keep_source(
+    session: AsyncSession, flow_id: str, organism_yaml: str | None, content_hash: str
+) -> None:
+    """Keep YAML as its author sent it; a save from the canvas alone leaves the old text, which
+    stops being shown once the organism changes (its hash no longer matches)."""
+    if organism_yaml is None:
+        return
+    source = await session.get(FlowSource, flow_id)
+    if source is None:
+        session.add(
+            FlowSource(flow_id=flow_id, organism_source=organism_yaml, content_hash=content_hash)
+        )
+    else:
+        source.organism_source, source.content_hash = organism_yaml, content_hash
+    await session.flush()
+
+
+async def _sources(session: AsyncSession, records: list[FlowRecord]) -> dict[str, str]:
+    """Each flow's YAML as written, where it still describes the flow's current organism."""
+    if not records:
+        return {}
+    current = {record.flow.id: record.flow.current_version_id for record in records}
+    rows = await session.execute(
+        select(FlowSource.flow_id, FlowSource.organism_source, FlowVersion.content_hash)
+        .join(FlowVersion, FlowVersion.flow_id == FlowSource.flow_id)
+        .where(FlowSource.flow_id.in_(current), FlowSource.content_hash == FlowVersion.content_hash)
+        .where(FlowVersion.id.in_([value for value in current.values() if value]))
+    )
+    return {flow_id: text for flow_id, text, _ in rows}
 
 
 async def _webhook_tokens(

@@ -1,5 +1,5 @@
-"""Editor: webhook tokens kept encrypted (the owner can always copy the URL) and saved sample
-payloads per flow.
+"""Editor: webhook tokens kept encrypted (the owner can always copy the URL), organism YAML as
+its author wrote it, and saved sample payloads per flow.
 
 Revision ID: 0011_editor
 Revises: 0006_modules
@@ -36,6 +36,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("flow_id", name="pk_flow_webhook_tokens"),
     )
     op.create_table(
+        "flow_sources",
+        sa.Column("flow_id", ID, nullable=False),
+        sa.Column("organism_source", sa.Text(), nullable=False),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["flow_id"], ["flows.id"], name="fk_flow_sources_flow_id_flows", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("flow_id", name="pk_flow_sources"),
+    )
+    op.create_table(
         "flow_samples",
         sa.Column("id", ID, nullable=False),
         sa.Column("flow_id", ID, nullable=False),
@@ -53,4 +63,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("flow_samples")
+    op.drop_table("flow_sources")
     op.drop_table("flow_webhook_tokens")

@@ -97,6 +97,8 @@ export interface Flow {
   description: string | null;
   canvas_state: CanvasJson | null;
   organism_yaml: string | null;
+  /** The YAML as its author wrote it, while it still describes this version. */
+  organism_source?: string | null;
   version: number;
   status: FlowStatus;
   status_reason: string | null;

@@ -98,7 +98,7 @@ function FlowEditor({ flow, onReload }: { flow: Flow; onReload: (flow: Flow) => 
     dispatch,
     flowName: flow.name,
     flowDescription: flow.description,
-    initialYaml: flow.organism_yaml ?? '',
+    initialYaml: flow.organism_source || flow.organism_yaml || '',
     enabled: !bootstrapping,
   });
 

@@ -249,3 +249,33 @@ async def test_expressions_preview_on_a_payload(
     assert broken["value"] is None and "invalid JMESPath" in str(broken["error"])
     anonymous = await client.post("/api/organism/evaluate", json={"expression": "payload"})
     assert anonymous.status_code == 401
+
+
+async def test_yaml_written_by_hand_is_kept_as_written(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    written = (
+        "# greets people\nversion: 1\norganism: {name: 'kept', description: \"Greets\"}\n"
+        "triggers:\n  - {name: run, kind: manual, target: shout}  # the Run button\n"
+        "listeners:\n  - name: shout\n    handler: builtin.transform\n    peers: [done]\n"
+        "    config: {set: {greeting: 'Hello {{ payload.name }}'}}\n"
+        "  - {name: done, handler: builtin.output}\n"
+    )
+    flow = await create_flow(client, account, organism_yaml=written)
+    assert flow["organism_source"] == written and flow["organism_yaml"] != written
+    canvas = flow["canvas_state"]
+    canvas["nodes"][0]["position"] = {"x": 5, "y": 5}
+    moved = await client.put(
+        f"/api/flows/{flow['id']}", json={"canvas_state": canvas}, headers=account.headers
+    )
+    assert moved.json()["organism_source"] == written  # moving nodes keeps the text
+    edited = written.replace("Hello", "Hi")
+    saved = await client.put(
+        f"/api/flows/{flow['id']}", json={"organism_yaml": edited}, headers=account.headers
+    )
+    assert saved.json()["version"] == 2 and saved.json()["organism_source"] == edited
+    renamed = await client.put(
+        f"/api/flows/{flow['id']}", json={"name": "renamed"}, headers=account.headers
+    )
+    # the text names the old flow: the canonical YAML is shown again
+    assert renamed.json()["organism_source"] == renamed.json()["organism_yaml"]

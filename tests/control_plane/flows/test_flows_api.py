@@ -27,6 +27,7 @@ FLOW_FIELDS = {
     "description",
     "canvas_state",
     "organism_yaml",
+    "organism_source",
     "version",
     "status",
     "status_reason",
