@@ -21,7 +21,7 @@ from control_plane.billing.tiers import check_flow_quota, tier_limits
 from control_plane.db import new_id, utcnow
 from control_plane.errors import Conflict, NotFound
 from control_plane.executions.summaries import executions_this_month, latest_executions
-from control_plane.flows.content import FlowContent, StoredContent, derive_content
+from control_plane.flows.content import FlowContent, StoredContent, derive_content, written_as
 from control_plane.flows.models import Flow, FlowSource, FlowVersion
 from control_plane.flows.schemas import FlowOut, FlowWrite
 from control_plane.triggers.models import WebhookToken
@@ -238,7 +238,9 @@ async def _keep_source(
 ) -> None:
     """Keep YAML as its author sent it; a save from the canvas alone leaves the old text, which
     stops being shown once the organism changes (its hash no longer matches)."""
-    if organism_yaml is None:
+    if organism_yaml is None or not await asyncio.to_thread(
+        written_as, organism_yaml, content_hash
+    ):
         return
     source = await session.get(FlowSource, flow_id)
     if source is None:

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertNoOverlap, chromiumMissing, connect, sleep, stages, startApp } from './harness.mjs';
+import { assertNoOverlap, chromiumMissing, connect, monacoText, sleep, stages, startApp } from './harness.mjs';
 
 let app = null;
 
@@ -60,6 +60,14 @@ test('what an n8n user reaches for, and the defects a new user hit', { skip: chr
     for (const name of ['inbound', 'run', 'reshape', 'forward', 'done']) await page.getByTestId(`node-${name}`).waitFor();
     await footer('5 nodes · 4 edges');
     await assertNoOverlap(page, '.react-flow__node');
+    // YAML written by hand (here: the starter's, with its comment) is shown as written
+    await page.getByTestId('view-yaml').click();
+    await page.locator('[data-testid="yaml-editor"] .monaco-editor').waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid="yaml-editor"] .view-lines')?.textContent?.includes('# title: Webhook'));
+    assert.match(await monacoText(page), /^# title: Webhook → transform → HTTP/);
+    assert.match(await page.getByTestId('sync-status').textContent(), /YAML in sync/);
+    await page.getByTestId('view-canvas').click();
+    await page.getByTestId('node-reshape').waitFor();
   });
 
   await stage('webhook-url-survives-reload', async () => {

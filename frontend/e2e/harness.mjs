@@ -183,3 +183,14 @@ export async function assertNoOverlap(page, selector) {
   }
   return boxes;
 }
+
+/** The YAML in Monaco, line by line in document order (Monaco positions lines absolutely). */
+export async function monacoText(page) {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('[data-testid="yaml-editor"] .view-lines .view-line'))
+      .map((line) => ({ top: parseFloat(line.style.top || '0'), text: (line.textContent || '').replace(/\u00a0/g, ' ') }))
+      .sort((a, b) => a.top - b.top)
+      .map((line) => line.text)
+      .join('\n'),
+  );
+}

@@ -123,6 +123,12 @@ function FlowNameDialog({
   );
 }
 
+/** A starter's YAML under the new flow's name (the first `name:` is the organism's), so the text
+ * stays the flow's own and is kept as written, comments included. */
+export function withOrganismName(yaml: string, name: string): string {
+  return yaml.replace(/^(\s+name:\s*)[A-Za-z0-9_-]+[ \t]*$/m, `$1${name}`);
+}
+
 type DialogState =
   | { kind: 'create' }
   | { kind: 'rename'; flow: Flow }
@@ -306,7 +312,7 @@ export function DashboardPage() {
                 : await createFlow.mutateAsync({
                     name,
                     description: description || undefined,
-                    organism_yaml: source.kind === 'starter' ? source.yaml : undefined,
+                    organism_yaml: source.kind === 'starter' ? withOrganismName(source.yaml, name) : undefined,
                   });
             if (source.kind === 'file') void client.invalidateQueries({ queryKey: keys.flows, exact: true });
             setDialog(null);

@@ -252,8 +252,9 @@ async def test_expressions_preview_on_a_payload(
 
 
 async def test_yaml_written_by_hand_is_kept_as_written(
-    client: httpx.AsyncClient, account: Account
+    app: FastAPI, client: httpx.AsyncClient, account: Account
 ) -> None:
+    await set_tier(app, account.tenant_id, "pro")
     written = (
         "# greets people\nversion: 1\norganism: {name: 'kept', description: \"Greets\"}\n"
         "triggers:\n  - {name: run, kind: manual, target: shout}  # the Run button\n"
@@ -279,3 +280,6 @@ async def test_yaml_written_by_hand_is_kept_as_written(
     )
     # the text names the old flow: the canonical YAML is shown again
     assert renamed.json()["organism_source"] == renamed.json()["organism_yaml"]
+    # a name sent beside the text wins, so that text is not the flow's
+    other = await create_flow(client, account, organism_yaml=written, name="other")
+    assert other["organism_source"] == other["organism_yaml"]
