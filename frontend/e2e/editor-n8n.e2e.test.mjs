@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertNoOverlap, chromiumMissing, connect, monacoText, sleep, stages, startApp } from './harness.mjs';
+import { assertNoOverlap, chromiumMissing, monacoText, sleep, stages, startApp } from './harness.mjs';
 
 let app = null;
 
@@ -142,7 +142,12 @@ test('what an n8n user reaches for, and the defects a new user hit', { skip: chr
     await footer('5 nodes · 4 edges');
     await page.keyboard.press('Control+Shift+Z');
     await footer('4 nodes · 2 edges');
-    await connect(page, 'handle-reshape-out', 'handle-done-in');
+    // connect without the mouse: the node panel's Connect
+    await page.getByTestId('node-reshape').click();
+    await page.getByTestId('panel-tab-node').click();
+    await page.getByTestId('panel-connect-target').selectOption({ label: 'done' });
+    await page.getByTestId('panel-connect').focus();
+    await page.keyboard.press('Enter');
     await footer('4 nodes · 3 edges');
   });
 
