@@ -16,6 +16,7 @@ DOMAINS_WITH_MODELS = (
     "jobs",
     "callbacks",
     "marketplace",
+    "authoring",
 )
 
 

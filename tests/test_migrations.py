@@ -46,6 +46,7 @@ REVISIONS: dict[str, tuple[str, set[str]]] = {
             "marketplace_reports",
         },
     ),
+    "0011_editor": ("0010_marketplace", {"flow_webhook_tokens", "flow_samples", "flow_sources"}),
 }
 
 # revision -> columns ("table.column") and constraints it adds to tables of earlier revisions
