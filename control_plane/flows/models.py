@@ -35,6 +35,9 @@ class Flow(Base):
     status: Mapped[str] = mapped_column(String(16), default="stopped")
     status_reason: Mapped[str | None] = mapped_column(Text)
     webhook_token_hash: Mapped[str | None] = mapped_column(String(64))
+    # what the recorder keeps of this flow's executions: full | summary | errors
+    # (control_plane/executions/README.md, "History level")
+    history_level: Mapped[str] = mapped_column(String(16), default="full", server_default="full")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
