@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,8 @@ class Peer:
     servers: tuple[str, ...] = ()  # shared servers whose CPU counts too (redis-server, postgres)
     database_url: str = ""  # Flowplane: where executions are recorded
     flow_id: str = ""
+    flow_api: str = ""  # Flowplane: the flow's API URL, to change its history level
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -94,6 +96,7 @@ class Result:
     p99_ms: float
     idle_p50_ms: float
     cpu_ms: dict[str, float]
+    split_ms: dict[str, float]  # the peer's own CPU by process kind
     rss_mb: float
     accepted: int
     done: int
@@ -196,12 +199,15 @@ async def measure(peer: Peer, sink: str, arguments: argparse.Namespace, script: 
     await sink_reset(sink)
     usage = Usage(peer.roots, peer.servers)
     usage.start()
+    profilers = profile(peer, arguments)
     began = time.time()
     accepted = await asyncio.to_thread(
         wrk, peer.url, arguments.seconds, arguments.concurrency, script
     )
+    for profiler in profilers:
+        await asyncio.to_thread(profiler.wait)
     stats = await drained(sink, accepted)
-    cpu = usage.cpu()
+    cpu, split = usage.cpu(), usage.split()
     usage.stop()
     latencies = stats["latencies"]
     done = len(latencies)
@@ -218,11 +224,59 @@ async def measure(peer: Peer, sink: str, arguments: argparse.Namespace, script: 
         p99_ms=ms(latencies, 0.99),
         idle_p50_ms=ms(idle_stats["latencies"], 0.5),
         cpu_ms={name: seconds * 1000 / done for name, seconds in cpu.items()},
+        split_ms={kind: seconds * 1000 / done for kind, seconds in split.items()},
         rss_mb=usage.peak_rss / 2**20,
         accepted=accepted,
         done=done,
         persisted=persisted,
     )
+
+
+def profile(peer: Peer, arguments: argparse.Namespace) -> list[subprocess.Popen[bytes]]:
+    """With `--profile DIR`: py-spy (collapsed stacks, `--idle` off) on every Python process of
+    the peer for the load's duration, one file per process in DIR."""
+    if not arguments.profile:
+        return []
+    from bench.peers_parts import processes, tree
+
+    table = processes()
+    members = set().union(*(tree(root, table) for root in peer.roots))
+    directory = Path(arguments.profile)
+    directory.mkdir(parents=True, exist_ok=True)
+    started = []
+    for pid in sorted(members):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "python" not in command:
+            continue
+        kind = "pump" if " pump" in command else "control-plane"
+        output = (
+            directory / f"{peer.name.split(',')[-1].strip().replace(' ', '-')}-{kind}-{pid}.txt"
+        )
+        started.append(
+            subprocess.Popen(
+                [
+                    shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--nonblocking",
+                    "--format",
+                    "raw",
+                    "-r",
+                    "200",
+                    "-d",
+                    f"{arguments.seconds:g}",
+                    "-p",
+                    str(pid),
+                    "-o",
+                    str(output),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    return started
 
 
 async def recorded(peer: Peer) -> str:
@@ -328,14 +382,15 @@ async def flowplane(sink: str, production: bool) -> AsyncIterator[Peer]:
         async with process(*command, env=env, cwd=data_dir) as pid:
             base = f"http://{HOST}:{port}"
             await wait_http(f"{base}/health", seconds=120)
-            url, flow_id = await _set_up_flow(base, f"{sink}/sink")
+            url, flow_id, headers = await _set_up_flow(base, f"{sink}/sink")
             name = (
                 "Flowplane, Postgres + Redis, 2 workers"
                 if production
                 else "Flowplane, embedded default"
             )
             servers = ("redis-server", "postgres") if production else ()
-            yield Peer(name, url, [pid], servers, database_url, flow_id)
+            flow_api = f"{base}/api/flows/{flow_id}"
+            yield Peer(name, url, [pid], servers, database_url, flow_id, flow_api, headers)
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -355,7 +410,7 @@ async def _database(production: bool) -> AsyncIterator[str]:
         await asyncio.to_thread(context.__exit__, None, None, None)
 
 
-async def _set_up_flow(base: str, sink_url: str) -> tuple[str, str]:
+async def _set_up_flow(base: str, sink_url: str) -> tuple[str, str, dict[str, str]]:
     async with aiohttp.ClientSession() as http:
         email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
         async with http.post(
@@ -378,7 +433,17 @@ async def _set_up_flow(base: str, sink_url: str) -> tuple[str, str]:
                 if (await response.json())["status"] == "running":
                     break
             await asyncio.sleep(0.1)
-        return f"{base}/api/triggers/{flow_id}/webhook/{token}", flow_id
+        return f"{base}/api/triggers/{flow_id}/webhook/{token}", flow_id, headers
+
+
+async def set_history_level(peer: Peer, level: str) -> Peer:
+    """The peer with its flow's history level changed (Flowplane only)."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.put(peer.flow_api, json={"history_level": level}, headers=peer.headers) as response,
+    ):
+        assert response.status == 200, await response.text()
+    return peer if level == "full" else replace(peer, name=f"{peer.name}, history {level}")
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -398,10 +463,14 @@ async def run(arguments: argparse.Namespace, script: Path, red: tuple[Path, str]
         await wait_http(f"{sink}/stats")
         for key in arguments.peers.split(","):
             async with peers[key]() as peer:
-                for _ in range(arguments.runs):
-                    result = await measure(peer, sink, arguments, script)
-                    print(f"  {result}", file=sys.stderr)
-                    results.setdefault(key, []).append(result)
+                levels = arguments.history.split(",") if peer.flow_api else ["full"]
+                for level in levels:
+                    measured = await set_history_level(peer, level) if peer.flow_api else peer
+                    row = key if level == "full" else f"{key}:{level}"
+                    for _ in range(arguments.runs):
+                        result = await measure(measured, sink, arguments, script)
+                        print(f"  {result}", file=sys.stderr)
+                        results.setdefault(row, []).append(result)
     report(results, arguments)
 
 
@@ -419,12 +488,9 @@ def report(results: dict[str, list[Result]], arguments: argparse.Namespace) -> N
     print("|---|---|---|---|---|---|---|---|---|")
     for result in median.values():
         cpu_total = sum(result.cpu_ms.values())
-        detail = ", ".join(
-            f"{name} {value:.2f}" for name, value in result.cpu_ms.items() if name != "peer"
-        )
-        cpu = f"{cpu_total:.2f}" + (
-            f" (own {result.cpu_ms['peer']:.2f}, {detail})" if detail else ""
-        )
+        parts = [f"{kind} {value:.2f}" for kind, value in sorted(result.split_ms.items())]
+        parts += [f"{name} {value:.2f}" for name, value in result.cpu_ms.items() if name != "peer"]
+        cpu = f"{cpu_total:.2f} ({', '.join(parts)})"
         rate_ratio = f"{result.done_per_s / base.done_per_s:.2f}" if base else "-"
         cpu_ratio = f"{cpu_total / sum(base.cpu_ms.values()):.2f}" if base else "-"
         print(f"| {result.peer} | {result.done_per_s:,.0f} | {rate_ratio} | {result.p50_ms:.1f} / {result.p99_ms:.1f} "
@@ -450,6 +516,12 @@ def main() -> None:
         "--node-red-dir",
         default=str(Path(tempfile.gettempdir()) / f"flowplane-bench-{node_red_package()}"),
     )
+    parser.add_argument(
+        "--history",
+        default="full",
+        help="Flowplane history levels to run, e.g. full,summary,errors",
+    )
+    parser.add_argument("--profile", default="", help="py-spy each Python process into DIR")
     parser.add_argument(
         "--nice",
         type=int,

@@ -200,6 +200,17 @@ def named(name: str) -> set[int]:
     return found
 
 
+def _kind(pid: int) -> str:
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "main"
+    if comm in ("valkey-server", "redis-server"):
+        return "redis"
+    return "pump" if b"pump.__main__" in command or b"pump\0run" in command else "main"
+
+
 class Usage:
     """CPU seconds of process trees (plus named server processes) since `start`, and the peak
     RSS of the trees sampled every 0.2 s."""
@@ -217,6 +228,15 @@ class Usage:
         for root in self.roots:
             members |= tree(root, table)
         return table, members
+
+    def split(self) -> dict[str, float]:
+        """CPU seconds of the peer's own processes by kind: pump, redis (embedded), main."""
+        table, members = self._members()
+        kinds: dict[str, float] = {}
+        for pid in members:
+            kind = _kind(pid)
+            kinds[kind] = kinds.get(kind, 0.0) + table[pid][1] - self._cpu0.get(pid, 0.0)
+        return kinds
 
     def cpu(self) -> dict[str, float]:
         table, members = self._members()
