@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from control_plane.db import migrate  # noqa: E402
+from control_plane.db import create_engine, migrate  # noqa: E402
 from control_plane.executions.events import RawEvent, StreamOwner  # noqa: E402
 from control_plane.executions.recording import (  # noqa: E402
     KNOWN_EXECUTIONS,
@@ -103,9 +103,12 @@ async def fill(engine: AsyncEngine, rows: int) -> float:
                 ),
                 {"n": rows},
             )
-    async with engine.connect() as connection:
-        await connection.execute(text("ANALYZE"))
-        await connection.commit()
+    # settle what autovacuum would do next (visibility map, statistics) so that it does not
+    # run during the measurement
+    maintenance = "VACUUM ANALYZE" if postgres else "ANALYZE"
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    async with autocommit.connect() as connection:
+        await connection.execute(text(maintenance))
     return time.perf_counter() - began
 
 
@@ -183,7 +186,7 @@ def _short(line: str) -> str:
 
 async def run(database_url: str, arguments: argparse.Namespace) -> None:
     await migrate(database_url)
-    engine = create_async_engine(database_url)
+    engine = create_engine(database_url)
     try:
         await set_up(engine)
         await record_rate(engine, 2)  # warm up

@@ -30,6 +30,7 @@ FLOW_FIELDS = {
     "version",
     "status",
     "status_reason",
+    "history_level",
     "webhook_url",
     "last_execution",
     "executions_this_month",
