@@ -47,6 +47,7 @@ REVISIONS: dict[str, tuple[str, set[str]]] = {
         },
     ),
     "0011_editor": ("0010_marketplace", {"flow_webhook_tokens", "flow_samples", "flow_sources"}),
+    "0012_perf": ("0011_editor", set()),
 }
 
 # revision -> columns ("table.column") and constraints it adds to tables of earlier revisions
@@ -70,6 +71,7 @@ ADDED_LATER: dict[str, set[str]] = {
         "flows.event_token_hash",
         "flows.failure_url",
     },
+    "0012_perf": {"flows.history_level", "ix_execution_steps_usage"},
 }
 
 

@@ -38,6 +38,9 @@ class Flow(Base):
     signing_secret: Mapped[str | None] = mapped_column(String(64))  # signs completion callbacks
     event_token_hash: Mapped[str | None] = mapped_column(String(64))  # POST .../events/{topic}
     failure_url: Mapped[str | None] = mapped_column(Text)  # called for every failed execution
+    # what the recorder keeps of this flow's executions: full | summary | errors
+    # (control_plane/executions/README.md, "History level")
+    history_level: Mapped[str] = mapped_column(String(16), default="full", server_default="full")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

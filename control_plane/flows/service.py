@@ -81,6 +81,7 @@ async def create_flow(
         organism_yaml=content.organism_yaml,
         desired_state="stopped",
         status="stopped",
+        history_level=request.history_level or "full",
         created_at=now,
         updated_at=now,
     )
@@ -112,6 +113,9 @@ async def update_flow(
     if content.name != flow.name:
         await _ensure_name_free(session, principal.tenant_id, content.name, flow_id=flow.id)
 
+    if request.history_level is not None and request.history_level != flow.history_level:
+        flow.history_level = request.history_level
+        flow.updated_at = utcnow()
     organism_changed = current is None or content.content_hash != current.content_hash
     await _keep_source(session, flow.id, request.organism_yaml, content.content_hash)
     if not organism_changed and content.canvas_state == flow.canvas_state:
@@ -219,6 +223,7 @@ async def present_flows(
             version=record.version,
             status=record.flow.status,
             status_reason=record.flow.status_reason,
+            history_level=record.flow.history_level,
             webhook_url=(
                 webhook_url(base_url, record.flow.id, tokens.get(record.flow.id))
                 if record.flow.webhook_token_hash

@@ -115,15 +115,20 @@ export interface Flow {
   last_execution: ExecutionSummaryRef | null;
   executions_this_month: number;
   executions_limit: number | null;
+  /** What the history keeps of its executions (control_plane/executions/README.md). */
+  history_level?: HistoryLevel;
   created_at: string;
   updated_at: string;
 }
+
+export type HistoryLevel = "full" | "summary" | "errors";
 
 export interface FlowInput {
   name?: string;
   description?: string | null;
   canvas_state?: CanvasJson | null;
   organism_yaml?: string | null;
+  history_level?: HistoryLevel;
 }
 
 export interface FlowVersion {

@@ -31,6 +31,7 @@ FLOW_FIELDS = {
     "version",
     "status",
     "status_reason",
+    "history_level",
     "webhook_url",
     "webhook_token_known",
     "redeploy",
