@@ -9,7 +9,13 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from fastapi import APIRouter, FastAPI
 
 from control_plane import __version__
+from control_plane.accounts.clerk_webhooks import router as clerk_webhooks
 from control_plane.accounts.endpoints import router as accounts_router
+from control_plane.accounts.runtime import accounts_service
+from control_plane.accounts.team_endpoints import router as teams_router
+from control_plane.billing.endpoints import router as billing_router
+from control_plane.billing.endpoints import webhooks as billing_webhooks
+from control_plane.billing.runtime import billing_service
 from control_plane.blobs import blob_store_from_settings
 from control_plane.data_dir import prepare_data_dir, tighten
 from control_plane.db import create_engine, create_sessionmaker, migrate
@@ -82,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api")
     install_webhook_route(app)
+    app.include_router(billing_webhooks)
+    app.include_router(clerk_webhooks)
     mount_frontend(app)
     install_openapi(app)
     return app
@@ -91,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 # closed in reverse order at shutdown. The pump orchestrator comes first because triggers and the
 # recorder use app.state.pumps; they close before it, so triggers drain first.
 SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
+    accounts_service,
+    billing_service,
     modules_service,
     pumps_service,
     executions_service,
@@ -98,6 +108,7 @@ SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
 ]
 API_ROUTERS: list[APIRouter] = [
     accounts_router,
+    teams_router,
     flows_router,
     organism_router,
     pumps_router,
@@ -105,4 +116,5 @@ API_ROUTERS: list[APIRouter] = [
     executions_router,
     modules_router,
     pump_modules_router,
+    billing_router,
 ]

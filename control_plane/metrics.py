@@ -39,7 +39,7 @@ from control_plane.flows.models import Flow
 from control_plane.pumps.queue import queue_depths
 from pump.keys import FlowKeys
 
-FLOW_STATUSES = ("stopped", "starting", "running", "idle", "error")
+FLOW_STATUSES = ("stopped", "starting", "running", "idle", "error", "over_plan")
 UNMATCHED_ROUTE = "<unmatched>"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 

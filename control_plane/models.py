@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-DOMAINS_WITH_MODELS = ("accounts", "flows", "pumps", "executions", "triggers", "modules")
+DOMAINS_WITH_MODELS = ("accounts", "flows", "pumps", "executions", "triggers", "modules", "billing")
 
 
 def import_all_models() -> None:

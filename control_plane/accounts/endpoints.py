@@ -4,12 +4,13 @@ API keys)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from control_plane.accounts import service
-from control_plane.accounts.dependencies import CurrentPrincipal
+from control_plane.accounts.audit import audit_target
+from control_plane.accounts.roles import Viewer, require_role
 from control_plane.accounts.schemas import (
     AccountOut,
     ApiKeyCreate,
@@ -22,6 +23,7 @@ from control_plane.accounts.schemas import (
     TenantOut,
     UserOut,
 )
+from control_plane.accounts.service import Principal
 from control_plane.accounts.throttle import LoginLimits, LoginThrottle
 from control_plane.db import DatabaseSession, utcnow
 from control_plane.settings import Settings
@@ -73,7 +75,7 @@ async def sign_up(body: Credentials, request: Request, session: DatabaseSession)
         session,
         body.email,
         body.password,
-        tier=settings.default_tier,
+        tier=settings.new_workspace_plan,
         session_ttl=timedelta(hours=settings.session_ttl_hours),
     )
     return _session_out(signed_in)
@@ -99,9 +101,13 @@ async def log_in(body: Credentials, request: Request, session: DatabaseSession) 
 
 
 @router.get("/auth/me", response_model=AccountOut, summary="The current user and workspace")
-async def me(principal: CurrentPrincipal, session: DatabaseSession) -> AccountOut:
+async def me(principal: Viewer, session: DatabaseSession) -> AccountOut:
     user, tenant = await service.account(session, principal)
-    return AccountOut(user=UserOut.model_validate(user), tenant=TenantOut.model_validate(tenant))
+    return AccountOut(
+        user=UserOut.model_validate(user),
+        tenant=TenantOut.model_validate(tenant),
+        role=principal.role,
+    )
 
 
 @router.post(
@@ -110,7 +116,10 @@ async def me(principal: CurrentPrincipal, session: DatabaseSession) -> AccountOu
     response_class=Response,
     summary="Revoke the session token this request used",
 )
-async def log_out(principal: CurrentPrincipal, session: DatabaseSession) -> None:
+async def log_out(
+    principal: Annotated[Principal, Depends(require_role("viewer", audit=False))],
+    session: DatabaseSession,
+) -> None:
     await service.log_out(session, principal)
 
 
@@ -121,7 +130,7 @@ async def log_out(principal: CurrentPrincipal, session: DatabaseSession) -> None
     responses=THROTTLED,
 )
 async def change_password(
-    body: PasswordChange, principal: CurrentPrincipal, request: Request, session: DatabaseSession
+    body: PasswordChange, principal: Viewer, request: Request, session: DatabaseSession
 ) -> SessionsRevoked:
     revoked = await service.change_password(
         session,
@@ -139,7 +148,7 @@ async def change_password(
     response_model=SessionsRevoked,
     summary="Log out everywhere: revoke every session of yours, this one included",
 )
-async def revoke_sessions(principal: CurrentPrincipal, session: DatabaseSession) -> SessionsRevoked:
+async def revoke_sessions(principal: Viewer, session: DatabaseSession) -> SessionsRevoked:
     return SessionsRevoked(revoked=await service.revoke_sessions(session, principal))
 
 
@@ -148,7 +157,7 @@ async def revoke_sessions(principal: CurrentPrincipal, session: DatabaseSession)
     response_model=list[ApiKeyOut],
     summary="List your API keys (a session only: an API key cannot list keys)",
 )
-async def list_keys(principal: CurrentPrincipal, session: DatabaseSession) -> list[ApiKeyOut]:
+async def list_keys(principal: Viewer, session: DatabaseSession) -> list[ApiKeyOut]:
     keys = await service.list_api_keys(session, principal)
     return [ApiKeyOut.model_validate(key) for key in keys]
 
@@ -160,10 +169,11 @@ async def list_keys(principal: CurrentPrincipal, session: DatabaseSession) -> li
     summary="Create an API key (a session only; the key is shown only in this response)",
 )
 async def create_key(
-    body: ApiKeyCreate, principal: CurrentPrincipal, session: DatabaseSession
+    body: ApiKeyCreate, request: Request, principal: Viewer, session: DatabaseSession
 ) -> ApiKeyCreated:
     expires_at = utcnow() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     key, secret = await service.create_api_key(session, principal, body.name, expires_at)
+    audit_target(request, key.id, key.name)
     return ApiKeyCreated(
         id=key.id,
         name=body.name.strip(),
@@ -180,5 +190,5 @@ async def create_key(
     response_class=Response,
     summary="Revoke an API key",
 )
-async def revoke_key(key_id: str, principal: CurrentPrincipal, session: DatabaseSession) -> None:
+async def revoke_key(key_id: str, principal: Viewer, session: DatabaseSession) -> None:
     await service.revoke_api_key(session, principal, key_id)

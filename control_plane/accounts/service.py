@@ -56,7 +56,8 @@ class Principal:
     tenant_id: str
     tier: str
     token_id: str
-    token_kind: str
+    token_kind: str  # "session", "api_key" or "clerk"
+    role: str = "owner"  # the user's role in the tenant (accounts/roles.py)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,8 @@ async def log_in(
     if not matches or user is None:
         raise Unauthorized(WRONG_CREDENTIALS)
     await attempt.succeeded()
+    if user.disabled_at is not None:
+        raise Unauthorized("this account is disabled")
     if user.password_hash and password_needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
     tenant = await personal_tenant(session, user.id)
@@ -127,18 +130,25 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
     now = utcnow()
     row = (
         await session.execute(
-            select(AuthToken, Tenant.tier)
+            select(AuthToken, Tenant.tier, Membership.role)
             .join(Tenant, Tenant.id == AuthToken.tenant_id)
+            .join(
+                Membership,
+                (Membership.tenant_id == AuthToken.tenant_id)
+                & (Membership.user_id == AuthToken.user_id),
+            )
+            .join(User, User.id == AuthToken.user_id)
             .where(
                 AuthToken.token_hash == hash_token(token),
                 AuthToken.revoked_at.is_(None),
                 or_(AuthToken.expires_at.is_(None), AuthToken.expires_at > now),
+                User.disabled_at.is_(None),
             )
         )
     ).one_or_none()
     if row is None:
         raise Unauthorized(INVALID_TOKEN)
-    stored, tier = row
+    stored, tier, role = row
     if stored.last_used_at is None or now - stored.last_used_at >= LAST_USED_RESOLUTION:
         stored.last_used_at = now
         await session.flush()
@@ -148,6 +158,7 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
         tier=tier,
         token_id=stored.id,
         token_kind=stored.kind,
+        role=role,
     )
 
 
@@ -286,6 +297,13 @@ async def set_tenant_tier(session: AsyncSession, tenant_id: str, tier: str) -> T
     tenant.tier = tier
     await session.flush()
     return tenant
+
+
+async def open_session(
+    session: AsyncSession, user_id: str, tenant_id: str, session_ttl: timedelta
+) -> str:
+    """A new session token of `user_id` acting in `tenant_id` (a workspace switch, a join)."""
+    return await _open_session(session, user_id, tenant_id, session_ttl)
 
 
 def normalize_email(email: str) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from control_plane.accounts.dependencies import CurrentPrincipal
+from control_plane.accounts.roles import Editor, Viewer
 from control_plane.db import DatabaseSession
 from control_plane.executions import service
 from control_plane.executions.schemas import ExecutionDetail, ExecutionPage, RetryAccepted
@@ -21,7 +21,7 @@ router = APIRouter(tags=["executions"])
 )
 async def list_executions(
     flow_id: str,
-    principal: CurrentPrincipal,
+    principal: Viewer,
     session: DatabaseSession,
     status_filter: Annotated[
         str | None, Query(alias="status", description="queued | running | succeeded | failed")
@@ -40,7 +40,7 @@ async def list_executions(
     summary="An execution with its input, outputs and step timeline",
 )
 async def get_execution(
-    execution_id: str, principal: CurrentPrincipal, session: DatabaseSession
+    execution_id: str, principal: Viewer, session: DatabaseSession
 ) -> ExecutionDetail:
     return await service.get_execution(session, principal, execution_id)
 
@@ -56,7 +56,7 @@ async def get_execution(
     },
 )
 async def retry_execution(
-    execution_id: str, request: Request, principal: CurrentPrincipal, session: DatabaseSession
+    execution_id: str, request: Request, principal: Editor, session: DatabaseSession
 ) -> RetryAccepted:
     admitted = await service.retry_execution(session, request.app, principal, execution_id)
     return RetryAccepted(execution_id=admitted.execution_id)

@@ -7,6 +7,7 @@ export interface User {
 
 export interface Tenant {
   id: string;
+  name?: string;
   tier: string;
 }
 
@@ -14,11 +15,13 @@ export interface AuthResponse {
   token: string;
   user: User;
   tenant: Tenant;
+  role?: string;
 }
 
 export interface Me {
   user: User;
   tenant: Tenant;
+  role?: string;
 }
 
 export interface ApiKey {

@@ -31,10 +31,10 @@ async def test_sign_up_creates_user_personal_tenant_and_session(
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"token", "user", "tenant"}
+    assert set(body) == {"token", "user", "tenant", "role"} and body["role"] == "owner"
     assert body["token"].startswith("fps_")
     assert body["user"]["email"] == email.lower()
-    assert body["tenant"]["tier"] == "free"
+    assert body["tenant"]["tier"] == "self-hosted"  # Stripe is not configured
     assert (
         await count_rows(
             app,
@@ -55,7 +55,7 @@ async def test_sign_up_creates_user_personal_tenant_and_session(
 
     me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {body['token']}"})
     assert me.status_code == 200
-    assert me.json() == {"user": body["user"], "tenant": body["tenant"]}
+    assert me.json() == {"user": body["user"], "tenant": body["tenant"], "role": "owner"}
 
 
 async def test_sign_up_uses_the_default_tier_setting(
