@@ -157,7 +157,13 @@ async def test_a_leaked_api_key_cannot_mint_or_list_keys(client: httpx.AsyncClie
     assert created.status_code == 201
     key = {"Authorization": f"Bearer {created.json()['key']}"}
     assert (await client.get("/api/flows", headers=key)).status_code == 200  # the key works
-    for method, path, body in [("POST", "/api/keys", {"name": "more"}), ("GET", "/api/keys", None)]:
+    for method, path, body in [
+        ("POST", "/api/keys", {"name": "more"}),
+        ("GET", "/api/keys", None),
+        # a session would mint keys in turn
+        ("POST", f"/api/workspaces/{account.tenant_id}/session", None),
+        ("POST", "/api/invitations/any-token/accept", None),
+    ]:
         refused = await client.request(method, path, json=body, headers=key)
         assert refused.status_code == 403, refused.text
         assert "needs a logged-in session" in refused.json()["detail"]
