@@ -139,16 +139,18 @@ async def test_password_hashing_runs_on_a_bounded_pool_of_its_own(
     assert "too many log-ins" in busy.json()["detail"]
 
 
-@pytest.mark.parametrize("password", ["password123", "Password1!", "qwertyuiop", "iloveyou2"])
-async def test_the_most_common_passwords_are_refused(
-    client: httpx.AsyncClient, password: str
-) -> None:
-    answer = await client.post(
-        "/api/auth/signup", json={"email": unique_email(), "password": password}
+async def test_the_most_common_passwords_are_refused(client: httpx.AsyncClient) -> None:
+    for password in ("password123", "Password1!", "qwertyuiop", "iloveyou2", "monkey12345"):
+        answer = await client.post(
+            "/api/auth/signup", json={"email": unique_email(), "password": password}
+        )
+        assert answer.status_code == 422, (password, answer.text)
+        assert answer.json()["problems"][0]["path"] == "password"
+        assert "most common" in answer.json()["detail"]
+    accepted = await client.post(
+        "/api/auth/signup", json={"email": unique_email(), "password": "lantern orbit pickle"}
     )
-    assert answer.status_code == 422, answer.text
-    assert answer.json()["problems"][0]["path"] == "password"
-    assert "most common" in answer.json()["detail"]
+    assert accepted.status_code == 201
 
 
 async def test_a_leaked_api_key_cannot_mint_or_list_keys(client: httpx.AsyncClient) -> None:
