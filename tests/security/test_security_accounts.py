@@ -389,3 +389,18 @@ async def test_the_throttle_lets_log_ins_through_while_redis_is_away() -> None:
             await attempt.succeeded()
     finally:
         await unreachable.aclose()
+
+
+async def test_an_attempt_outliving_its_window_leaves_no_counter_behind(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    throttle = LoginThrottle(client, LoginLimits(per_account=5, per_address=5, window_seconds=60))
+    email, address = unique_email("window"), fresh_address()
+    try:
+        attempt = await throttle.attempt(email, address)
+        assert len(attempt.keys) == 2
+        assert all(ttl > 0 for ttl in [await client.ttl(key) for key in attempt.keys])
+        await client.delete(*attempt.keys)  # the window ends while the password is checked
+        await attempt.succeeded()
+        assert await client.exists(*attempt.keys) == 0  # no -1 counter without expiry
+    finally:
+        await client.aclose()
