@@ -363,16 +363,18 @@ async def test_the_data_directory_is_private(settings: Settings, redis_url: str)
 async def test_credentials_in_urls_never_reach_the_logs(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Webhook URLs and pump module downloads carry their credential in the path: request
-    logs show the path with the credential replaced."""
+    """Webhook URLs, pump module downloads and invitation links carry their credential in the
+    path: request logs show the path with the credential replaced."""
     verbose = settings.model_copy(update={"log_level": "DEBUG"})
     async with app_client(verbose) as (_, http):
         capsys.readouterr()
         token = "whk" + secrets.token_hex(16)
         await http.post(f"/api/triggers/someflow/webhook/{token}", json={})
         await http.get(f"/api/pump-modules/{token}/abc.wasm")
+        await http.post(f"/api/invitations/{token}/accept")
         logged = capsys.readouterr().out
     assert "/webhook/***" in logged and "/pump-modules/***/abc.wasm" in logged
+    assert "/invitations/***/accept" in logged
     assert token not in logged
 
 
