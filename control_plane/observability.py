@@ -13,9 +13,10 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
-# Paths that carry a credential (a webhook's token, a pump's module download token): logged
+# Paths that carry a credential (a webhook's token, a pump's module download token, an
+# invitation's token): logged
 # with the credential replaced, so logs never hold a working secret.
-_CREDENTIAL_IN_PATH = re.compile(r"(/webhook/|/pump-modules/)[^/]+")
+_CREDENTIAL_IN_PATH = re.compile(r"(/webhook/|/pump-modules/|/invitations/)[^/]+")
 
 
 def loggable_path(path: str) -> str:

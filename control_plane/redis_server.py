@@ -101,6 +101,7 @@ class EmbeddedRedis:
             start_new_session=True,
             close_fds=True,
             preexec_fn=die_with_parent,
+            umask=0o077,  # its append-only files and log: for the control plane only
         )
         self.pid_path.write_text(f"{self.process.pid}\n")
 

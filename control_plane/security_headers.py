@@ -2,11 +2,13 @@
 
 - `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer`
   everywhere.
-- `Content-Security-Policy`: the editor's policy on HTML pages (its bundle, Monaco and Monaco's
-  workers are all served from this origin; Monaco adds `<style>` elements at run time, hence
+- `Content-Security-Policy`: the editor's policy on the editor's pages and files (its bundle,
+  Monaco and Monaco's workers are all served from this origin, and a worker runs under the
+  policy its own script was served with; Monaco adds `<style>` elements at run time, hence
   `'unsafe-inline'` for styles only — never for scripts); a policy that also allows FastAPI's
-  CDN assets on `/docs` and `/redoc`; `default-src 'none'` on everything else (JSON, SSE,
-  metrics), which no browser should render. Every policy has `frame-ancestors 'none'`."""
+  CDN assets on `/docs` and `/redoc`; `default-src 'none'` on the API, health and metrics
+  (JSON, SSE, text), which no browser should render. Every policy has `frame-ancestors
+  'none'`."""
 
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ DOCS_POLICY = "; ".join(
 )
 NOTHING_POLICY = "default-src 'none'; frame-ancestors 'none'"
 DOCS_PATHS = ("/docs", "/redoc")
+MACHINE_PATHS = ("/api/", "/health", "/metrics", "/openapi.json")
 
 COMMON = [
     (b"x-content-type-options", b"nosniff"),
@@ -53,12 +56,12 @@ COMMON = [
 ]
 
 
-def policy_for(path: str, content_type: str) -> str:
+def policy_for(path: str) -> str:
     if path.startswith(DOCS_PATHS):
         return DOCS_POLICY
-    if content_type.startswith("text/html"):
-        return EDITOR_POLICY
-    return NOTHING_POLICY
+    if path.startswith(MACHINE_PATHS):
+        return NOTHING_POLICY
+    return EDITOR_POLICY
 
 
 class SecurityHeadersMiddleware:
@@ -75,17 +78,9 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                content_type = next(
-                    (
-                        value.decode("latin-1")
-                        for name, value in headers
-                        if name.lower() == b"content-type"
-                    ),
-                    "",
-                )
                 extra = [(name, value) for name, value in COMMON if name not in present]
                 if b"content-security-policy" not in present:
-                    policy = policy_for(path, content_type).encode("latin-1")
+                    policy = policy_for(path).encode("latin-1")
                     extra.append((b"content-security-policy", policy))
                 message = {**message, "headers": headers + extra}
             await send(message)

@@ -174,8 +174,9 @@ async def log_out(session: AsyncSession, principal: Principal) -> None:
 
 
 def require_session(principal: Principal, what: str) -> None:
-    """Refuse API keys where only a person who just typed the password may act."""
-    if principal.token_kind != "session":
+    """Refuse API keys where only a signed-in person may act (a local or a Clerk session):
+    minting keys or sessions, changing the password. A leaked key cannot spread."""
+    if principal.token_kind == "api_key":
         raise Forbidden(SESSION_ONLY.format(what=what))
 
 

@@ -119,6 +119,7 @@ async def revoke_invitation(invitation_id: str, principal: Admin, session: Datab
 async def accept_invitation(
     token: str, request: Request, principal: AnyMember, session: DatabaseSession
 ) -> SessionOut:
+    service.require_session(principal, "accepting an invitation (it answers a session)")
     tenant = await teams.accept(session, principal, token)
     return await _session_in(request, session, principal.user_id, tenant.id)
 
@@ -145,6 +146,7 @@ async def list_workspaces(principal: Viewer, session: DatabaseSession) -> list[W
 async def switch_workspace(
     tenant_id: str, request: Request, principal: AnyMember, session: DatabaseSession
 ) -> SessionOut:
+    service.require_session(principal, "switching workspace (it answers a session)")
     await teams.ensure_member(session, principal.user_id, tenant_id)
     return await _session_in(request, session, principal.user_id, tenant_id)
 

