@@ -15,6 +15,7 @@ from control_plane.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyOut,
+    AuthConfigOut,
     Credentials,
     SessionOut,
     TenantOut,
@@ -56,6 +57,20 @@ async def sign_up(body: Credentials, request: Request, session: DatabaseSession)
         session_ttl=timedelta(hours=settings.session_ttl_hours),
     )
     return _session_out(signed_in)
+
+
+@router.get(
+    "/auth/config",
+    response_model=AuthConfigOut,
+    summary="How the editor signs in (public): Clerk when configured, else local accounts",
+)
+async def auth_config(request: Request) -> AuthConfigOut:
+    settings = _settings(request)
+    return AuthConfigOut(
+        clerk_publishable_key=settings.clerk_publishable_key if settings.clerk_enabled else None,
+        local_accounts=True,
+        stripe_enabled=settings.stripe_enabled,
+    )
 
 
 @router.post("/auth/login", response_model=SessionOut, summary="Log in with email and password")

@@ -27,6 +27,7 @@ async def clerk_app(
             "clerk_issuer": clerk.issuer,
             "clerk_webhook_secret": WEBHOOK_SECRET,
             "clerk_authorized_parties": "https://app.example.com",
+            "clerk_publishable_key": "pk_test_c3RhbmRpbi5jbGVyay5leGFtcGxlJA",
             "background_tasks": False,
         }
     )
@@ -53,6 +54,12 @@ async def test_valid_tokens_work_and_create_the_user_on_first_use(settings: Sett
         assert clerk.jwks_requests == 1, "the JWKS is cached"
         created = await client.post("/api/flows", json={"name": "mine"}, headers=bearer(token))
         assert created.status_code == 201
+        config = (await client.get("/api/auth/config")).json()
+        assert config == {
+            "clerk_publishable_key": "pk_test_c3RhbmRpbi5jbGVyay5leGFtcGxlJA",
+            "local_accounts": True,
+            "stripe_enabled": False,
+        }
         # Local accounts and API keys keep working beside Clerk.
         local = await sign_up(client)
         assert (await client.get("/api/auth/me", headers=local.headers)).status_code == 200

@@ -21,6 +21,7 @@ PUBLIC = "public"  # no principal: sign-up, log-in, webhooks (token in the path)
 ROLE_TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/signup"): PUBLIC,
     ("POST", "/api/auth/login"): PUBLIC,
+    ("GET", "/api/auth/config"): PUBLIC,
     ("GET", "/api/auth/me"): "viewer",
     ("POST", "/api/auth/logout"): "viewer",
     ("GET", "/api/keys"): "viewer",  # your own keys: a key carries your role, no more
