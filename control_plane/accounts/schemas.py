@@ -118,3 +118,8 @@ class AuthConfigOut(BaseModel):
     )
     local_accounts: bool = Field(description="Email and password accounts (always available)")
     stripe_enabled: bool
+
+
+class WorkspaceKeyOut(ApiKeyOut):
+    user_id: str
+    user_email: str

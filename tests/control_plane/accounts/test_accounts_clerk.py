@@ -10,6 +10,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from fastapi import FastAPI
 
+from control_plane.accounts.clerk_webhooks import purge_deleted_workspaces
+from control_plane.accounts.models import Tenant
+from control_plane.db import utcnow
 from control_plane.settings import Settings
 from tests.control_plane.accounts.accounts_helpers import sign_up
 from tests.control_plane.triggers.triggers_helpers import running_app
@@ -85,7 +88,7 @@ async def test_bad_tokens_are_401(settings: Settings) -> None:
 
 
 async def test_svix_signed_user_events_create_update_and_disable(settings: Settings) -> None:
-    async with clerk_app(settings) as (_, client, clerk):
+    async with clerk_app(settings) as (app, client, clerk):
         payload, headers = clerk.user_event("user.created", "user_gamma", "gamma@example.com")
         created = await client.post("/webhooks/clerk", content=payload, headers=headers)
         assert created.status_code == 200, created.text
@@ -94,6 +97,7 @@ async def test_svix_signed_user_events_create_update_and_disable(settings: Setti
         token = clerk.token("user_gamma")
         me = await client.get("/api/auth/me", headers=bearer(token))
         assert me.json()["user"]["email"] == "gamma@example.com"
+        tenant_id = me.json()["tenant"]["id"]
 
         payload, headers = clerk.user_event("user.updated", "user_gamma", "gamma2@example.com")
         assert (
@@ -123,3 +127,11 @@ async def test_svix_signed_user_events_create_update_and_disable(settings: Setti
         )
         gone = await client.get("/api/auth/me", headers=bearer(clerk.token("user_gamma")))
         assert gone.status_code == 401, "a deleted user loses access at once"
+        async with app.state.sessionmaker() as session, session.begin():
+            workspace = await session.get(Tenant, tenant_id)
+            assert workspace is not None and workspace.deletion_scheduled_at is not None
+            assert await purge_deleted_workspaces(session) == 0, "not before the date"
+            later = utcnow() + timedelta(days=31)
+            assert await purge_deleted_workspaces(session, later) >= 1
+        async with app.state.sessionmaker() as session:
+            assert await session.get(Tenant, tenant_id) is None

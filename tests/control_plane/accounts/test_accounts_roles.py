@@ -30,6 +30,8 @@ ROLE_TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/members"): "viewer",
     ("PATCH", "/api/members/{user_id}"): "admin",
     ("DELETE", "/api/members/{user_id}"): "admin",
+    ("GET", "/api/members/keys"): "admin",  # every member's keys: only admins
+    ("DELETE", "/api/members/keys/{key_id}"): "admin",
     ("GET", "/api/members/invitations"): "admin",
     ("POST", "/api/members/invitations"): "admin",
     ("DELETE", "/api/members/invitations/{invitation_id}"): "admin",
