@@ -62,6 +62,11 @@ async def test_checkout_upgrade_portal_and_invoices(settings: Settings) -> None:
         await world.stripe.complete_checkout(session["id"])
         after = await _billing(world, account)
         assert after["plan"] == "paid" and after["subscription"]["status"] == "active"
+        assert after["upgrade_plans"] == [], "a subscribed workspace changes plan in the portal"
+        twice = await world.client.post(
+            "/api/billing/checkout", json={"plan": "pro"}, headers=account.headers
+        )
+        assert twice.status_code == 409 and "Manage billing" in twice.json()["detail"]
         third = await world.client.post("/api/flows", json={"name": "two"}, headers=account.headers)
         assert third.status_code == 201
 
