@@ -17,6 +17,7 @@ from control_plane.billing.endpoints import router as billing_router
 from control_plane.billing.endpoints import webhooks as billing_webhooks
 from control_plane.billing.runtime import billing_service
 from control_plane.blobs import blob_store_from_settings
+from control_plane.data_dir import prepare_data_dir, tighten
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.errors import install_error_handlers
 from control_plane.executions.endpoints import router as executions_router
@@ -36,6 +37,7 @@ from control_plane.pumps.endpoints import router as pumps_router
 from control_plane.pumps.lifespan import pumps_service
 from control_plane.redis import RedisConnections
 from control_plane.request_limits import install_json_limits
+from control_plane.security_headers import SecurityHeadersMiddleware
 from control_plane.settings import Settings, get_settings
 from control_plane.triggers.endpoints import install_webhook_route
 from control_plane.triggers.endpoints import router as triggers_router
@@ -48,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(settings.data_dir)
         database_url = settings.resolved_database_url
         redis = RedisConnections(settings)
         # side by side: after a crash both the migration check and Redis' reload take time
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if failure is not None:
             await redis.close()
             raise failure
+        tighten(settings.data_dir)  # the database file the migration may just have created
         engine = create_engine(database_url)
         app.state.settings = settings
         app.state.engine = engine
@@ -80,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_request_ids(app)
     install_metrics(app)
     install_json_limits(app, settings.api_max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(health_router)
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api")

@@ -9,6 +9,8 @@ import sys
 
 import uvicorn
 
+from control_plane.data_dir import prepare_data_dir, tighten
+
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
@@ -62,7 +64,7 @@ def run_up(host: str, port: int, workers: int) -> None:
     if not settings.secrets_key:
         from control_plane.pumps.secrets import SecretBox
 
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(settings.data_dir)
         SecretBox.from_settings(settings)  # create the key file once, before workers start
     uvicorn.run(
         "control_plane.app:create_app",
@@ -80,8 +82,9 @@ def run_migrate() -> None:
     from control_plane.settings import get_settings
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_dir)
     asyncio.run(migrate(settings.resolved_database_url))
+    tighten(settings.data_dir)
 
 
 def run_set_plan(email: str, plan: str) -> None:

@@ -39,12 +39,19 @@ class Settings(BaseSettings):
     log_json: bool = True
     run_migrations: bool = True  # apply Alembic migrations at start-up
     session_ttl_hours: int = 24 * 14
+    # failed log-ins (and password changes) within the window, per account and per client
+    # address, past which attempts get 429 with Retry-After (accounts/throttle.py)
+    login_attempts_per_account: int = Field(default=10, ge=1)
+    login_attempts_per_address: int = Field(default=100, ge=1)
+    login_attempt_window_seconds: int = Field(default=900, ge=1)
     # plan of new workspaces; None: `self-hosted` (no limits) without Stripe, `free` with it
     default_tier: Literal["free", "paid", "pro", "enterprise", "self-hosted"] | None = None
     pump_backend: Literal["process", "docker", "kubernetes"] = "process"
     background_tasks: bool = True  # reconciler, recorder, scheduler; off for API-only replicas
     # the embedded Redis refuses writes (noeviction) past this many MiB; 0: no cap
     embedded_redis_maxmemory_mb: int = 1024
+    # bearer token /metrics asks for; empty: generated once into <data_dir>/metrics.token
+    metrics_token: str = ""
     api_max_body_bytes: int = 4 * 1024 * 1024  # larger JSON API bodies get 413 (not webhooks)
 
     # --- pumps (control_plane/pumps/README.md) ------------------------------------------------

@@ -1,13 +1,14 @@
 """FastAPI dependencies that resolve a request to a `Principal` (user, tenant, tier).
 
-Other domains import `Principal`, `current_principal` and, for endpoints that browsers reach
-through EventSource (which cannot send headers), `current_principal_allowing_query_token`."""
+Other domains import `Principal` and `current_principal`. The token is only ever read from the
+`Authorization` header, never from the URL (where access logs, proxies and the browser's
+history would keep it): the editor reads the logs stream with fetch, not EventSource."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +21,6 @@ __all__ = [
     "CurrentPrincipal",
     "Principal",
     "current_principal",
-    "current_principal_allowing_query_token",
 ]
 
 _bearer = HTTPBearer(
@@ -42,22 +42,6 @@ async def current_principal(
     if credentials is None:
         raise Unauthorized(MISSING_TOKEN)
     return await _resolve(request, session, credentials.credentials)
-
-
-async def current_principal_allowing_query_token(
-    request: Request,
-    session: DatabaseSession,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    token: Annotated[
-        str | None,
-        Query(description="The bearer token, for clients that cannot send headers (SSE)"),
-    ] = None,
-) -> Principal:
-    if credentials is not None:
-        return await _resolve(request, session, credentials.credentials)
-    if token:
-        return await _resolve(request, session, token)
-    raise Unauthorized(MISSING_TOKEN)
 
 
 async def _resolve(request: Request, session: AsyncSession, token: str) -> Principal:

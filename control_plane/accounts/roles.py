@@ -21,10 +21,7 @@ from typing import Annotated, Literal, get_args
 from fastapi import Depends, Request
 
 from control_plane.accounts.audit import record_request
-from control_plane.accounts.dependencies import (
-    current_principal,
-    current_principal_allowing_query_token,
-)
+from control_plane.accounts.dependencies import current_principal
 from control_plane.accounts.service import Principal
 from control_plane.db import DatabaseSession
 from control_plane.errors import Forbidden
@@ -78,27 +75,6 @@ def _make(minimum: Role, audit: bool) -> RoleDependency:
 _DEPENDENCIES: dict[tuple[str, bool], RoleDependency] = {
     (role, audit): _make(role, audit) for role in ROLES for audit in (True, False)
 }
-
-
-def require_role_allowing_query_token(minimum: Role) -> RoleDependency:
-    """`require_role` for endpoints that browsers reach through EventSource (no headers): the
-    token may come as `?token=`. Reads only (never audited)."""
-    return _QUERY_TOKEN_DEPENDENCIES[minimum]
-
-
-def _make_query_token(minimum: Role) -> RoleDependency:
-    async def dependency(
-        principal: Annotated[Principal, Depends(current_principal_allowing_query_token)],
-    ) -> Principal:
-        _ensure_role(principal, minimum)
-        return principal
-
-    dependency.__name__ = f"require_{minimum}_allowing_query_token"
-    dependency.required_role = minimum  # type: ignore[attr-defined]
-    return dependency
-
-
-_QUERY_TOKEN_DEPENDENCIES = {role: _make_query_token(role) for role in ROLES}
 
 
 def required_role(dependency: object) -> str | None:

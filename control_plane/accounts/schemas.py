@@ -39,6 +39,21 @@ class SessionOut(AccountOut):
 
 class ApiKeyCreate(BaseModel):
     name: str = Field(max_length=1000, examples=["ci deploys"])
+    expires_in_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="The key stops working this many days from now; none: until revoked",
+    )
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=10_000)
+    new_password: str = Field(max_length=10_000, examples=["a new horse battery"])
+
+
+class SessionsRevoked(BaseModel):
+    revoked: int = Field(description="How many sessions were revoked")
 
 
 class ApiKeyOut(BaseModel):
@@ -48,6 +63,7 @@ class ApiKeyOut(BaseModel):
     name: str
     prefix: str = Field(description="The key's first characters, to tell keys apart")
     created_at: datetime
+    expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
 
@@ -57,6 +73,7 @@ class ApiKeyCreated(BaseModel):
     name: str
     prefix: str
     created_at: datetime
+    expires_at: datetime | None
     key: str = Field(description="The API key; shown only in this response")
 
 

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from control_plane.accounts.dependencies import Principal
-from control_plane.accounts.roles import Editor, Viewer, require_role_allowing_query_token
+from control_plane.accounts.roles import Editor, Viewer
 from control_plane.db import DatabaseSession
 from control_plane.errors import InvalidInput
 from control_plane.flows import service as flows
@@ -110,7 +109,7 @@ async def flow_logs(
     flow_id: str,
     session: DatabaseSession,
     pumps: Pumps,
-    principal: Annotated[Principal, Depends(require_role_allowing_query_token("viewer"))],
+    principal: Viewer,
     history: Annotated[
         int, Query(ge=0, le=LOG_STREAM_MAXLEN, description="lines of history")
     ] = 100,

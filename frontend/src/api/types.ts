@@ -29,6 +29,7 @@ export interface ApiKey {
   name: string;
   prefix: string;
   created_at: string;
+  expires_at: string | null;
   last_used_at: string | null;
   revoked_at: string | null;
 }
@@ -38,6 +39,7 @@ export interface CreatedApiKey {
   name: string;
   prefix: string;
   created_at: string;
+  expires_at: string | null;
   key: string;
 }
 

@@ -24,6 +24,8 @@ ROLE_TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/auth/config"): PUBLIC,
     ("GET", "/api/auth/me"): "viewer",
     ("POST", "/api/auth/logout"): "viewer",
+    ("POST", "/api/auth/password"): "viewer",
+    ("DELETE", "/api/auth/sessions"): "viewer",
     ("GET", "/api/keys"): "viewer",  # your own keys: a key carries your role, no more
     ("POST", "/api/keys"): "viewer",
     ("DELETE", "/api/keys/{key_id}"): "viewer",
@@ -77,7 +79,8 @@ ROLE_TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/billing/portal"): "admin",
     ("GET", "/api/billing/invoices"): "admin",
 }
-NOT_SENT = {("POST", "/api/auth/logout")}  # it would end the session the table runs on
+# they would end the session the table runs on (tests/security covers them)
+NOT_SENT = {("POST", "/api/auth/logout"), ("DELETE", "/api/auth/sessions")}
 
 
 def api_routes() -> dict[tuple[str, str], str]:
