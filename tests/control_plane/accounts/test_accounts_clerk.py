@@ -66,6 +66,22 @@ async def test_valid_tokens_work_and_create_the_user_on_first_use(settings: Sett
         # Local accounts and API keys keep working beside Clerk.
         local = await sign_up(client)
         assert (await client.get("/api/auth/me", headers=local.headers)).status_code == 200
+        # A Clerk user invited into another workspace acts there with X-Flowplane-Workspace.
+        invited = await client.post(
+            "/api/members/invitations",
+            json={"email": "alpha@example.com", "role": "editor"},
+            headers=local.headers,
+        )
+        accepted = await client.post(
+            f"/api/invitations/{invited.json()['token']}/accept", headers=bearer(token)
+        )
+        assert accepted.status_code == 200, accepted.text
+        there = {**bearer(token), "X-Flowplane-Workspace": local.tenant_id}
+        shared = (await client.get("/api/auth/me", headers=there)).json()
+        assert shared["tenant"]["id"] == local.tenant_id and shared["role"] == "editor"
+        stranger = await sign_up(client)
+        foreign = {**bearer(token), "X-Flowplane-Workspace": stranger.tenant_id}
+        assert (await client.get("/api/auth/me", headers=foreign)).status_code == 401
 
 
 async def test_bad_tokens_are_401(settings: Settings) -> None:
