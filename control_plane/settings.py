@@ -140,6 +140,13 @@ class Settings(BaseSettings):
     )  # handed to the editor's sign-in
     clerk_jwks_cache_seconds: float = 3600.0
 
+    # --- marketplace (control_plane/marketplace/README.md) -------------------------------------
+    # base64 of a raw 32-byte Ed25519 private key signing published versions; empty: generated
+    # once into <data_dir>/marketplace-signing.key (every replica must share it)
+    marketplace_signing_key: str = ""
+    # comma-separated e-mails of platform operators (unlist/remove listings, yank versions)
+    admin_emails: str = ""
+
     # --- triggers and executions (control_plane/triggers/README.md, executions/README.md) ------
     webhook_max_body_bytes: int = 1024 * 1024  # larger webhook bodies get 413
     # backpressure (triggers/README.md): triggers waiting or running per flow, past which new
@@ -168,6 +175,16 @@ class Settings(BaseSettings):
     scheduler_tick_unit: Literal["minute", "second"] = "minute"
     reaper_interval_seconds: float = 15.0
     reaper_grace_seconds: float = 30.0  # queued this long without a stream entry: reaped
+    # Waits, one-off jobs, callbacks and stall detection (control_plane/waits, jobs, callbacks)
+    wait_poll_seconds: float = 0.5  # how often due timers, timeouts and one-off jobs are fired
+    wait_recover_seconds: float = 30.0  # a claimed resume not on the stream this long: re-sent
+    # Seconds between delivery attempts of a completion callback; after the last one fails the
+    # execution is marked callback_failed. Comma-separated.
+    callback_retry_schedule: str = "30,60,300,900,3600"
+    callback_timeout_seconds: float = 10.0
+    callback_replay_window_seconds: int = 300  # documented for receivers checking `t=`
+    stall_grace_seconds: float = 30.0  # running, silent past limits.timeout_seconds + this
+    stall_interval_seconds: float = 10.0
 
     @property
     def stripe_enabled(self) -> bool:
