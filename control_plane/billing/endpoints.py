@@ -27,7 +27,7 @@ from control_plane.billing.schemas import (
     WebhookAck,
 )
 from control_plane.billing.tiers import UPGRADE_URL, tier_limits
-from control_plane.billing.webhooks import apply_event, verify
+from control_plane.billing.webhooks import after_plan_change, apply_event, verify
 from control_plane.db import DatabaseSession, utcnow
 from control_plane.errors import Conflict
 from control_plane.settings import Settings
@@ -190,8 +190,10 @@ async def stripe_webhook(
 ) -> WebhookAck:
     payload = await request.body()
     event = verify(settings_of(request), payload, stripe_signature)
-    applied, outcome = await apply_event(request.app, session, gateway(request.app), event)
-    return WebhookAck(received=True, duplicate=not applied, applied=outcome)
+    result = await apply_event(session, gateway(request.app), event)
+    await session.commit()
+    after_plan_change(request.app, result.over_plan)
+    return WebhookAck(received=True, duplicate=not result.applied, applied=result.outcome)
 
 
 async def _existing_customer(session: AsyncSession, request: Request, tenant_id: str) -> str:
