@@ -56,6 +56,10 @@ COMMON_ERRORS: dict[str, str] = {
     "is saturated; nothing was done, retry after the `Retry-After` header's seconds",
 }
 AUTH_ERROR = "Unauthorized: no bearer token, or an invalid, expired or revoked one"
+ROLE_ERROR = (
+    "Forbidden: your role in the workspace is below the one this needs (`required_role`; "
+    "see accounts/roles.py)"
+)
 NOT_FOUND = "NotFound: no such object in this workspace (another workspace's is the same)"
 BODY_METHODS = ("post", "put", "patch", "delete")
 
@@ -104,6 +108,7 @@ def with_error_bodies(document: dict[str, Any]) -> dict[str, Any]:
                     responses.setdefault(code, {"description": description})
                 if operation.get("security"):
                     responses.setdefault("401", {"description": AUTH_ERROR})
+                    responses.setdefault("403", {"description": ROLE_ERROR})
                 if "{" in path:
                     responses.setdefault("404", {"description": NOT_FOUND})
             for code, response in responses.items():

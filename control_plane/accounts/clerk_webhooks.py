@@ -5,17 +5,18 @@ applied once per Svix message id.
 - `user.created`, `user.updated`: the user (by Clerk id) is created or its email updated.
 - `user.deleted`: the user is disabled at once (every request with any of their tokens is
   401 from then on; their sessions and API keys are revoked), and each workspace they alone
-  own is scheduled for deletion after `WORKSPACE_DELETION_DELAY` with its flows stopped."""
+  own is scheduled for deletion after `WORKSPACE_DELETION_DELAY` with its flows stopped;
+  `purge_deleted_workspaces` (hourly, accounts/runtime.py) then deletes it."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from svix.webhooks import Webhook, WebhookVerificationError
 
@@ -128,6 +129,23 @@ async def _disable(session: AsyncSession, clerk_id: str) -> str:
         scheduled += 1
     await session.flush()
     return f"user {user.id} disabled; {scheduled} workspace(s) scheduled for deletion"
+
+
+async def purge_deleted_workspaces(session: AsyncSession, now: datetime | None = None) -> int:
+    """Delete the workspaces whose deletion date passed (everything they own cascades)."""
+    due = list(
+        await session.scalars(
+            select(Tenant.id).where(
+                Tenant.deletion_scheduled_at.is_not(None),
+                Tenant.deletion_scheduled_at <= (now or utcnow()),
+            )
+        )
+    )
+    if due:
+        await session.execute(
+            delete(Tenant).where(Tenant.id.in_(due)).execution_options(synchronize_session=False)
+        )
+    return len(due)
 
 
 def _primary_email(data: dict[str, Any]) -> str | None:

@@ -16,6 +16,7 @@ from control_plane.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyOut,
+    AuthConfigOut,
     Credentials,
     PasswordChange,
     SessionOut,
@@ -79,6 +80,20 @@ async def sign_up(body: Credentials, request: Request, session: DatabaseSession)
         session_ttl=timedelta(hours=settings.session_ttl_hours),
     )
     return _session_out(signed_in)
+
+
+@router.get(
+    "/auth/config",
+    response_model=AuthConfigOut,
+    summary="How the editor signs in (public): Clerk when configured, else local accounts",
+)
+async def auth_config(request: Request) -> AuthConfigOut:
+    settings = _settings(request)
+    return AuthConfigOut(
+        clerk_publishable_key=settings.clerk_publishable_key if settings.clerk_enabled else None,
+        local_accounts=True,
+        stripe_enabled=settings.stripe_enabled,
+    )
 
 
 @router.post(

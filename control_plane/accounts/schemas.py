@@ -127,3 +127,16 @@ class AuditEventOut(BaseModel):
     target_id: str | None
     summary: str
     created_at: datetime
+
+
+class AuthConfigOut(BaseModel):
+    clerk_publishable_key: str | None = Field(
+        description="Set when Clerk signs users in: the editor loads Clerk's sign-in with it"
+    )
+    local_accounts: bool = Field(description="Email and password accounts (always available)")
+    stripe_enabled: bool
+
+
+class WorkspaceKeyOut(ApiKeyOut):
+    user_id: str
+    user_email: str

@@ -284,6 +284,31 @@ async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: st
         await session.flush()
 
 
+async def list_workspace_keys(session: AsyncSession, tenant_id: str) -> list[tuple[AuthToken, str]]:
+    """Every member's API keys in the workspace, with the owner's email (admins)."""
+    rows = await session.execute(
+        select(AuthToken, User.email)
+        .join(User, User.id == AuthToken.user_id)
+        .where(AuthToken.kind == "api_key", AuthToken.tenant_id == tenant_id)
+        .order_by(AuthToken.created_at.desc(), AuthToken.id)
+    )
+    return [(key, email) for key, email in rows]
+
+
+async def revoke_workspace_key(session: AsyncSession, tenant_id: str, key_id: str) -> None:
+    """Revoke any member's key in the workspace (admins)."""
+    key = await session.scalar(
+        select(AuthToken).where(
+            AuthToken.kind == "api_key", AuthToken.tenant_id == tenant_id, AuthToken.id == key_id
+        )
+    )
+    if key is None:
+        raise NotFound(f"API key {key_id} not found in this workspace")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        await session.flush()
+
+
 async def set_tenant_tier(session: AsyncSession, tenant_id: str, tier: str) -> Tenant:
     """Move a tenant to another tier (billing does this; so do operators and tests)."""
     if not is_tier(tier):

@@ -14,6 +14,7 @@ from control_plane.accounts.audit import audit_target, list_events
 from control_plane.accounts.models import User
 from control_plane.accounts.roles import Admin, Viewer, require_role
 from control_plane.accounts.schemas import (
+    ApiKeyOut,
     AuditEventOut,
     InvitationCreate,
     InvitationIssued,
@@ -23,6 +24,7 @@ from control_plane.accounts.schemas import (
     SessionOut,
     TenantOut,
     UserOut,
+    WorkspaceKeyOut,
     WorkspaceOut,
 )
 from control_plane.accounts.service import Principal
@@ -65,6 +67,31 @@ async def change_role(
 )
 async def remove_member(user_id: str, principal: Admin, session: DatabaseSession) -> None:
     await teams.remove_member(session, principal, user_id)
+
+
+@router.get(
+    "/members/keys",
+    response_model=list[WorkspaceKeyOut],
+    summary="Every member's API keys in this workspace (admins)",
+)
+async def list_member_keys(principal: Admin, session: DatabaseSession) -> list[WorkspaceKeyOut]:
+    keys = await service.list_workspace_keys(session, principal.tenant_id)
+    return [
+        WorkspaceKeyOut(
+            **ApiKeyOut.model_validate(key).model_dump(), user_id=key.user_id, user_email=email
+        )
+        for key, email in keys
+    ]
+
+
+@router.delete(
+    "/members/keys/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Revoke any member's API key in this workspace (admins)",
+)
+async def revoke_member_key(key_id: str, principal: Admin, session: DatabaseSession) -> None:
+    await service.revoke_workspace_key(session, principal.tenant_id, key_id)
 
 
 @router.get(

@@ -27,7 +27,7 @@ from control_plane.billing.schemas import (
     WebhookAck,
 )
 from control_plane.billing.tiers import UPGRADE_URL, tier_limits
-from control_plane.billing.webhooks import apply_event, verify
+from control_plane.billing.webhooks import after_plan_change, apply_event, verify
 from control_plane.db import DatabaseSession, utcnow
 from control_plane.errors import Conflict
 from control_plane.settings import Settings
@@ -52,7 +52,7 @@ async def billing_overview(session: AsyncSession, tenant_id: str, settings: Sett
     usage = await workspace_usage(session, tenant_id)
     account = await session.get(BillingAccount, tenant_id)
     upgrades: list[str] = []
-    if settings.stripe_enabled:
+    if settings.stripe_enabled and not _subscribed(account):
         upgrades = [name for name in ("paid", "pro") if name != plan and plan != "enterprise"]
     return BillingOut(
         plan=plan,
@@ -81,6 +81,14 @@ async def billing_overview(session: AsyncSession, tenant_id: str, settings: Sett
         ),
         upgrade_plans=upgrades,
         upgrade_url=UPGRADE_URL,
+    )
+
+
+def _subscribed(account: BillingAccount | None) -> bool:
+    return (
+        account is not None
+        and account.stripe_subscription_id is not None
+        and account.subscription_status in ("active", "trialing", "past_due")
     )
 
 
@@ -114,6 +122,11 @@ async def checkout(
 ) -> RedirectOut:
     stripe = gateway(request.app)
     stripe.price_of(body.plan)  # a clear 409 before anything is created
+    if _subscribed(await session.get(BillingAccount, principal.tenant_id)):
+        raise Conflict(
+            "this workspace already has a subscription: change its plan with Manage billing "
+            "(POST /api/billing/portal)"
+        )
     customer = await _customer(session, request, principal.tenant_id, principal.user_id)
     base = _base_url(request)
     url = await stripe.checkout_url(
@@ -177,8 +190,10 @@ async def stripe_webhook(
 ) -> WebhookAck:
     payload = await request.body()
     event = verify(settings_of(request), payload, stripe_signature)
-    applied, outcome = await apply_event(request.app, session, gateway(request.app), event)
-    return WebhookAck(received=True, duplicate=not applied, applied=outcome)
+    result = await apply_event(session, gateway(request.app), event)
+    await session.commit()
+    after_plan_change(request.app, result.over_plan)
+    return WebhookAck(received=True, duplicate=not result.applied, applied=result.outcome)
 
 
 async def _existing_customer(session: AsyncSession, request: Request, tenant_id: str) -> str:

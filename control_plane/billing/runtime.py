@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from control_plane.billing.overage import report_overage
 from control_plane.billing.stripe_api import StripeGateway
-from control_plane.billing.webhooks import expire_grace_periods
+from control_plane.billing.webhooks import after_plan_change, expire_grace_periods
 from control_plane.errors import ControlPlaneError
 from control_plane.settings import Settings
 
@@ -29,7 +29,8 @@ def gateway(app: FastAPI) -> StripeGateway:
 async def billing_round(app: FastAPI) -> None:
     """One pass: grace periods that ended, then overage reports (also called by tests)."""
     async with app.state.sessionmaker() as session, session.begin():
-        await expire_grace_periods(app, session)
+        changes = await expire_grace_periods(session)
+    after_plan_change(app, [flow for change in changes for flow in change.over_plan])
     await report_overage(app.state.sessionmaker, gateway(app))
 
 

@@ -6,6 +6,7 @@ acknowledged and ignored."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,6 @@ from control_plane.billing.plans import PlanChange, set_plan
 from control_plane.billing.stripe_api import StripeGateway
 from control_plane.db import utcnow
 from control_plane.errors import BadRequest, Conflict
-from control_plane.flows.models import Flow
 from control_plane.settings import Settings
 
 log = structlog.get_logger("control_plane.billing")
@@ -52,20 +52,28 @@ def verify(settings: Settings, payload: bytes, signature: str | None) -> dict[st
     return event
 
 
+@dataclass(frozen=True)
+class Applied:
+    applied: bool  # False: this event id was applied before
+    outcome: str | None = None
+    over_plan: list[str] = field(default_factory=list)  # flows this event marked over_plan
+
+
 async def apply_event(
-    app: FastAPI, session: AsyncSession, gateway: StripeGateway, event: dict[str, Any]
-) -> tuple[bool, str | None]:
-    """(applied now, what changed). An event id already applied changes nothing."""
+    session: AsyncSession, gateway: StripeGateway, event: dict[str, Any]
+) -> Applied:
+    """Apply one verified event in `session` (the caller commits, then calls
+    `after_plan_change`). An event id already applied changes nothing."""
     if not await record_once(session, f"stripe:{event['id']}", str(event.get("type", ""))):
-        return False, None
+        return Applied(applied=False)
     kind = str(event.get("type", ""))
     obj: dict[str, Any] = (event.get("data") or {}).get("object") or {}
     handler = HANDLERS.get(kind)
     outcome = await handler(session, gateway, obj) if handler else None
     if isinstance(outcome, PlanChange):
-        await stop_over_plan(app, session, outcome.over_plan)
-        return True, f"plan {outcome.previous} -> {outcome.plan}"
-    return True, outcome
+        change = f"plan {outcome.previous} -> {outcome.plan}"
+        return Applied(applied=True, outcome=change, over_plan=outcome.over_plan)
+    return Applied(applied=True, outcome=outcome)
 
 
 async def record_once(session: AsyncSession, event_id: str, kind: str) -> bool:
@@ -164,9 +172,10 @@ HANDLERS = {
 
 
 async def expire_grace_periods(
-    app: FastAPI, session: AsyncSession, now: datetime | None = None
-) -> list[str]:
-    """Workspaces whose grace period after a failed payment ended move to Free."""
+    session: AsyncSession, now: datetime | None = None
+) -> list[PlanChange]:
+    """Workspaces whose grace period after a failed payment ended move to Free (the caller
+    commits, then calls `after_plan_change` with their over-plan flows)."""
     now = now or utcnow()
     expired = list(
         await session.scalars(
@@ -175,32 +184,27 @@ async def expire_grace_periods(
             )
         )
     )
+    changes = []
     for account in expired:
         account.grace_until, account.subscription_status = None, "unpaid"
-        change = await set_plan(session, account.tenant_id, "free")
-        await stop_over_plan(app, session, change.over_plan)
+        changes.append(await set_plan(session, account.tenant_id, "free"))
         log.info("billing.grace_expired", tenant_id=account.tenant_id)
-    return [account.tenant_id for account in expired]
+    return changes
 
 
-async def stop_over_plan(app: FastAPI, session: AsyncSession, flow_ids: list[str]) -> None:
-    """Stop the pumps of flows just marked over_plan at once (the reconciler would too) and
-    make the trigger path re-read them."""
-    from control_plane.pumps.service import stop_flow  # the pumps domain imports billing
-
-    pumps = getattr(app.state, "pumps", None)
+def after_plan_change(app: FastAPI, over_plan: list[str]) -> None:
+    """Once the change is committed: the trigger path forgets the flows just marked over_plan
+    and the reconciler runs a pass at once, stopping their pumps (their desired state is
+    `stopped`). Stopping them inline would hold the webhook for each pump's drain."""
+    if not over_plan:
+        return
     triggers = getattr(app.state, "triggers", None)
-    for flow_id in flow_ids:
-        flow = await session.get(Flow, flow_id)
-        if flow is None:
-            continue
-        status, reason = flow.status, flow.status_reason
-        if pumps is not None:
-            await stop_flow(session, pumps, flow)
-        flow.status, flow.status_reason = status, reason
-        if triggers is not None:
+    if triggers is not None:
+        for flow_id in over_plan:
             triggers.catalog.invalidate(flow_id)
-    await session.flush()
+    reconciler = getattr(app.state, "reconciler", None)
+    if reconciler is not None:
+        reconciler.kick()
 
 
 def _start_grace(account: BillingAccount, settings: Settings) -> None:

@@ -222,6 +222,17 @@ test('embedded default: three flows, no paywall', { skip: chromiumMissing && 'Ch
     assert.match((await page.getByTestId('usage-flows').textContent()) ?? '', /3 \/ unlimited/);
     assert.equal(await page.getByTestId('quota-banner').count(), 0, 'no paywall anywhere');
   });
+  await stage('embedded-members', async () => {
+    await page.getByRole('link', { name: 'Members' }).click();
+    await page.waitForURL('**/settings/members');
+    await page.getByTestId('invite-email').fill('teammate@example.com');
+    await page.getByTestId('invite-role').selectOption('viewer');
+    await page.getByTestId('invite-submit').click();
+    const link = (await page.getByTestId('invite-link').textContent()) ?? '';
+    assert.match(link, new RegExp(`${baseUrl}/invite/fpi_[0-9a-f]+`), 'the single-use link is shown');
+    // The activity log lists the flows created above.
+    await page.getByTestId('audit').getByText('create flow').first().waitFor();
+  });
   assert.deepEqual(consoleErrors, []);
 });
 

@@ -87,6 +87,14 @@ function announceQuota(error: ApiError): void {
   window.dispatchEvent(new CustomEvent(QUOTA_EVENT, { detail }));
 }
 
+type TokenProvider = () => Promise<string | null>;
+let tokenProvider: TokenProvider | null = null;
+
+/** With Clerk, a fresh short-lived session token per request instead of the stored one. */
+export function setTokenProvider(provider: TokenProvider | null): void {
+  tokenProvider = provider;
+}
+
 type UnauthorizedHandler = () => void;
 let onUnauthorized: UnauthorizedHandler | null = null;
 
@@ -119,7 +127,7 @@ export function buildUrl(path: string, query?: RequestOptions['query']): string 
 
 export async function apiRequest<T>(path: string, options: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
-  const token = options.anonymous ? null : getToken();
+  const token = options.anonymous ? null : tokenProvider ? await tokenProvider() : getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
   let body: string | undefined;
   if (options.body !== undefined) {

@@ -1,5 +1,7 @@
 import { createContext, useCallback, useContext, useMemo, useSyncExternalStore, type ReactNode } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
+import { setTokenProvider } from '../api/client';
+import './clerk';
 import { getToken, setToken, subscribeToken } from './token';
 import type { AuthResponse } from '../api/types';
 import { keys } from '../api/queries';
@@ -30,6 +32,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   );
 
   const signOut = useCallback(() => {
+    setTokenProvider(null);
+    void window.Clerk?.signOut();
     setToken(null);
     client.clear();
   }, [client]);

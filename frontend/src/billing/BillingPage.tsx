@@ -115,6 +115,9 @@ function PlanActions({ billing }: { billing: Billing }) {
           Upgrade to {PLAN_NAMES[plan] ?? plan}
         </button>
       ))}
+      {billing.upgrade_plans.length === 0 && billing.subscription?.status ? (
+        <p className="muted">Change or cancel your plan, payment method and billing details in Manage billing.</p>
+      ) : null}
       {billing.subscription?.has_customer ? (
         <button type="button" className="button" disabled={busy} data-testid="manage-billing" onClick={() => go(billingApi.portal)}>
           Manage billing

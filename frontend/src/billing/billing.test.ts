@@ -37,3 +37,13 @@ describe('402 QuotaExceeded', () => {
     ]);
   });
 });
+
+describe('Clerk publishable keys', () => {
+  it('name their Frontend API host', async () => {
+    const { frontendApiOf } = await import('../auth/clerk');
+    expect(frontendApiOf(`pk_test_${btoa('clerk.example.com$')}`)).toBe('clerk.example.com');
+    expect(frontendApiOf(`pk_live_${btoa('clerk.flowplane.dev$')}`)).toBe('clerk.flowplane.dev');
+    expect(frontendApiOf('sk_test_nope')).toBeNull();
+    expect(frontendApiOf(`pk_test_${btoa('no-dollar')}`)).toBeNull();
+  });
+});

@@ -17,6 +17,7 @@ const TONES: Record<string, string> = {
   started: 'busy',
   error: 'bad',
   failed: 'bad',
+  over_plan: 'bad', // kept but not runnable on the workspace's plan (billing)
   stopped: 'idle',
   cancelled: 'idle',
 };

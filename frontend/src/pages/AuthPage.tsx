@@ -1,8 +1,47 @@
-import { useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
 import { api } from '../api/endpoints';
 import { errorMessage } from '../api/client';
+import { apiRequest } from '../api/client';
 import { useAuth } from '../auth/AuthContext';
+import { loadClerk, adoptClerkSession } from '../auth/clerk';
+
+interface AuthConfig {
+  clerk_publishable_key: string | null;
+}
+
+/** Clerk's sign-in, mounted when the server has Clerk configured. */
+function ClerkSignIn({ publishableKey, onSignedIn }: { publishableKey: string; onSignedIn: () => void }) {
+  const node = useRef<HTMLDivElement>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let stop: (() => void) | undefined;
+    const target = node.current;
+    loadClerk(publishableKey)
+      .then(async (clerk) => {
+        const signedIn = async (session: { getToken: () => Promise<string | null> }) => {
+          await adoptClerkSession(session);
+          onSignedIn();
+        };
+        if (clerk.session) return signedIn(clerk.session);
+        if (target) clerk.mountSignIn(target);
+        stop = clerk.addListener(({ session }) => {
+          if (session) void signedIn(session);
+        });
+      })
+      .catch((err: unknown) => setError(err instanceof Error ? err.message : String(err)));
+    return () => {
+      stop?.();
+      if (target) window.Clerk?.unmountSignIn(target);
+    };
+  }, [publishableKey, onSignedIn]);
+  return (
+    <div className="auth-card" data-testid="clerk-sign-in">
+      <div ref={node} />
+      {error ? <p className="form-error">{error}</p> : null}
+    </div>
+  );
+}
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export const MIN_PASSWORD = 8;
@@ -17,6 +56,14 @@ export function AuthPage({ mode }: { mode: 'login' | 'signup' }) {
   const [busy, setBusy] = useState(false);
   const next = safeNext(params.get('next'));
   const isSignup = mode === 'signup';
+  const [clerkKey, setClerkKey] = useState<string | null>(null);
+  useEffect(() => {
+    apiRequest<AuthConfig>('/api/auth/config', { anonymous: true })
+      .then((config) => setClerkKey(config.clerk_publishable_key))
+      .catch(() => setClerkKey(null));
+  }, []);
+
+  const clerkSignedIn = useCallback(() => navigate(next, { replace: true }), [navigate, next]);
 
   if (token) return <Navigate to={next} replace />;
 
@@ -42,6 +89,7 @@ export function AuthPage({ mode }: { mode: 'login' | 'signup' }) {
 
   return (
     <main className="auth-page">
+      {clerkKey ? <ClerkSignIn publishableKey={clerkKey} onSignedIn={clerkSignedIn} /> : null}
       <form className="auth-card" onSubmit={submit} noValidate aria-label={isSignup ? 'Sign up' : 'Log in'}>
         <div className="brand brand-large">
           <img src="/favicon.svg" alt="" width={28} height={28} /> Flowplane

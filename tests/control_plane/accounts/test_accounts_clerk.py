@@ -10,6 +10,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from fastapi import FastAPI
 
+from control_plane.accounts.clerk_webhooks import purge_deleted_workspaces
+from control_plane.accounts.models import Tenant
+from control_plane.db import utcnow
 from control_plane.settings import Settings
 from tests.control_plane.accounts.accounts_helpers import sign_up
 from tests.control_plane.triggers.triggers_helpers import running_app
@@ -27,6 +30,7 @@ async def clerk_app(
             "clerk_issuer": clerk.issuer,
             "clerk_webhook_secret": WEBHOOK_SECRET,
             "clerk_authorized_parties": "https://app.example.com",
+            "clerk_publishable_key": "pk_test_c3RhbmRpbi5jbGVyay5leGFtcGxlJA",
             "background_tasks": False,
         }
     )
@@ -53,9 +57,31 @@ async def test_valid_tokens_work_and_create_the_user_on_first_use(settings: Sett
         assert clerk.jwks_requests == 1, "the JWKS is cached"
         created = await client.post("/api/flows", json={"name": "mine"}, headers=bearer(token))
         assert created.status_code == 201
+        config = (await client.get("/api/auth/config")).json()
+        assert config == {
+            "clerk_publishable_key": "pk_test_c3RhbmRpbi5jbGVyay5leGFtcGxlJA",
+            "local_accounts": True,
+            "stripe_enabled": False,
+        }
         # Local accounts and API keys keep working beside Clerk.
         local = await sign_up(client)
         assert (await client.get("/api/auth/me", headers=local.headers)).status_code == 200
+        # A Clerk user invited into another workspace acts there with X-Flowplane-Workspace.
+        invited = await client.post(
+            "/api/members/invitations",
+            json={"email": "alpha@example.com", "role": "editor"},
+            headers=local.headers,
+        )
+        accepted = await client.post(
+            f"/api/invitations/{invited.json()['token']}/accept", headers=bearer(token)
+        )
+        assert accepted.status_code == 200, accepted.text
+        there = {**bearer(token), "X-Flowplane-Workspace": local.tenant_id}
+        shared = (await client.get("/api/auth/me", headers=there)).json()
+        assert shared["tenant"]["id"] == local.tenant_id and shared["role"] == "editor"
+        stranger = await sign_up(client)
+        foreign = {**bearer(token), "X-Flowplane-Workspace": stranger.tenant_id}
+        assert (await client.get("/api/auth/me", headers=foreign)).status_code == 401
 
 
 async def test_bad_tokens_are_401(settings: Settings) -> None:
@@ -78,7 +104,7 @@ async def test_bad_tokens_are_401(settings: Settings) -> None:
 
 
 async def test_svix_signed_user_events_create_update_and_disable(settings: Settings) -> None:
-    async with clerk_app(settings) as (_, client, clerk):
+    async with clerk_app(settings) as (app, client, clerk):
         payload, headers = clerk.user_event("user.created", "user_gamma", "gamma@example.com")
         created = await client.post("/webhooks/clerk", content=payload, headers=headers)
         assert created.status_code == 200, created.text
@@ -87,6 +113,7 @@ async def test_svix_signed_user_events_create_update_and_disable(settings: Setti
         token = clerk.token("user_gamma")
         me = await client.get("/api/auth/me", headers=bearer(token))
         assert me.json()["user"]["email"] == "gamma@example.com"
+        tenant_id = me.json()["tenant"]["id"]
 
         payload, headers = clerk.user_event("user.updated", "user_gamma", "gamma2@example.com")
         assert (
@@ -116,3 +143,11 @@ async def test_svix_signed_user_events_create_update_and_disable(settings: Setti
         )
         gone = await client.get("/api/auth/me", headers=bearer(clerk.token("user_gamma")))
         assert gone.status_code == 401, "a deleted user loses access at once"
+        async with app.state.sessionmaker() as session, session.begin():
+            workspace = await session.get(Tenant, tenant_id)
+            assert workspace is not None and workspace.deletion_scheduled_at is not None
+            assert await purge_deleted_workspaces(session) == 0, "not before the date"
+            later = utcnow() + timedelta(days=31)
+            assert await purge_deleted_workspaces(session, later) >= 1
+        async with app.state.sessionmaker() as session:
+            assert await session.get(Tenant, tenant_id) is None

@@ -21,6 +21,7 @@ PUBLIC = "public"  # no principal: sign-up, log-in, webhooks (token in the path)
 ROLE_TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/signup"): PUBLIC,
     ("POST", "/api/auth/login"): PUBLIC,
+    ("GET", "/api/auth/config"): PUBLIC,
     ("GET", "/api/auth/me"): "viewer",
     ("POST", "/api/auth/logout"): "viewer",
     ("POST", "/api/auth/password"): "viewer",  # your own password (a session only)
@@ -31,6 +32,8 @@ ROLE_TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/members"): "viewer",
     ("PATCH", "/api/members/{user_id}"): "admin",
     ("DELETE", "/api/members/{user_id}"): "admin",
+    ("GET", "/api/members/keys"): "admin",  # every member's keys: only admins
+    ("DELETE", "/api/members/keys/{key_id}"): "admin",
     ("GET", "/api/members/invitations"): "admin",
     ("POST", "/api/members/invitations"): "admin",
     ("DELETE", "/api/members/invitations/{invitation_id}"): "admin",

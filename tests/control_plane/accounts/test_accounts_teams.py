@@ -98,6 +98,17 @@ async def test_member_limit_roles_rules_and_removal(
     now_viewer = await client.post("/api/flows", json={"name": "x"}, headers=editor.headers)
     assert now_viewer.status_code == 403, "a role change applies to existing sessions at once"
 
+    # Admins see and revoke every member's API keys; others only their own.
+    made = await client.post("/api/keys", json={"name": "ci"}, headers=editor.headers)
+    key = made.json()
+    listed = (await client.get("/api/members/keys", headers=admin.headers)).json()
+    assert [(item["id"], item["user_email"]) for item in listed] == [(key["id"], editor.email)]
+    assert (await client.get("/api/members/keys", headers=editor.headers)).status_code == 403
+    revoked = await client.delete(f"/api/members/keys/{key['id']}", headers=admin.headers)
+    assert revoked.status_code == 204
+    by_key = {"Authorization": f"Bearer {key['key']}"}
+    assert (await client.get("/api/flows", headers=by_key)).status_code == 401
+
     removed = await client.delete(f"/api/members/{editor.user_id}", headers=admin.headers)
     assert removed.status_code == 204
     assert (await client.get("/api/flows", headers=editor.headers)).status_code == 401

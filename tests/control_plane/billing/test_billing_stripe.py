@@ -62,6 +62,11 @@ async def test_checkout_upgrade_portal_and_invoices(settings: Settings) -> None:
         await world.stripe.complete_checkout(session["id"])
         after = await _billing(world, account)
         assert after["plan"] == "paid" and after["subscription"]["status"] == "active"
+        assert after["upgrade_plans"] == [], "a subscribed workspace changes plan in the portal"
+        twice = await world.client.post(
+            "/api/billing/checkout", json={"plan": "pro"}, headers=account.headers
+        )
+        assert twice.status_code == 409 and "Manage billing" in twice.json()["detail"]
         third = await world.client.post("/api/flows", json={"name": "two"}, headers=account.headers)
         assert third.status_code == 201
 
@@ -139,9 +144,12 @@ async def test_failed_payment_downgrades_after_the_grace_period(settings: Settin
         assert billing["plan"] == "paid" and billing["subscription"]["status"] == "past_due"
         assert billing["subscription"]["grace_until"] is not None
         async with sessions(world.app)() as session, session.begin():
-            assert await expire_grace_periods(world.app, session) == []  # not yet
+            assert await expire_grace_periods(session) == []  # not yet
             later = utcnow() + timedelta(hours=1, seconds=1)
-            assert await expire_grace_periods(world.app, session, later) == [account.tenant_id]
+            changes = await expire_grace_periods(session, later)
+            assert [(change.tenant_id, change.plan) for change in changes] == [
+                (account.tenant_id, "free")
+            ]
         billing = await _billing(world, account)
         assert billing["plan"] == "free" and billing["subscription"]["grace_until"] is None
 
