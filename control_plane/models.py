@@ -11,6 +11,7 @@ DOMAINS_WITH_MODELS = (
     "executions",
     "triggers",
     "modules",
+    "billing",
     "waits",
     "jobs",
     "callbacks",

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from control_plane.accounts.dependencies import CurrentPrincipal
+from control_plane.accounts.roles import Editor, Viewer
 from control_plane.db import DatabaseSession
 from control_plane.executions import control, service
 from control_plane.executions.schemas import (
@@ -27,7 +27,7 @@ router = APIRouter(tags=["executions"])
 )
 async def list_executions(
     flow_id: str,
-    principal: CurrentPrincipal,
+    principal: Viewer,
     session: DatabaseSession,
     status_filter: Annotated[
         str | None,
@@ -50,7 +50,7 @@ async def list_executions(
     summary="An execution with its input, outputs and step timeline",
 )
 async def get_execution(
-    execution_id: str, principal: CurrentPrincipal, session: DatabaseSession
+    execution_id: str, principal: Viewer, session: DatabaseSession
 ) -> ExecutionDetail:
     return await service.get_execution(session, principal, execution_id)
 
@@ -66,7 +66,7 @@ async def get_execution(
     },
 )
 async def retry_execution(
-    execution_id: str, request: Request, principal: CurrentPrincipal, session: DatabaseSession
+    execution_id: str, request: Request, principal: Editor, session: DatabaseSession
 ) -> RetryAccepted:
     admitted = await service.retry_execution(session, request.app, principal, execution_id)
     return RetryAccepted(execution_id=admitted.execution_id)
@@ -78,9 +78,7 @@ async def retry_execution(
     summary="Cancel a queued, running or waiting execution",
     responses={409: {"description": "the execution has ended already"}},
 )
-async def cancel_execution(
-    execution_id: str, request: Request, principal: CurrentPrincipal
-) -> CancelOut:
+async def cancel_execution(execution_id: str, request: Request, principal: Editor) -> CancelOut:
     how = await control.cancel(request.app, principal.tenant_id, execution_id)
     return CancelOut(execution_id=execution_id, status="cancelled", how=how)
 
@@ -100,7 +98,7 @@ async def rerun_execution(
     execution_id: str,
     body: RerunIn,
     request: Request,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
 ) -> RetryAccepted:
     admitted = await service.rerun_execution(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from control_plane.db import Base, UtcDateTime, new_id, utcnow
 
 DesiredState = Literal["stopped", "running"]
-FlowStatus = Literal["stopped", "starting", "running", "idle", "error"]
+FlowStatus = Literal["stopped", "starting", "running", "idle", "error", "over_plan"]
 
 
 class Flow(Base):

@@ -32,7 +32,7 @@ class FlowOut(BaseModel):
     canvas_state: dict[str, Any]
     organism_yaml: str
     version: int = Field(description="Number of the current version")
-    status: str = Field(description="stopped | starting | running | idle | error")
+    status: str = Field(description="stopped | starting | running | idle | error | over_plan")
     status_reason: str | None
     webhook_url: str | None = Field(
         description="The flow's webhook endpoint (without its secret token) once one is issued"

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.dependencies import Principal
 from control_plane.accounts.models import Tenant
-from control_plane.billing.tiers import check_flow_quota, tier_limits
+from control_plane.billing.plans import release_after_delete
+from control_plane.billing.tiers import check_quota, tier_limits
 from control_plane.db import new_id, utcnow
 from control_plane.errors import Conflict, NotFound
 from control_plane.executions.summaries import executions_this_month, latest_executions
@@ -135,6 +136,7 @@ async def delete_flow(session: AsyncSession, principal: Principal, flow_id: str)
     )
     if getattr(result, "rowcount", 0) == 0:
         raise _flow_not_found(flow_id)
+    await release_after_delete(session, principal.tenant_id)  # room for an over-plan flow
 
 
 async def list_versions(
@@ -232,7 +234,7 @@ async def _check_quota(session: AsyncSession, principal: Principal) -> None:
     existing = await session.scalar(
         select(func.count()).select_from(Flow).where(Flow.tenant_id == principal.tenant_id)
     )
-    check_flow_quota(principal.tier, existing or 0)
+    check_quota(principal.tier, "flows", existing or 0)
 
 
 async def _ensure_own_flow(session: AsyncSession, principal: Principal, flow_id: str) -> None:

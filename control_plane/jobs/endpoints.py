@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from control_plane.accounts.dependencies import CurrentPrincipal
+from control_plane.accounts.roles import Editor, Viewer
 from control_plane.db import DatabaseSession
 from control_plane.jobs import service
 from control_plane.jobs.schemas import JobIn, JobOut, JobPage
@@ -26,7 +26,7 @@ async def create_job(
     body: JobIn,
     request: Request,
     response: Response,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
 ) -> JobOut:
     job, created = await service.create_job(request.app, session, principal, flow_id, body)
@@ -38,7 +38,7 @@ async def create_job(
 @router.get("/flows/{flow_id}/schedules", response_model=JobPage, summary="One-off jobs")
 async def list_jobs(
     flow_id: str,
-    principal: CurrentPrincipal,
+    principal: Viewer,
     session: DatabaseSession,
     status_filter: Annotated[
         str | None, Query(alias="status", description="pending | fired | cancelled | failed")
@@ -49,9 +49,7 @@ async def list_jobs(
 
 
 @router.get("/flows/{flow_id}/schedules/{job_id}", response_model=JobOut, summary="One job")
-async def get_job(
-    flow_id: str, job_id: str, principal: CurrentPrincipal, session: DatabaseSession
-) -> JobOut:
+async def get_job(flow_id: str, job_id: str, principal: Viewer, session: DatabaseSession) -> JobOut:
     return JobOut.model_validate(await service.get_job(session, principal, flow_id, job_id))
 
 
@@ -62,6 +60,6 @@ async def get_job(
     responses={409: {"description": "the job fired, failed or is firing already"}},
 )
 async def cancel_job(
-    flow_id: str, job_id: str, principal: CurrentPrincipal, session: DatabaseSession
+    flow_id: str, job_id: str, principal: Editor, session: DatabaseSession
 ) -> JobOut:
     return JobOut.model_validate(await service.cancel_job(session, principal, flow_id, job_id))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, FastAPI, Query, Request, Response, status
 from starlette.routing import Route
 
-from control_plane.accounts.dependencies import CurrentPrincipal
+from control_plane.accounts.roles import Editor
 from control_plane.callbacks.outbox import expect_callback, validate_callback
 from control_plane.db import DatabaseSession
 from control_plane.flows.endpoints import base_url
@@ -145,7 +145,7 @@ async def inject(
     flow_id: str,
     request: Request,
     response: Response,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
     body: Annotated[InjectRequest | None, Body()] = None,
     wait: Annotated[bool, Query(description="Wait (bounded) for the execution to finish")] = False,
@@ -182,7 +182,7 @@ async def inject(
     summary="Issue a new webhook token (the old one stops working); shown only once",
 )
 async def rotate_webhook(
-    flow_id: str, request: Request, principal: CurrentPrincipal, session: DatabaseSession
+    flow_id: str, request: Request, principal: Editor, session: DatabaseSession
 ) -> WebhookIssued:
     token = await service.rotate_webhook_token(session, principal, flow_id)
     await session.commit()  # before the catalog forgets the old hash, or it could re-read it

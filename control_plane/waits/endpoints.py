@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from control_plane.accounts.dependencies import CurrentPrincipal, Principal
+from control_plane.accounts.dependencies import Principal
+from control_plane.accounts.roles import Editor
 from control_plane.accounts.service import authenticate
 from control_plane.db import DatabaseSession
 from control_plane.flows import service as flows_service
@@ -55,7 +56,7 @@ async def send_event(
     summary="Issue the flow's event token (the previous one stops working); shown once",
 )
 async def rotate_event_token(
-    flow_id: str, principal: CurrentPrincipal, session: DatabaseSession
+    flow_id: str, principal: Editor, session: DatabaseSession
 ) -> EventToken:
     record = await flows_service.get_flow(session, principal, flow_id)
     return EventToken(token=await decisions.rotate_event_token(session, record.flow))
@@ -70,7 +71,7 @@ async def rotate_event_token(
 async def approve(
     execution_id: str,
     request: Request,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
     body: DecisionIn | None = None,
 ) -> DecisionOut:
@@ -88,7 +89,7 @@ async def approve(
 async def reject(
     execution_id: str,
     request: Request,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
     body: DecisionIn | None = None,
 ) -> DecisionOut:

@@ -4,6 +4,7 @@ import { createBrowserRouter, Navigate, RouterProvider, Link } from 'react-route
 import { ApiError } from './api/client';
 import { AuthProvider } from './auth/AuthContext';
 import { RequireAuth } from './auth/RequireAuth';
+import { QuotaBanner } from './billing/QuotaBanner';
 import { AppLayout } from './components/AppLayout';
 import { AuthPage } from './pages/AuthPage';
 import { DashboardPage } from './pages/DashboardPage';
@@ -14,6 +15,9 @@ const RunsPage = lazy(() => import('./pages/RunsPage'));
 const SettingsPage = lazy(() => import('./pages/SettingsPage'));
 const ModulesPage = lazy(() => import('./modules/ModulesPage'));
 const ModuleEditorPage = lazy(() => import('./modules/ModuleEditorPage'));
+const BillingPage = lazy(() => import('./billing/BillingPage'));
+const MembersPage = lazy(() => import('./billing/MembersPage'));
+const InvitePage = lazy(() => import('./billing/InvitePage'));
 
 export function createQueryClient(): QueryClient {
   return new QueryClient({
@@ -64,6 +68,9 @@ const router = createBrowserRouter([
     children: [
       { path: '/dashboard', element: <DashboardPage /> },
       { path: '/settings', element: withSuspense(<SettingsPage />) },
+      { path: '/settings/billing', element: withSuspense(<BillingPage />) },
+      { path: '/settings/members', element: withSuspense(<MembersPage />) },
+      { path: '/invite/:token', element: withSuspense(<InvitePage />) },
       { path: '/modules', element: withSuspense(<ModulesPage />) },
       { path: '/modules/:id', element: withSuspense(<ModuleEditorPage />) },
       { path: '/flow/:id/runs', element: withSuspense(<RunsPage />) },
@@ -83,6 +90,7 @@ export function App() {
   return (
     <QueryClientProvider client={queryClient}>
       <AuthProvider>
+        <QuotaBanner />
         <RouterProvider router={router} />
       </AuthProvider>
     </QueryClientProvider>

@@ -1,7 +1,7 @@
 """Durable waits, one-off schedules, completion callbacks, cancel, stall detection, rerun.
 
 Revision ID: 0009_waits
-Revises: 0006_modules
+Revises: 0008_billing
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_waits"
-down_revision: str | None = "0006_modules"
+down_revision: str | None = "0008_billing"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 

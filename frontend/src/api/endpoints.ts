@@ -28,7 +28,14 @@ export const api = {
   me: () => apiRequest<Me>('/api/auth/me'),
 
   listKeys: () => apiRequest<ApiKey[]>('/api/keys'),
-  createKey: (name: string) => apiRequest<CreatedApiKey>('/api/keys', { method: 'POST', body: { name } }),
+  createKey: (name: string, expiresInDays: number | null = null) =>
+    apiRequest<CreatedApiKey>('/api/keys', { method: 'POST', body: { name, expires_in_days: expiresInDays } }),
+  changePassword: (currentPassword: string, newPassword: string) =>
+    apiRequest<{ revoked: number }>('/api/auth/password', {
+      method: 'POST',
+      body: { current_password: currentPassword, new_password: newPassword },
+    }),
+  revokeSessions: () => apiRequest<{ revoked: number }>('/api/auth/sessions', { method: 'DELETE' }),
   revokeKey: (id: string) => apiRequest<void>(`/api/keys/${enc(id)}`, { method: 'DELETE' }),
 
   listFlows: () => apiRequest<Flow[]>('/api/flows'),
@@ -88,8 +95,7 @@ export const api = {
     }),
 };
 
-/** The SSE URL of a flow's live logs; EventSource cannot send headers, so the token rides in the query. */
-export function logsUrl(flowId: string, token: string | null): string {
-  const base = `/api/flows/${enc(flowId)}/logs`;
-  return token ? `${base}?token=${enc(token)}` : base;
+/** The SSE URL of a flow's live logs (read with fetch and the Authorization header: no token in URLs). */
+export function logsUrl(flowId: string): string {
+  return `/api/flows/${enc(flowId)}/logs`;
 }

@@ -68,7 +68,8 @@ export function useApiKeys() {
 export function useCreateApiKey() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (name: string) => api.createKey(name),
+    mutationFn: ({ name, expiresInDays }: { name: string; expiresInDays: number | null }) =>
+      api.createKey(name, expiresInDays),
     onSuccess: () => client.invalidateQueries({ queryKey: keys.apiKeys }),
   });
 }

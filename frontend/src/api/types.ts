@@ -7,6 +7,7 @@ export interface User {
 
 export interface Tenant {
   id: string;
+  name?: string;
   tier: string;
 }
 
@@ -14,11 +15,13 @@ export interface AuthResponse {
   token: string;
   user: User;
   tenant: Tenant;
+  role?: string;
 }
 
 export interface Me {
   user: User;
   tenant: Tenant;
+  role?: string;
 }
 
 export interface ApiKey {
@@ -26,6 +29,7 @@ export interface ApiKey {
   name: string;
   prefix: string;
   created_at: string;
+  expires_at: string | null;
   last_used_at: string | null;
   revoked_at: string | null;
 }
@@ -35,6 +39,7 @@ export interface CreatedApiKey {
   name: string;
   prefix: string;
   created_at: string;
+  expires_at: string | null;
   key: string;
 }
 
