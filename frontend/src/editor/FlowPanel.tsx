@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { errorMessage } from '../api/client';
 import { useFlowVersions, useRotateWebhook } from '../api/queries';
+import { CallbacksSection } from './CallbacksSection';
 import type { Flow, FlowRuntimeStatus, Problem, WebhookRotation } from '../api/types';
 import { CopyButton } from '../components/CopyButton';
 import { Modal } from '../components/Modal';
@@ -124,6 +125,8 @@ export function FlowPanel({ flow, runtime, problems, localProblemCount, nodes }:
           </p>
         ) : null}
       </section>
+
+      <CallbacksSection flowId={flow.id} />
 
       <section aria-labelledby="problems-heading">
         <h3 id="problems-heading">Problems</h3>
