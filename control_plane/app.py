@@ -13,6 +13,7 @@ from control_plane.accounts.clerk_webhooks import router as clerk_webhooks
 from control_plane.accounts.endpoints import router as accounts_router
 from control_plane.accounts.runtime import accounts_service
 from control_plane.accounts.team_endpoints import router as teams_router
+from control_plane.authoring.endpoints import router as authoring_router
 from control_plane.billing.endpoints import router as billing_router
 from control_plane.billing.endpoints import webhooks as billing_webhooks
 from control_plane.billing.runtime import billing_service
@@ -27,11 +28,13 @@ from control_plane.flows.endpoints import router as flows_router
 from control_plane.frontend import mount_frontend
 from control_plane.health.endpoints import router as health_router
 from control_plane.jobs.endpoints import router as jobs_router
+from control_plane.marketplace.endpoints import router as marketplace_router
+from control_plane.marketplace.runtime import marketplace_service
 from control_plane.metrics import install_metrics
 from control_plane.modules.endpoints import router as modules_router
 from control_plane.modules.runtime import modules_service
 from control_plane.observability import configure_logging, install_request_ids
-from control_plane.openapi import install_openapi
+from control_plane.openapi import install_docs, install_openapi
 from control_plane.organism_editor.endpoints import router as organism_router
 from control_plane.outages import install_outage_handlers
 from control_plane.pumps.endpoints import module_downloads as pump_modules_router
@@ -81,7 +84,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await redis.close()
                 await engine.dispose()
 
-    app = FastAPI(title="Flowplane", version=__version__, lifespan=lifespan)
+    # /docs is served by install_openapi with Swagger UI from frontend/dist (no CDN).
+    app = FastAPI(
+        title="Flowplane", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     install_error_handlers(app)
     install_outage_handlers(app)
     install_request_ids(app)
@@ -94,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_webhook_route(app)
     app.include_router(billing_webhooks)
     app.include_router(clerk_webhooks)
+    install_docs(app)
     mount_frontend(app)
     install_openapi(app)
     return app
@@ -106,6 +113,7 @@ SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
     accounts_service,
     billing_service,
     modules_service,
+    marketplace_service,  # before the pumps: they get its public key
     pumps_service,
     executions_service,
     triggers_service,
@@ -114,6 +122,7 @@ SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
 API_ROUTERS: list[APIRouter] = [
     accounts_router,
     teams_router,
+    authoring_router,
     flows_router,
     organism_router,
     pumps_router,
@@ -125,4 +134,5 @@ API_ROUTERS: list[APIRouter] = [
     modules_router,
     pump_modules_router,
     billing_router,
+    marketplace_router,
 ]

@@ -15,6 +15,8 @@ DOMAINS_WITH_MODELS = (
     "waits",
     "jobs",
     "callbacks",
+    "marketplace",
+    "authoring",
 )
 
 

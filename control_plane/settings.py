@@ -140,6 +140,13 @@ class Settings(BaseSettings):
     )  # handed to the editor's sign-in
     clerk_jwks_cache_seconds: float = 3600.0
 
+    # --- marketplace (control_plane/marketplace/README.md) -------------------------------------
+    # base64 of a raw 32-byte Ed25519 private key signing published versions; empty: generated
+    # once into <data_dir>/marketplace-signing.key (every replica must share it)
+    marketplace_signing_key: str = ""
+    # comma-separated e-mails of platform operators (unlist/remove listings, yank versions)
+    admin_emails: str = ""
+
     # --- triggers and executions (control_plane/triggers/README.md, executions/README.md) ------
     webhook_max_body_bytes: int = 1024 * 1024  # larger webhook bodies get 413
     # backpressure (triggers/README.md): triggers waiting or running per flow, past which new

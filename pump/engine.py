@@ -89,6 +89,10 @@ class Execution:
         if entry.resume is not None:
             started_data["resumed_from_wait"] = entry.resume.get("wait_id")
         self._emit("execution.started", started_data)
+        resumed = " (run again after its pump died)" if self.reclaimed else ""
+        self._log_line(
+            "info", f"execution started by trigger {entry.trigger!r} at {entry.target!r}{resumed}"
+        )
         reason: str | None = None
         error: str | None = None
         failed_listener: str | None = None
@@ -127,6 +131,7 @@ class Execution:
                 "execution.completed",
                 {"outputs": self.outputs, "steps": self.steps, "duration_ms": duration_ms},
             )
+            self._log_line("info", f"execution completed: {self.steps} steps in {duration_ms:g} ms")
             status = "completed"
         else:
             error = flow.redactor.text(error or reason)
@@ -135,6 +140,9 @@ class Execution:
                 data["listener"] = failed_listener
             data.update(steps=self.steps, duration_ms=duration_ms)
             self._emit("execution.failed", data)
+            self._log_line(
+                "error", f"execution failed ({reason}): {error}", listener=failed_listener
+            )
             status = "failed"
         if self._buffer_written or self.reclaimed or entry.resume is not None:
             flow.writer.send("DEL", self._buffer_key)
@@ -200,6 +208,12 @@ class Execution:
                         "reason": failure.reason,
                         "duration_ms": _since(began),
                     },
+                    step=step,
+                    listener=target,
+                )
+                self._log_line(
+                    "error",
+                    f"step {step} {target!r} failed ({failure.reason}): {message}",
                     step=step,
                     listener=target,
                 )
@@ -328,9 +342,17 @@ class Execution:
         self._buffer_written = True
 
     def log(self, level: str, message: str, *, step: int | None, listener: str | None) -> None:
+        """A handler's log line: an event of the execution and a line of the live logs."""
         level = level if level in LOG_LEVELS else "info"
         message = self.flow.redactor.text(message)
         self._emit("log", {"level": level, "message": message}, step=step, listener=listener)
+        self._log_line(level, message, step=step, listener=listener)
+
+    def _log_line(
+        self, level: str, message: str, *, step: int | None = None, listener: str | None = None
+    ) -> None:
+        """A line of `...:logs` tagged with this execution (the editor filters by it)."""
+        message = self.flow.redactor.text(message)
         line = {
             "ts": repr(time.time()),
             "level": level,

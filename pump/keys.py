@@ -3,8 +3,10 @@ environment contract. The only key builder in the project (DESIGN.md §9)."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 TRIGGER_GROUP = "pump"  # consumer group of every flow's trigger stream
 LOG_STREAM_MAXLEN = 10_000
@@ -175,3 +177,28 @@ class PumpEnv:
     # deliveries of one trigger entry (its pump died each time before finishing it) after
     # which its execution fails with reason `poison_message` instead of running again
     DELIVERY_LIMIT = "FLOWPLANE_DELIVERY_LIMIT"
+    # JSON {"<listing>@<version>": {"signature": "<base64>", "capabilities": {...}}}: the
+    # marketplace's Ed25519 signature of each `tool:` module (tool_signature_message) and the
+    # capability manifest it signed; a `tool:` module without a valid one is refused
+    MODULE_SIGNATURES = "FLOWPLANE_MODULE_SIGNATURES"
+    # base64 of the marketplace's raw 32-byte Ed25519 public key
+    MARKETPLACE_PUBLIC_KEY = "FLOWPLANE_MARKETPLACE_PUBLIC_KEY"
+
+
+TOOL_SIGNATURE_DOMAIN = "flowplane marketplace tool v1"
+
+
+def tool_signature_message(
+    listing: str, version: str, sha256: str, capabilities: dict[str, Any]
+) -> bytes:
+    """What the marketplace signs for a published tool version and the pump verifies before
+    it instantiates `tool:<listing>@<version>`: canonical JSON of the listing, version, the
+    module's content hash and its capability manifest."""
+    document = {
+        "domain": TOOL_SIGNATURE_DOMAIN,
+        "listing": listing,
+        "version": version,
+        "sha256": sha256,
+        "capabilities": capabilities,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")

@@ -36,6 +36,18 @@ REVISIONS: dict[str, tuple[str, set[str]]] = {
         {"billing_accounts", "webhook_events", "usage_reports", "invitations", "audit_events"},
     ),
     "0009_waits": ("0008_billing", {"execution_waits", "one_off_jobs", "callback_deliveries"}),
+    "0010_marketplace": (
+        "0009_waits",
+        {
+            "marketplace_listings",
+            "marketplace_versions",
+            "marketplace_installs",
+            "marketplace_reviews",
+            "marketplace_reports",
+        },
+    ),
+    "0011_editor": ("0010_marketplace", {"flow_webhook_tokens", "flow_samples", "flow_sources"}),
+    "0012_perf": ("0011_editor", set()),
 }
 
 # revision -> columns ("table.column") and constraints it adds to tables of earlier revisions
@@ -59,6 +71,7 @@ ADDED_LATER: dict[str, set[str]] = {
         "flows.event_token_hash",
         "flows.failure_url",
     },
+    "0012_perf": {"flows.history_level", "ix_execution_steps_usage"},
 }
 
 

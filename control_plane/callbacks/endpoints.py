@@ -6,7 +6,7 @@ import secrets
 
 from fastapi import APIRouter, Request
 
-from control_plane.accounts.roles import Editor, Viewer
+from control_plane.accounts.roles import Editor
 from control_plane.callbacks.delivery import signing_secret
 from control_plane.callbacks.outbox import validate_callback
 from control_plane.callbacks.schemas import CallbackSettings, CallbackSettingsIn
@@ -31,7 +31,7 @@ async def _settings(request: Request, flow_id: str, failure_url: str | None) -> 
     summary="The flow's callback signing secret and failure notification URL",
 )
 async def get_settings(
-    flow_id: str, request: Request, principal: Viewer, session: DatabaseSession
+    flow_id: str, request: Request, principal: Editor, session: DatabaseSession
 ) -> CallbackSettings:
     flow = (await flows_service.get_flow(session, principal, flow_id)).flow
     failure_url = flow.failure_url

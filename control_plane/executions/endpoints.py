@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
@@ -42,6 +43,32 @@ async def list_executions(
     return await service.list_executions(
         session, principal, flow_id, status=status_filter, limit=limit, cursor=cursor
     )
+
+
+@router.get(
+    "/executions",
+    response_model=ExecutionPage,
+    summary="Executions of every flow of the workspace, newest first, with filters",
+)
+async def list_all_executions(
+    principal: Viewer,
+    session: DatabaseSession,
+    flow_id: Annotated[str | None, Query(max_length=32, description="only this flow")] = None,
+    status_filter: Annotated[
+        str | None, Query(alias="status", description="queued | running | succeeded | failed")
+    ] = None,
+    trigger_kind: Annotated[
+        str | None, Query(description="webhook | manual | schedule | retry")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="created at or after (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="created at or before (ISO 8601)")] = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> ExecutionPage:
+    return await service.list_executions(
+        session, principal, flow_id or None, status=status_filter, limit=limit, cursor=cursor,
+        trigger_kind=trigger_kind, since=since, until=until,
+    )  # fmt: skip
 
 
 @router.get(

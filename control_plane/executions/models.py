@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -85,6 +86,15 @@ class Execution(Base):
 
 class ExecutionStep(Base):
     __tablename__ = "execution_steps"
+    __table_args__ = (
+        # the recorder's usage look-up (recording.STEP_USAGE) reads only steps with usage
+        Index(
+            "ix_execution_steps_usage",
+            "execution_id",
+            postgresql_where=text("usage IS NOT NULL"),
+            sqlite_where=text("usage IS NOT NULL"),
+        ),
+    )
 
     execution_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from sqlalchemy import and_, or_, select, update
@@ -24,31 +24,52 @@ from control_plane.waits.models import ExecutionWait
 from control_plane.waits.schemas import WaitOut
 
 MAX_PAGE = 200
+TRIGGER_KINDS = ("webhook", "manual", "schedule", "retry")
 
 
 async def list_executions(
     session: AsyncSession,
     principal: Principal,
-    flow_id: str,
+    flow_id: str | None,
     *,
     status: str | None,
     limit: int,
     cursor: str | None,
+    trigger_kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> ExecutionPage:
     """Newest first, `limit` per page; `cursor` continues after the previous page (keyset
-    pagination on (created_at, id), stable while new executions arrive)."""
-    await flows_service.get_flow(session, principal, flow_id)
+    pagination on (created_at, id), stable while new executions arrive). Without `flow_id`:
+    the executions of every flow of the workspace (the `/runs` page)."""
+    if flow_id is not None:
+        await flows_service.get_flow(session, principal, flow_id)
     if status is not None and status not in EXECUTION_STATUSES:
         raise InvalidInput(
             f"unknown status {status!r}; use one of {', '.join(EXECUTION_STATUSES)}",
             problems=[{"path": "status", "message": "unknown status"}],
         )
+    if trigger_kind is not None and trigger_kind not in TRIGGER_KINDS:
+        raise InvalidInput(
+            f"unknown trigger kind {trigger_kind!r}; use one of {', '.join(TRIGGER_KINDS)}",
+            problems=[{"path": "trigger_kind", "message": "unknown trigger kind"}],
+        )
+    since, until = _as_utc(since), _as_utc(until)  # a time without a zone is UTC
+    if since is not None and until is not None and since > until:
+        message = "since is after until: the time range is empty"
+        raise InvalidInput(message, problems=[{"path": "since", "message": message}])
     limit = max(1, min(limit, MAX_PAGE))
-    query = select(Execution).where(
-        Execution.flow_id == flow_id, Execution.tenant_id == principal.tenant_id
-    )
+    query = select(Execution).where(Execution.tenant_id == principal.tenant_id)
+    if flow_id is not None:
+        query = query.where(Execution.flow_id == flow_id)
     if status is not None:
         query = query.where(Execution.status == status)
+    if trigger_kind is not None:
+        query = query.where(Execution.trigger_kind == trigger_kind)
+    if since is not None:
+        query = query.where(Execution.created_at >= since)
+    if until is not None:
+        query = query.where(Execution.created_at <= until)
     if cursor is not None:
         created_at, execution_id = decode_cursor(cursor)
         query = query.where(
@@ -68,6 +89,10 @@ async def list_executions(
         items=[execution_out(execution, waits.get(execution.id)) for execution in page],
         next_cursor=encode_cursor(page[-1]) if more and page else None,
     )
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 async def get_execution(

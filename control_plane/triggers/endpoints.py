@@ -179,12 +179,13 @@ async def inject(
 @router.post(
     "/flows/{flow_id}/webhook/rotate",
     response_model=WebhookIssued,
-    summary="Issue a new webhook token (the old one stops working); shown only once",
+    summary="Issue a new webhook token (the old one stops working)",
 )
 async def rotate_webhook(
     flow_id: str, request: Request, principal: Editor, session: DatabaseSession
 ) -> WebhookIssued:
-    token = await service.rotate_webhook_token(session, principal, flow_id)
+    box = request.app.state.pumps.secret_box
+    token = await service.rotate_webhook_token(session, principal, flow_id, box)
     await session.commit()  # before the catalog forgets the old hash, or it could re-read it
     trigger_runtime(request.app).catalog.invalidate(flow_id)
     return WebhookIssued(url=webhook_url(base_url(request), flow_id, token), token=token)

@@ -45,4 +45,6 @@ class RunResult(BaseModel):
 
 class WebhookIssued(BaseModel):
     url: str = Field(description="The webhook URL including its secret token")
-    token: str = Field(description="Shown only now; only its hash is stored")
+    token: str = Field(
+        description="The secret token (kept encrypted; GET /api/flows/{id} shows it)"
+    )

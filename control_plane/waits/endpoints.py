@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from control_plane.accounts.dependencies import Principal
-from control_plane.accounts.roles import Editor
+from control_plane.accounts.roles import Editor, ensure_role
 from control_plane.accounts.service import authenticate
 from control_plane.db import DatabaseSession
 from control_plane.flows import service as flows_service
@@ -42,6 +42,7 @@ async def send_event(
     principal: Principal | None = None
     if credentials is not None:
         principal = await authenticate(session, credentials.credentials)
+        ensure_role(principal, "editor")
     await decisions.event_flow(session, flow_id, principal, event_token)
     await session.rollback()
     resumed = await decisions.deliver_event(

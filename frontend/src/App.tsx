@@ -12,9 +12,12 @@ import { DashboardPage } from './pages/DashboardPage';
 // Everything past the dashboard is split out: the canvas (React Flow) and Monaco load on demand.
 const EditorPage = lazy(() => import('./pages/EditorPage'));
 const RunsPage = lazy(() => import('./pages/RunsPage'));
+const AllRunsPage = lazy(() => import('./pages/AllRunsPage'));
 const SettingsPage = lazy(() => import('./pages/SettingsPage'));
 const ModulesPage = lazy(() => import('./modules/ModulesPage'));
 const ModuleEditorPage = lazy(() => import('./modules/ModuleEditorPage'));
+const MarketplacePage = lazy(() => import('./marketplace/MarketplacePage'));
+const ListingPage = lazy(() => import('./marketplace/ListingPage'));
 const BillingPage = lazy(() => import('./billing/BillingPage'));
 const MembersPage = lazy(() => import('./billing/MembersPage'));
 const InvitePage = lazy(() => import('./billing/InvitePage'));
@@ -71,8 +74,11 @@ const router = createBrowserRouter([
       { path: '/settings/billing', element: withSuspense(<BillingPage />) },
       { path: '/settings/members', element: withSuspense(<MembersPage />) },
       { path: '/invite/:token', element: withSuspense(<InvitePage />) },
+      { path: '/runs', element: withSuspense(<AllRunsPage />) },
       { path: '/modules', element: withSuspense(<ModulesPage />) },
       { path: '/modules/:id', element: withSuspense(<ModuleEditorPage />) },
+      { path: '/marketplace', element: withSuspense(<MarketplacePage />) },
+      { path: '/marketplace/:slug', element: withSuspense(<ListingPage />) },
       { path: '/flow/:id/runs', element: withSuspense(<RunsPage />) },
       { path: '/flow/:id/runs/:executionId', element: withSuspense(<RunsPage />) },
     ],

@@ -16,6 +16,8 @@ import type {
   InjectResult,
   Me,
   ParseResult,
+  Sample,
+  Starter,
   WebhookRotation,
 } from './types';
 
@@ -46,6 +48,27 @@ export const api = {
     apiRequest<Flow>(`/api/flows/${enc(id)}`, { method: 'PUT', body: input }),
   deleteFlow: (id: string) => apiRequest<void>(`/api/flows/${enc(id)}`, { method: 'DELETE' }),
   listVersions: (id: string) => apiRequest<FlowVersion[]>(`/api/flows/${enc(id)}/versions`),
+  getVersion: (id: string, number: number) =>
+    apiRequest<FlowVersion & { organism_yaml: string; canvas_state: CanvasJson }>(
+      `/api/flows/${enc(id)}/versions/${number}`,
+    ),
+  restoreVersion: (id: string, number: number) =>
+    apiRequest<Flow>(`/api/flows/${enc(id)}/versions/${number}/restore`, { method: 'POST' }),
+  exportFlow: (id: string) => apiRequest<string>(`/api/flows/${enc(id)}/export`, { text: true }),
+  importFlow: (file: string, name?: string) =>
+    apiRequest<Flow>('/api/flows/import', { method: 'POST', body: name ? { file, name } : { file } }),
+  listStarters: () => apiRequest<Starter[]>('/api/starters'),
+  listSamples: (id: string) => apiRequest<Sample[]>(`/api/flows/${enc(id)}/samples`),
+  saveSample: (id: string, name: string, payload: unknown) =>
+    apiRequest<Sample>(`/api/flows/${enc(id)}/samples/${enc(name)}`, { method: 'PUT', body: { payload } }),
+  deleteSample: (id: string, name: string) =>
+    apiRequest<void>(`/api/flows/${enc(id)}/samples/${enc(name)}`, { method: 'DELETE' }),
+  listSecrets: (id: string) => apiRequest<{ names: string[]; restart_required?: boolean }>(`/api/flows/${enc(id)}/secrets`),
+  updateSecrets: (id: string, values: Record<string, string | null>) =>
+    apiRequest<{ names: string[]; restart_required?: boolean }>(`/api/flows/${enc(id)}/secrets`, {
+      method: 'PUT',
+      body: values,
+    }),
 
   compile: (canvas: CanvasJson, name?: string, signal?: AbortSignal, description?: string | null) =>
     apiRequest<CompileResult>('/api/organism/compile', {
@@ -57,6 +80,13 @@ export const api = {
     apiRequest<ParseResult>('/api/organism/parse', {
       method: 'POST',
       body: canvas ? { yaml, canvas } : { yaml },
+      signal,
+    }),
+
+  evaluate: (expression: string, payload: unknown, signal?: AbortSignal, template = false) =>
+    apiRequest<{ value?: unknown; error?: string | null }>('/api/organism/evaluate', {
+      method: 'POST',
+      body: { expression, payload, template },
       signal,
     }),
 
@@ -77,6 +107,14 @@ export const api = {
     apiRequest<ExecutionPage>(`/api/flows/${enc(flowId)}/executions`, {
       query: { status: params.status, limit: params.limit, cursor: params.cursor },
     }),
+  listAllExecutions: (params: {
+    flow_id?: string;
+    status?: string;
+    trigger_kind?: string;
+    since?: string;
+    until?: string;
+    cursor?: string | null;
+  }) => apiRequest<ExecutionPage>('/api/executions', { query: { ...params, limit: 50 } }),
   getExecution: (id: string) => apiRequest<ExecutionDetail>(`/api/executions/${enc(id)}`),
   retryExecution: (id: string) =>
     apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/retry`, { method: 'POST' }),

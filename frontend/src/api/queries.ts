@@ -12,7 +12,22 @@ export const keys = {
   versions: (id: string) => ['flows', id, 'versions'] as const,
   executions: (flowId: string, status: string) => ['flows', flowId, 'executions', status] as const,
   execution: (id: string) => ['executions', id] as const,
+  samples: (id: string) => ['flows', id, 'samples'] as const,
+  secrets: (id: string) => ['flows', id, 'secrets'] as const,
+  starters: ['starters'] as const,
 };
+
+export function useSamples(id: string) {
+  return useQuery({ queryKey: keys.samples(id), queryFn: () => api.listSamples(id) });
+}
+
+export function useSecretNames(id: string) {
+  return useQuery({ queryKey: keys.secrets(id), queryFn: () => api.listSecrets(id) });
+}
+
+export function useStarters() {
+  return useQuery({ queryKey: keys.starters, queryFn: api.listStarters, staleTime: Infinity });
+}
 
 export function useMe(enabled = true) {
   return useQuery({ queryKey: keys.me, queryFn: api.me, enabled, staleTime: 60_000 });
@@ -46,6 +61,7 @@ export function useUpdateFlow() {
       client.setQueryData(keys.flow(flow.id), flow);
       void client.invalidateQueries({ queryKey: keys.flows, exact: true });
       void client.invalidateQueries({ queryKey: keys.versions(flow.id) });
+      void client.invalidateQueries({ queryKey: keys.status(flow.id) });
     },
   });
 }

@@ -103,22 +103,32 @@ export interface Flow {
   description: string | null;
   canvas_state: CanvasJson | null;
   organism_yaml: string | null;
+  /** The YAML as its author wrote it, while it still describes this version. */
+  organism_source?: string | null;
   version: number;
   status: FlowStatus;
   status_reason: string | null;
   webhook_url: string | null;
+  webhook_token_known?: boolean;
+  /** After a save of a running flow: `applied`, or why the running pump kept the old version. */
+  redeploy?: string | null;
   last_execution: ExecutionSummaryRef | null;
   executions_this_month: number;
   executions_limit: number | null;
+  /** What the history keeps of its executions (control_plane/executions/README.md). */
+  history_level?: HistoryLevel;
   created_at: string;
   updated_at: string;
 }
+
+export type HistoryLevel = "full" | "summary" | "errors";
 
 export interface FlowInput {
   name?: string;
   description?: string | null;
   canvas_state?: CanvasJson | null;
   organism_yaml?: string | null;
+  history_level?: HistoryLevel;
 }
 
 export interface FlowVersion {
@@ -155,6 +165,21 @@ export interface FlowRuntimeStatus {
   status: FlowStatus;
   reason?: string | null;
   heartbeat?: PumpHeartbeat | string | null;
+  outdated?: boolean;
+  running_version?: number | null;
+}
+
+export interface Sample {
+  name: string;
+  payload: unknown;
+  updated_at: string;
+}
+
+export interface Starter {
+  id: string;
+  title: string;
+  description: string;
+  organism_yaml: string;
 }
 
 export interface WebhookRotation {
@@ -185,9 +210,11 @@ export interface WaitInfo {
 
 export interface ExecutionSummary {
   id: string;
+  flow_id: string;
   status: ExecutionStatus;
   waiting_for?: WaitInfo | null;
   trigger: string | null;
+  trigger_kind?: string;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;

@@ -23,6 +23,8 @@ ROLE_TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/login"): PUBLIC,
     ("GET", "/api/auth/me"): "viewer",
     ("POST", "/api/auth/logout"): "viewer",
+    ("POST", "/api/auth/password"): "viewer",
+    ("DELETE", "/api/auth/sessions"): "viewer",
     ("GET", "/api/keys"): "viewer",  # your own keys: a key carries your role, no more
     ("POST", "/api/keys"): "viewer",
     ("DELETE", "/api/keys/{key_id}"): "viewer",
@@ -45,6 +47,15 @@ ROLE_TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/flows/{flow_id}/versions/{number}"): "viewer",
     ("POST", "/api/organism/compile"): "viewer",
     ("POST", "/api/organism/parse"): "viewer",
+    ("POST", "/api/organism/evaluate"): "viewer",
+    ("GET", "/api/executions"): "viewer",
+    ("GET", "/api/flows/{flow_id}/samples"): "viewer",
+    ("PUT", "/api/flows/{flow_id}/samples/{name}"): "editor",
+    ("DELETE", "/api/flows/{flow_id}/samples/{name}"): "editor",
+    ("GET", "/api/flows/{flow_id}/export"): "viewer",
+    ("POST", "/api/flows/import"): "editor",
+    ("GET", "/api/starters"): "viewer",
+    ("POST", "/api/flows/{flow_id}/versions/{number}/restore"): "editor",
     ("POST", "/api/flows/{flow_id}/start"): "editor",
     ("POST", "/api/flows/{flow_id}/stop"): "editor",
     ("GET", "/api/flows/{flow_id}/status"): "viewer",
@@ -61,13 +72,16 @@ ROLE_TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/executions/{execution_id}/rerun"): "editor",
     ("POST", "/api/executions/{execution_id}/approve"): "editor",
     ("POST", "/api/executions/{execution_id}/reject"): "editor",
-    ("POST", "/api/flows/{flow_id}/events/{topic}"): PUBLIC,  # API key (editor) or event token
+    (
+        "POST",
+        "/api/flows/{flow_id}/events/{topic}",
+    ): PUBLIC,  # an API key (editor) or the event token
     ("POST", "/api/flows/{flow_id}/event-token"): "editor",
     ("POST", "/api/flows/{flow_id}/schedules"): "editor",
     ("GET", "/api/flows/{flow_id}/schedules"): "viewer",
     ("GET", "/api/flows/{flow_id}/schedules/{job_id}"): "viewer",
     ("DELETE", "/api/flows/{flow_id}/schedules/{job_id}"): "editor",
-    ("GET", "/api/flows/{flow_id}/callback-settings"): "viewer",
+    ("GET", "/api/flows/{flow_id}/callback-settings"): "editor",  # it shows the signing secret
     ("PUT", "/api/flows/{flow_id}/callback-settings"): "editor",
     ("POST", "/api/flows/{flow_id}/callback-settings/rotate"): "editor",
     ("GET", "/api/modules"): "viewer",
@@ -82,12 +96,28 @@ ROLE_TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/modules/{module_id}/versions/{number}/wasm"): "viewer",
     ("POST", "/api/modules/{module_id}/test"): "editor",
     ("GET", "/api/pump-modules/{token}/{filename}"): PUBLIC,
+    ("GET", "/api/marketplace/tools"): "viewer",
+    ("GET", "/api/marketplace/flows"): "viewer",
+    ("GET", "/api/marketplace/installed"): "viewer",
+    ("GET", "/api/marketplace/public-key"): "viewer",
+    ("GET", "/api/marketplace/listings/{slug}"): "viewer",
+    ("POST", "/api/marketplace/publish"): "editor",
+    ("POST", "/api/marketplace/listings/{slug}/install"): "editor",
+    ("DELETE", "/api/marketplace/listings/{slug}/install"): "editor",
+    ("POST", "/api/marketplace/listings/{slug}/use"): "editor",
+    ("POST", "/api/marketplace/listings/{slug}/reviews"): "editor",
+    ("POST", "/api/marketplace/listings/{slug}/reports"): "editor",
+    ("POST", "/api/marketplace/listings/{slug}/versions/{version}/yank"): "editor",
+    # platform operators (FLOWPLANE_ADMIN_EMAILS) only; 404 to everyone else
+    ("GET", "/api/marketplace/reports"): "viewer",
+    ("PUT", "/api/marketplace/listings/{slug}/moderation"): "viewer",
     ("GET", "/api/billing"): "viewer",
     ("POST", "/api/billing/checkout"): "admin",
     ("POST", "/api/billing/portal"): "admin",
     ("GET", "/api/billing/invoices"): "admin",
 }
-NOT_SENT = {("POST", "/api/auth/logout")}  # it would end the session the table runs on
+# they would end the session the table runs on (tests/security covers them)
+NOT_SENT = {("POST", "/api/auth/logout"), ("DELETE", "/api/auth/sessions")}
 
 
 def api_routes() -> dict[tuple[str, str], str]:
