@@ -23,6 +23,7 @@ from pump.handlers.base import (
     StepError,
 )
 from pump.keys import EVENT_STREAM_MAXLEN, EXECUTION_STATE_TTL_SECONDS, LOG_STREAM_MAXLEN
+from pump.waiting import Continuation, Parked, wait_route
 
 logger = logging.getLogger("pump.engine")
 
@@ -36,17 +37,6 @@ class ExecutionFailure(Exception):
         self.reason = reason
         self.message = message
         self.listener = listener
-
-
-class Parked(Exception):
-    """A `builtin.wait` step: the execution stops here and is resumed by the control plane."""
-
-    def __init__(self, step: int, listener: str, payload: Any, wait: dict[str, Any]) -> None:
-        super().__init__(listener)
-        self.step = step
-        self.listener = listener
-        self.payload = payload
-        self.wait = wait
 
 
 @dataclass(slots=True)
@@ -265,66 +255,30 @@ class Execution:
             )
 
     def _park(self, parked: Parked, duration_ms: float) -> None:
-        """The wait step ends this run: everything needed to continue goes into the
-        `execution.waiting` event, which the control plane keeps (the pump keeps nothing)."""
-        continuation = {
-            "queue": [[target, payload] for target, payload in self._queue],
-            "visits": self.visits,
-            "steps": self.steps,
-            "outputs": self.outputs,
-            "thread": self.thread,
-        }
-        data = {
-            "step": parked.step,
-            "listener": parked.listener,
-            "input": parked.payload,
-            "wait": parked.wait,
-            "continuation": continuation,
-            "steps": self.steps,
-            "duration_ms": duration_ms,
-        }
+        """The wait step ends this run; the control plane keeps the continuation."""
+        state = Continuation(self._queue, self.visits, self.steps, self.outputs, self.thread)
+        data = state.waiting_data(parked, duration_ms)
         self._emit("execution.waiting", data, step=parked.step, listener=parked.listener)
 
     def _continue_after_wait(self, resume: dict[str, Any]) -> None:
-        """Restore the continuation of a resume entry and complete its wait step: the result
-        goes to the wait's peers (but `on_timeout`), or to `on_timeout` after a timeout."""
-        continuation = resume.get("continuation") or {}
-        step, listener = int(resume.get("step") or 0), str(resume.get("listener") or "")
-        self.steps = int(continuation.get("steps") or step)
-        self.visits = {str(k): int(v) for k, v in (continuation.get("visits") or {}).items()}
-        self.outputs = list(continuation.get("outputs") or [])
-        self.thread = list(continuation.get("thread") or [])
+        """Restore a resume entry's continuation and complete its wait step."""
+        state = Continuation.of_resume(resume)
+        self._queue, self.visits, self.steps = state.queue, state.visits, state.steps
+        self.outputs, self.thread = state.outputs, state.thread
         self._unsaved = [_COMPACT.encode(item) for item in self.thread]
-        self._queue.extend((str(t), p) for t, p in continuation.get("queue") or [])
+        step, listener = int(resume.get("step") or 0), str(resume.get("listener") or "")
         compiled = self.flow.listeners.get(listener)
         if compiled is None:
             raise ExecutionFailure(
                 "routing_error", f"the waiting listener {listener!r} is no longer in this flow"
             )
-        on_timeout = compiled.listener.config.get("on_timeout")
-        if resume.get("outcome") == "timeout":
-            if not on_timeout:
-                raise ExecutionFailure("wait_timeout", "the wait timed out", listener=listener)
-            route = [str(on_timeout)]
-        else:
-            route = [peer for peer in compiled.peer_list if peer != on_timeout]
-        payload = self.entry.payload
-        self._emit(
-            "step.completed",
-            {"output": payload, "duration_ms": 0.0, "routed_to": route},
-            step=step,
-            listener=listener,
-        )
-        self.thread.append(
-            {
-                "step": step,
-                "listener": listener,
-                "handler": compiled.handler_name,
-                "output": payload,
-            }
-        )
-        self._unsaved.append(_COMPACT.encode(self.flow.redactor.value(self.thread[-1])))
-        self._send(step, listener, route, payload)
+        route = wait_route(compiled, str(resume.get("outcome")))
+        if route is None:
+            raise ExecutionFailure("wait_timeout", "the wait timed out", listener=listener)
+        completed = {"output": self.entry.payload, "duration_ms": 0.0, "routed_to": route}
+        self._emit("step.completed", completed, step=step, listener=listener)
+        self._record(step, compiled, HandlerResult(self.entry.payload))
+        self._send(step, listener, route, self.entry.payload)
 
     async def _invoke(self, compiled: CompiledListener, step: int, payload: Any) -> HandlerResult:
         context = StepContext(

@@ -18,7 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pump import __version__
 from pump.cluster import SlotClient
-from pump.control import read_control
+from pump.control import read_control, skip_cancelled
 from pump.engine import Execution
 from pump.events import TriggerEntry, encode_event, run_key_of
 from pump.flow import Flow
@@ -269,24 +269,8 @@ class Pump:
         )
 
     def _skip_cancelled(self, entry_id: str, entry: TriggerEntry) -> None:
-        """An entry of a cancelled execution: it never runs; its end is recorded."""
         assert self.flow is not None
-        keys = self.flow.keys
-        self.writer.xadd(
-            keys.events,
-            encode_event(
-                "execution.failed",
-                entry.execution_id,
-                {
-                    "reason": "cancelled",
-                    "error": "the execution was cancelled before it ran",
-                    "steps": 0,
-                    "duration_ms": 0,
-                },
-            ),
-            maxlen=EVENT_STREAM_MAXLEN,
-        )
-        self.writer.ack(keys.triggers, TRIGGER_GROUP, entry_id)
+        skip_cancelled(self.writer, self.flow.keys, entry_id, entry.execution_id)
 
     async def _control_loop(self) -> None:
         assert self.flow is not None

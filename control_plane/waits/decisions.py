@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from typing import Any
 
@@ -58,8 +59,6 @@ async def event_flow(
 
 
 def check_topic(topic: str) -> None:
-    import re
-
     if not re.match(TOPIC_PATTERN, topic):
         raise InvalidInput(
             f"topic {topic[:80]!r} is not a topic name (letters, digits, '.', '_', '-')",

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from control_plane.db import utcnow
-from control_plane.errors import ControlPlaneError
+from control_plane.errors import Conflict, ControlPlaneError
 from control_plane.executions.models import Execution
 from control_plane.waits.models import ExecutionWait
 from pump.events import TriggerEntry
@@ -67,8 +67,10 @@ async def resume(app: FastAPI, wait_id: str, decision: Decision, flow_id: str) -
     engine: AsyncEngine = app.state.engine
     redis: Redis = app.state.redis.client
     flow = await trigger_runtime(app).catalog.get(flow_id, max_age=1.0)
+    if flow is not None and flow.desired_state != "running":
+        raise Conflict(f"flow {flow_id} is stopped: start it to resume its waiting executions")
     if flow is None or not flow.hot:
-        await ensure_flow_accepting(app, flow_id)
+        await ensure_flow_accepting(app, flow_id)  # wakes an idle flow
     async with engine.begin() as connection:
         if not await _claim(connection, wait_id, "resuming", decision):
             return False

@@ -1,7 +1,7 @@
 """Durable waits, one-off schedules, completion callbacks, cancel, stall detection, rerun.
 
 Revision ID: 0009_waits
-Revises: 0006_modules
+Revises: 0008_billing
 Create Date: 2026-12-07
 """
 

@@ -6,6 +6,7 @@ import type {
   CanvasJson,
   CompileResult,
   CreatedApiKey,
+  CallbackSettings,
   ExecutionDetail,
   ExecutionPage,
   Flow,
@@ -117,6 +118,13 @@ export const api = {
   getExecution: (id: string) => apiRequest<ExecutionDetail>(`/api/executions/${enc(id)}`),
   retryExecution: (id: string) =>
     apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/retry`, { method: 'POST' }),
+  getCallbackSettings: (flowId: string) =>
+    apiRequest<CallbackSettings>(`/api/flows/${enc(flowId)}/callback-settings`),
+  putCallbackSettings: (flowId: string, failureUrl: string | null) =>
+    apiRequest<CallbackSettings>(`/api/flows/${enc(flowId)}/callback-settings`, {
+      method: 'PUT',
+      body: { failure_url: failureUrl },
+    }),
   cancelExecution: (id: string) =>
     apiRequest<{ execution_id: string; how: string }>(`/api/executions/${enc(id)}/cancel`, { method: 'POST' }),
   approveExecution: (id: string) =>

@@ -272,3 +272,10 @@ export interface LogEvent {
   message: string;
   execution_id?: string | null;
 }
+
+/** A flow's completion-callback settings (signing secret, failure notification URL). */
+export interface CallbackSettings {
+  signing_secret: string;
+  failure_url: string | null;
+  replay_window_seconds: number;
+}

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { errorMessage } from '../api/client';
 import { useFlowVersions, useRotateWebhook } from '../api/queries';
+import { CallbacksSection } from './CallbacksSection';
 import type { Flow, FlowRuntimeStatus, Problem, WebhookRotation } from '../api/types';
 import { CopyButton } from '../components/CopyButton';
 import { Modal } from '../components/Modal';
@@ -152,6 +153,8 @@ export function FlowPanel({ flow, dirty, onRestored, runtime, problems, localPro
       ) : null}
 
       <SecretsSection flowId={flow.id} />
+
+      <CallbacksSection flowId={flow.id} />
 
       <section aria-labelledby="problems-heading">
         <h3 id="problems-heading">Problems</h3>

@@ -278,6 +278,16 @@ export function ListenerFields({ node, config, errors, peers, set, setConfig, re
             <TextField label="Message" value={config.message} onChange={(v) => setConfig('message', v)} hint="Shown in the runs view" />
           ) : null}
           <NumberField label="Timeout (seconds)" value={config.timeout_seconds} onChange={(v) => setConfig('timeout_seconds', v)} hint="Optional: give up after this long" />
+          {config.timeout_seconds !== undefined ? (
+            <SelectField
+              label="On timeout, send to"
+              value={config.on_timeout}
+              options={peers.map((peer): [string, string] => [peer, peer])}
+              onChange={(v) => setConfig('on_timeout', v || undefined)}
+              emptyLabel="nobody: the execution fails (wait_timeout)"
+              hint="One of the peers; it then gets only timeouts"
+            />
+          ) : null}
         </>
       );
 

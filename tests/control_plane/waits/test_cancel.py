@@ -11,6 +11,7 @@ import signal
 
 from aiohttp import web
 
+from control_plane.metrics import metrics_token
 from control_plane.settings import Settings
 from pump.keys import FlowKeys
 from tests.control_plane.accounts.accounts_helpers import sign_up
@@ -137,5 +138,6 @@ async def test_cancel_rerun_and_stall(settings: Settings) -> None:
             os.kill(pid, signal.SIGCONT)
             release.set()
         assert stalled["reason"] == "stalled" and "no event" in stalled["error"]
-        metrics = (await client.get("/metrics")).text
+        bearer = {"Authorization": f"Bearer {metrics_token(app.state.settings)}"}
+        metrics = (await client.get("/metrics", headers=bearer)).text
         assert "flowplane_executions_stalled_total 1.0" in metrics

@@ -116,6 +116,11 @@ async def test_callbacks_are_signed_retried_and_survive_a_restart(settings: Sett
         return web.Response(status=answers.pop(0) if answers else 500)
 
     notices: list[bytes] = []
+    relayed: list[dict[str, str]] = []
+
+    async def relay(request: web.Request) -> web.Response:
+        relayed.append(dict(request.headers))
+        return web.Response(status=200)
 
     async def never(_: web.Request) -> web.Response:
         return web.Response(status=500)
@@ -124,7 +129,12 @@ async def test_callbacks_are_signed_retried_and_survive_a_restart(settings: Sett
         notices.append(await request.read())
         return web.Response(status=204)
 
-    routes = [web.post("/hook", sink), web.post("/never", never), web.post("/notice", notice)]
+    routes = [
+        web.post("/hook", sink),
+        web.post("/never", never),
+        web.post("/notice", notice),
+        web.post("/relay", relay),
+    ]
     async with serve(routes) as server:
         async with running_app(quiet(settings)) as (app, client):
             flow = await make_flow(client, echo_yaml(), start=False)
@@ -150,7 +160,18 @@ async def test_callbacks_are_signed_retried_and_survive_a_restart(settings: Sett
             )
             assert notice.status_code == 200, notice.text
             secret = notice.json()["signing_secret"]
+            hooked = await client.post(
+                flow.webhook_url,
+                json={"w": 1},
+                headers={"X-Callback-Url": f"{server.url}/relay", "X-Callback-Token": "wt"},
+            )
+            assert hooked.status_code == 202, hooked.text
+            metadata = await client.post(
+                flow.webhook_url, json={}, headers={"X-Callback-Url": "http://169.254.169.254/"}
+            )
+            assert metadata.status_code == 422 and "X-Callback-Url" in metadata.text
             ok_id, never_id = ok.json()["execution_id"], never.json()["execution_id"]
+            hooked_id = hooked.json()["execution_id"]
             broken_id = (await client.post(inject, headers=headers)).json()["execution_id"]
             async with app.state.engine.begin() as connection:
                 await finish_execution(
@@ -161,7 +182,7 @@ async def test_callbacks_are_signed_retried_and_survive_a_restart(settings: Sett
                     error="boom",
                     from_statuses=("queued",),
                 )
-            for ident in (ok_id, never_id):
+            for ident in (ok_id, never_id, hooked_id):
                 cancelled = await client.post(f"/api/executions/{ident}/cancel", headers=headers)
                 assert cancelled.status_code == 200
             deliverer = Deliverer(app)
@@ -196,6 +217,7 @@ async def test_callbacks_are_signed_retried_and_survive_a_restart(settings: Sett
             detail = (await client.get(f"/api/executions/{never_id}", headers=headers)).json()
             assert "500" in detail["callback_error"]
     assert len(notices) == 1 and broken_id.encode() in notices[0], "one failure notification"
+    assert [item["Authorization"] for item in relayed] == ["Bearer wt"], "the webhook's callback"
     assert b'"reason":"handler_error"' in notices[0]
     accepted = [item for item in arrivals][-1]
     assert len(arrivals) == 3, "two failures, then exactly one accepted delivery"

@@ -16,10 +16,10 @@ from tests.control_plane.pumps.pumps_helpers import pump_pids
 from tests.control_plane.triggers.triggers_helpers import (
     FlowUnderTest,
     make_flow,
-    running_app,
     wait_for,
 )
 from tests.control_plane.waits.waits_helpers import (
+    crashing_app,
     execution,
     kill_pump,
     reaches,
@@ -54,7 +54,7 @@ async def test_waits_resume_from_the_wait_exactly_once(settings: Settings) -> No
 async def first_life(settings: Settings, sink: str) -> tuple[FlowUnderTest, str]:
     """Timer (its pump killed meanwhile), event, approval, racing deciders and timeout; returns
     the flow and an execution left waiting for event A1."""
-    async with running_app(wait_settings(settings)) as (app, client):
+    async with crashing_app(wait_settings(settings)) as (app, client):
         flow = await make_flow(client, waits_yaml(sink))
         headers = flow.account.headers
 

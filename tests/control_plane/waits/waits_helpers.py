@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from control_plane.app import create_app
 from control_plane.settings import Settings
 from tests.control_plane.pumps.conftest import fast_pump_settings
 from tests.control_plane.pumps.pumps_helpers import pump_pids, stop_every_flow
@@ -87,6 +88,19 @@ async def waits_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.As
             yield app, client
         finally:
             await stop_every_flow(app)
+
+
+@asynccontextmanager
+async def crashing_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app that leaves its flows as they are when it ends (as a crash would): the next
+    control plane finds them running."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", timeout=60
+        ) as client:
+            yield application, client
 
 
 async def run(client: httpx.AsyncClient, flow: FlowUnderTest, trigger: str, **payload: Any) -> str:
