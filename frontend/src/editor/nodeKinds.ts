@@ -10,7 +10,8 @@ export type NodeKind =
   | 'transform'
   | 'loop'
   | 'output'
-  | 'memory';
+  | 'memory'
+  | 'note';
 
 export type NodeData = Record<string, unknown> & { name: string };
 export type FlowNode = Node<NodeData, NodeKind>;
@@ -124,10 +125,25 @@ export const KINDS: Record<NodeKind, KindInfo> = {
     hasOutput: true,
     hasErrorOutput: true,
   },
+  note: {
+    kind: 'note',
+    label: 'Sticky note',
+    icon: '✎',
+    description: 'A note on the canvas (kept with the layout, never run)',
+    handler: null,
+    hasInput: false,
+    hasOutput: false,
+    hasErrorOutput: false,
+  },
 };
 
+/** Sticky notes are canvas furniture: stored in canvas_state.notes, never compiled. */
+export function isNote(node: { type?: string }): boolean {
+  return node.type === 'note';
+}
+
 /** The Built-in palette, in display order. */
-export const PALETTE: NodeKind[] = ['trigger', 'llm', 'http', 'code', 'branch', 'transform', 'loop', 'output', 'memory'];
+export const PALETTE: NodeKind[] = ['trigger', 'llm', 'http', 'code', 'branch', 'transform', 'loop', 'output', 'memory', 'note'];
 
 export function isNodeKind(value: unknown): value is NodeKind {
   return typeof value === 'string' && value in KINDS;
@@ -156,6 +172,8 @@ export function defaultData(kind: NodeKind, name: string): NodeData {
       return { name };
     case 'memory':
       return { name, config: { op: 'get', key: 'last' } };
+    case 'note':
+      return { name, text: '' };
   }
 }
 
