@@ -313,3 +313,7 @@ async def test_sticky_notes_stay_with_the_canvas(
         headers=account.headers,
     )
     assert compiled.json()["problems"] == [] and "Ada" not in compiled.json()["yaml"]
+    restored = await client.post(
+        f"/api/flows/{flow['id']}/versions/1/restore", headers=account.headers
+    )
+    assert restored.json()["version"] == 3 and restored.json()["canvas_state"]["notes"] == kept
