@@ -59,7 +59,7 @@ test('what an n8n user reaches for, and the defects a new user hit', { skip: chr
     flowUrl = page.url();
     for (const name of ['inbound', 'run', 'reshape', 'forward', 'done']) await page.getByTestId(`node-${name}`).waitFor();
     await footer('5 nodes · 4 edges');
-    await assertNoOverlap(page, '.react-flow__node');
+    await assertNoOverlap(page, '.react-flow__node, .react-flow__minimap');
     // YAML written by hand (here: the starter's, with its comment) is shown as written
     await page.getByTestId('view-yaml').click();
     await page.locator('[data-testid="yaml-editor"] .monaco-editor').waitFor();
