@@ -11,6 +11,11 @@ DOMAINS_WITH_MODELS = (
     "executions",
     "triggers",
     "modules",
+    "billing",
+    "waits",
+    "jobs",
+    "callbacks",
+    "marketplace",
     "authoring",
 )
 

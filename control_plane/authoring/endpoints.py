@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from control_plane.accounts.dependencies import CurrentPrincipal
+from control_plane.accounts.roles import Editor, Viewer
 from control_plane.authoring import service
 from control_plane.authoring.schemas import FlowImport, SampleOut, SampleWrite, StarterOut
 from control_plane.db import DatabaseSession
@@ -24,7 +24,7 @@ SampleName = Annotated[str, Path(min_length=1, max_length=63)]
     summary="The flow's saved test payloads, by name",
 )
 async def list_samples(
-    flow_id: str, principal: CurrentPrincipal, session: DatabaseSession
+    flow_id: str, principal: Viewer, session: DatabaseSession
 ) -> list[SampleOut]:
     samples = await service.list_samples(session, principal, flow_id)
     return [SampleOut.model_validate(sample) for sample in samples]
@@ -39,7 +39,7 @@ async def put_sample(
     flow_id: str,
     name: SampleName,
     body: SampleWrite,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
 ) -> SampleOut:
     sample = await service.put_sample(session, principal, flow_id, name, body.payload)
@@ -53,7 +53,7 @@ async def put_sample(
     summary="Delete a saved test payload",
 )
 async def delete_sample(
-    flow_id: str, name: SampleName, principal: CurrentPrincipal, session: DatabaseSession
+    flow_id: str, name: SampleName, principal: Editor, session: DatabaseSession
 ) -> None:
     await service.delete_sample(session, principal, flow_id, name)
 
@@ -64,9 +64,7 @@ async def delete_sample(
     summary="Download the flow as a file: its organism YAML with its canvas",
     responses={200: {"content": {"application/yaml": {}}}},
 )
-async def export_flow(
-    flow_id: str, principal: CurrentPrincipal, session: DatabaseSession
-) -> Response:
+async def export_flow(flow_id: str, principal: Viewer, session: DatabaseSession) -> Response:
     flow = (await flows.get_flow(session, principal, flow_id)).flow
     text = service.export_file(flow.organism_yaml, flow.canvas_state)
     disposition = f'attachment; filename="{flow.name}.flow.yaml"'
@@ -83,7 +81,7 @@ async def export_flow(
     responses=INVALID_CONTENT,
 )
 async def import_flow(
-    body: FlowImport, request: Request, principal: CurrentPrincipal, session: DatabaseSession
+    body: FlowImport, request: Request, principal: Editor, session: DatabaseSession
 ) -> FlowOut:
     write = service.parse_file(body.file)
     if body.name is not None:
@@ -97,7 +95,7 @@ async def import_flow(
     response_model=list[StarterOut],
     summary="Starter templates shipped with Flowplane (the New flow dialog offers them)",
 )
-async def list_starters(principal: CurrentPrincipal) -> list[StarterOut]:
+async def list_starters(principal: Viewer) -> list[StarterOut]:
     return [
         StarterOut(
             id=item.id, title=item.title, description=item.description,

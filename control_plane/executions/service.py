@@ -9,7 +9,7 @@ import binascii
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.dependencies import Principal
@@ -20,6 +20,8 @@ from control_plane.flows import service as flows_service
 from control_plane.triggers.admission import Admitted, TriggerRequest
 from control_plane.triggers.catalog import TriggerSpec
 from control_plane.triggers.service import manual_flow, submit
+from control_plane.waits.models import ExecutionWait
+from control_plane.waits.schemas import WaitOut
 
 MAX_PAGE = 200
 TRIGGER_KINDS = ("webhook", "manual", "schedule", "retry")
@@ -82,8 +84,9 @@ async def list_executions(
         )
     )
     page, more = rows[:limit], len(rows) > limit
+    waits = await waiting_for(session, [item.id for item in page if item.status == "waiting"])
     return ExecutionPage(
-        items=[execution_out(execution) for execution in page],
+        items=[execution_out(execution, waits.get(execution.id)) for execution in page],
         next_cursor=encode_cursor(page[-1]) if more and page else None,
     )
 
@@ -101,8 +104,9 @@ async def get_execution(
         .where(ExecutionStep.execution_id == execution_id)
         .order_by(ExecutionStep.step)
     )
+    waits = await waiting_for(session, [execution.id] if execution.status == "waiting" else [])
     return ExecutionDetail(
-        **execution_out(execution).model_dump(),
+        **execution_out(execution, waits.get(execution.id)).model_dump(),
         target=execution.target,
         input=execution.input,
         input_truncated=execution.input_truncated,
@@ -146,7 +150,20 @@ async def execution_status(session: AsyncSession, execution_id: str) -> str | No
     return status
 
 
-def execution_out(execution: Execution) -> ExecutionOut:
+async def waiting_for(session: AsyncSession, execution_ids: list[str]) -> dict[str, WaitOut]:
+    """What each of these waiting executions waits for."""
+    if not execution_ids:
+        return {}
+    rows = await session.scalars(
+        select(ExecutionWait).where(
+            ExecutionWait.execution_id.in_(execution_ids),
+            ExecutionWait.status.in_(("pending", "resuming")),
+        )
+    )
+    return {row.execution_id: WaitOut.model_validate(row) for row in rows}
+
+
+def execution_out(execution: Execution, wait: WaitOut | None = None) -> ExecutionOut:
     return ExecutionOut(
         id=execution.id,
         flow_id=execution.flow_id,
@@ -161,6 +178,11 @@ def execution_out(execution: Execution) -> ExecutionOut:
         created_at=execution.created_at,
         started_at=execution.started_at,
         finished_at=execution.finished_at,
+        waiting_for=wait,
+        rerun_of=execution.rerun_of,
+        rerun_from_step=execution.rerun_from_step,
+        callback_status=execution.callback_status,
+        callback_error=execution.callback_error,
     )
 
 
@@ -192,3 +214,38 @@ async def _own_execution(
     if execution is None:
         raise NotFound(f"execution {execution_id} not found")
     return execution
+
+
+async def rerun_execution(
+    session: AsyncSession, app: FastAPI, principal: Principal, execution_id: str, from_step: int
+) -> Admitted:
+    """A new execution (`rerun_of` the original) that begins at step `from_step`'s listener
+    with the input that step recorded; the steps before it are not run again."""
+    original = await _own_execution(session, principal, execution_id)
+    step = await session.get(ExecutionStep, (execution_id, from_step))
+    if step is None:
+        raise InvalidInput(
+            f"execution {execution_id} has no step {from_step}",
+            problems=[{"path": "from_step", "message": "no such step"}],
+        )
+    if step.truncated:
+        raise Conflict(
+            f"step {from_step} of execution {execution_id} cannot be rerun: its input was "
+            "larger than the stored size cap and only a preview was kept"
+        )
+    flow = await manual_flow(app, principal, original.flow_id)
+    request = TriggerRequest(
+        flow=flow,
+        trigger=TriggerSpec(name=original.trigger, kind="rerun", target=step.listener),
+        trigger_kind="rerun",
+        payload=step.input,
+    )
+    await session.commit()
+    admitted = await submit(app, request)
+    async with app.state.engine.begin() as connection:
+        await connection.execute(
+            update(Execution)
+            .where(Execution.id == admitted.execution_id)
+            .values(rerun_of=execution_id, rerun_from_step=from_step)
+        )
+    return admitted

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.accounts.dependencies import CurrentPrincipal, Principal
+from control_plane.accounts.audit import audit_target
+from control_plane.accounts.dependencies import Principal
+from control_plane.accounts.roles import Editor, Viewer
 from control_plane.db import DatabaseSession
 from control_plane.flows import service
 from control_plane.flows.schemas import FlowOut, FlowVersionDetail, FlowVersionOut, FlowWrite
@@ -48,7 +50,7 @@ def base_url(request: Request) -> str:
 
 @router.get("", response_model=list[FlowOut], summary="List the workspace's flows, newest first")
 async def list_flows(
-    request: Request, principal: CurrentPrincipal, session: DatabaseSession
+    request: Request, principal: Viewer, session: DatabaseSession
 ) -> list[FlowOut]:
     records = await service.list_flows(session, principal)
     return await present(request, principal, session, records)
@@ -62,15 +64,16 @@ async def list_flows(
     responses=INVALID_CONTENT,
 )
 async def create_flow(
-    body: FlowWrite, request: Request, principal: CurrentPrincipal, session: DatabaseSession
+    body: FlowWrite, request: Request, principal: Editor, session: DatabaseSession
 ) -> FlowOut:
     record = await service.create_flow(session, principal, body)
+    audit_target(request, record.flow.id, record.flow.name)
     return (await present(request, principal, session, [record]))[0]
 
 
 @router.get("/{flow_id}", response_model=FlowOut, summary="Get a flow")
 async def get_flow(
-    flow_id: str, request: Request, principal: CurrentPrincipal, session: DatabaseSession
+    flow_id: str, request: Request, principal: Viewer, session: DatabaseSession
 ) -> FlowOut:
     record = await service.get_flow(session, principal, flow_id)
     return (await present(request, principal, session, [record]))[0]
@@ -86,7 +89,7 @@ async def update_flow(
     flow_id: str,
     body: FlowWrite,
     request: Request,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
 ) -> FlowOut:
     record = await service.update_flow(session, principal, flow_id, body)
@@ -110,7 +113,7 @@ async def _present_saved(
     response_class=Response,
     summary="Delete a flow and all its versions",
 )
-async def delete_flow(flow_id: str, principal: CurrentPrincipal, session: DatabaseSession) -> None:
+async def delete_flow(flow_id: str, principal: Editor, session: DatabaseSession) -> None:
     await service.delete_flow(session, principal, flow_id)
 
 
@@ -120,7 +123,7 @@ async def delete_flow(flow_id: str, principal: CurrentPrincipal, session: Databa
     summary="List a flow's versions, newest first",
 )
 async def list_versions(
-    flow_id: str, principal: CurrentPrincipal, session: DatabaseSession
+    flow_id: str, principal: Viewer, session: DatabaseSession
 ) -> list[FlowVersionOut]:
     versions = await service.list_versions(session, principal, flow_id)
     return [FlowVersionOut.model_validate(version) for version in versions]
@@ -134,7 +137,7 @@ async def list_versions(
 async def get_version(
     flow_id: str,
     number: Annotated[int, Path(ge=1, le=service.MAX_VERSION_NUMBER)],
-    principal: CurrentPrincipal,
+    principal: Viewer,
     session: DatabaseSession,
 ) -> FlowVersionDetail:
     version = await service.get_version(session, principal, flow_id, number)
@@ -150,7 +153,7 @@ async def restore_version(
     flow_id: str,
     number: Annotated[int, Path(ge=1, le=service.MAX_VERSION_NUMBER)],
     request: Request,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
 ) -> FlowOut:
     record = await service.restore_version(session, principal, flow_id, number)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +23,12 @@ class FlowWrite(BaseModel):
         default=None, description="React Flow state: {nodes, edges, viewport}"
     )
     organism_yaml: str | None = None
+    history_level: Literal["full", "summary", "errors"] | None = Field(
+        default=None,
+        description="What the history keeps of this flow's executions: `full` (default: every "
+        "execution with its steps), `summary` (every execution, without its steps) or `errors` "
+        "(failed executions with their steps; succeeded ones are not kept)",
+    )
 
 
 class FlowOut(BaseModel):
@@ -37,8 +43,9 @@ class FlowOut(BaseModel):
         "while it still describes this version; otherwise the canonical YAML",
     )
     version: int = Field(description="Number of the current version")
-    status: str = Field(description="stopped | starting | running | idle | error")
+    status: str = Field(description="stopped | starting | running | idle | error | over_plan")
     status_reason: str | None
+    history_level: str = Field(description="full | summary | errors")
     webhook_url: str | None = Field(
         description="The flow's full webhook URL (with its secret token) once one is issued"
     )

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.dependencies import Principal
 from control_plane.accounts.models import Tenant
-from control_plane.billing.tiers import check_flow_quota, tier_limits
+from control_plane.billing.plans import release_after_delete
+from control_plane.billing.tiers import check_quota, tier_limits
 from control_plane.db import new_id, utcnow
 from control_plane.errors import Conflict, NotFound
 from control_plane.executions.summaries import executions_this_month, latest_executions
@@ -80,6 +81,7 @@ async def create_flow(
         organism_yaml=content.organism_yaml,
         desired_state="stopped",
         status="stopped",
+        history_level=request.history_level or "full",
         created_at=now,
         updated_at=now,
     )
@@ -111,6 +113,9 @@ async def update_flow(
     if content.name != flow.name:
         await _ensure_name_free(session, principal.tenant_id, content.name, flow_id=flow.id)
 
+    if request.history_level is not None and request.history_level != flow.history_level:
+        flow.history_level = request.history_level
+        flow.updated_at = utcnow()
     organism_changed = current is None or content.content_hash != current.content_hash
     await _keep_source(session, flow.id, request.organism_yaml, content.content_hash)
     if not organism_changed and content.canvas_state == flow.canvas_state:
@@ -139,6 +144,7 @@ async def delete_flow(session: AsyncSession, principal: Principal, flow_id: str)
     )
     if getattr(result, "rowcount", 0) == 0:
         raise _flow_not_found(flow_id)
+    await release_after_delete(session, principal.tenant_id)  # room for an over-plan flow
 
 
 async def list_versions(
@@ -221,6 +227,7 @@ async def present_flows(
             version=record.version,
             status=record.flow.status,
             status_reason=record.flow.status_reason,
+            history_level=record.flow.history_level,
             webhook_url=(
                 webhook_url(base_url, record.flow.id, tokens.get(record.flow.id))
                 if record.flow.webhook_token_hash
@@ -312,7 +319,7 @@ async def _check_quota(session: AsyncSession, principal: Principal) -> None:
     existing = await session.scalar(
         select(func.count()).select_from(Flow).where(Flow.tenant_id == principal.tenant_id)
     )
-    check_flow_quota(principal.tier, existing or 0)
+    check_quota(principal.tier, "flows", existing or 0)
 
 
 async def _ensure_own_flow(session: AsyncSession, principal: Principal, flow_id: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from control_plane.accounts.dependencies import current_principal
+from control_plane.accounts.roles import require_role
 from control_plane.organism_editor import service
 from control_plane.organism_editor.schemas import (
     CompileRequest,
@@ -16,7 +16,9 @@ from control_plane.organism_editor.schemas import (
 )
 
 router = APIRouter(
-    prefix="/organism", tags=["organism editor"], dependencies=[Depends(current_principal)]
+    prefix="/organism",
+    tags=["organism editor"],
+    dependencies=[Depends(require_role("viewer", audit=False))],
 )
 
 

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.models import Tenant
-from control_plane.billing.tiers import UPGRADE_URL, tier_limits
+from control_plane.billing.plans import OVER_PLAN
+from control_plane.billing.tiers import UPGRADE_URL, check_quota, tier_limits
 from control_plane.blobs import BlobCorrupted, BlobNotFound
 from control_plane.db import utcnow
 from control_plane.errors import (
@@ -75,6 +76,7 @@ async def start_flow(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> 
     """Validate, record the intent, launch the pump; returns the flow's status. Starting a flow
     whose pump already runs the saved organism changes nothing; a changed organism restarts it
     (draining the old pump first)."""
+    refuse_over_plan(flow)
     organism = startable_organism(flow)
     tier = await tenant_tier(session, flow.tenant_id)
     quota = memory_quota(organism, tier)
@@ -168,6 +170,7 @@ async def ensure_accepting(app: FastAPI, session: AsyncSession, flow: Flow) -> N
     """Called by every trigger before it enqueues. Refuses triggers for stopped and failed
     flows; wakes an idle (scaled-to-zero) flow without waiting for it: the trigger waits in
     the flow's stream until the new pump reads it."""
+    refuse_over_plan(flow)
     if flow.desired_state != "running":
         raise Conflict(f"flow '{flow.name}' is stopped: start it before sending triggers")
     if flow.status == "error":
@@ -245,6 +248,18 @@ async def pump_module_bytes(
         raise NotFound(f"module {sha256} is not available: {error}") from error
 
 
+def refuse_over_plan(flow: Flow) -> None:
+    """A flow beyond its workspace's plan (billing/plans.py) neither starts nor takes triggers."""
+    if flow.status == OVER_PLAN:
+        raise QuotaExceeded(
+            f"flow '{flow.name}' is over the workspace's plan and cannot run: "
+            f"{flow.status_reason or 'upgrade, or delete flows to make room'}",
+            quota="flows",
+            limit=0,
+            upgrade_url=UPGRADE_URL,
+        )
+
+
 def startable_organism(flow: Flow) -> Organism:
     try:
         organism = parse_organism(flow.organism_yaml)
@@ -265,13 +280,8 @@ def memory_quota(organism: Organism, tier: str, *, enforce: bool = True) -> int:
     if not organism.memory.project:
         return 0
     allowed = tier_limits(tier).project_memory_bytes
-    if allowed == 0 and enforce:
-        raise QuotaExceeded(
-            f"project memory is not available on the {tier} tier; upgrade, or set "
-            "memory.project to false in the organism",
-            limit="project_memory",
-            upgrade_url=UPGRADE_URL,
-        )
+    if enforce:
+        check_quota(tier, "project_memory_bytes", 0, adding=1 if allowed == 0 else 0)
     return UNLIMITED_MEMORY_BYTES if allowed is None else allowed
 
 

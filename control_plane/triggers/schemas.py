@@ -23,6 +23,14 @@ class InjectRequest(BaseModel):
         default=None,
         description="Trigger of the organism to run (any kind); default: the first manual one",
     )
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="POSTed the signed result when the execution ends (callbacks/README.md)",
+    )
+    callback_token: str | None = Field(
+        default=None, max_length=1024, description="sent as 'Authorization: Bearer' with it"
+    )
 
 
 class RunResult(BaseModel):

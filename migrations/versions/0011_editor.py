@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_editor"
-down_revision: str | None = "0006_modules"
+down_revision: str | None = "0010_marketplace"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 

@@ -30,7 +30,14 @@ export const api = {
   me: () => apiRequest<Me>('/api/auth/me'),
 
   listKeys: () => apiRequest<ApiKey[]>('/api/keys'),
-  createKey: (name: string) => apiRequest<CreatedApiKey>('/api/keys', { method: 'POST', body: { name } }),
+  createKey: (name: string, expiresInDays: number | null = null) =>
+    apiRequest<CreatedApiKey>('/api/keys', { method: 'POST', body: { name, expires_in_days: expiresInDays } }),
+  changePassword: (currentPassword: string, newPassword: string) =>
+    apiRequest<{ revoked: number }>('/api/auth/password', {
+      method: 'POST',
+      body: { current_password: currentPassword, new_password: newPassword },
+    }),
+  revokeSessions: () => apiRequest<{ revoked: number }>('/api/auth/sessions', { method: 'DELETE' }),
   revokeKey: (id: string) => apiRequest<void>(`/api/keys/${enc(id)}`, { method: 'DELETE' }),
 
   listFlows: () => apiRequest<Flow[]>('/api/flows'),
@@ -110,10 +117,23 @@ export const api = {
   getExecution: (id: string) => apiRequest<ExecutionDetail>(`/api/executions/${enc(id)}`),
   retryExecution: (id: string) =>
     apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/retry`, { method: 'POST' }),
+  cancelExecution: (id: string) =>
+    apiRequest<{ execution_id: string; how: string }>(`/api/executions/${enc(id)}/cancel`, { method: 'POST' }),
+  approveExecution: (id: string) =>
+    apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/approve`, { method: 'POST', body: {} }),
+  rejectExecution: (id: string, comment?: string) =>
+    apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/reject`, {
+      method: 'POST',
+      body: { comment: comment || null },
+    }),
+  rerunExecution: (id: string, fromStep: number) =>
+    apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/rerun`, {
+      method: 'POST',
+      body: { from_step: fromStep },
+    }),
 };
 
-/** The SSE URL of a flow's live logs; EventSource cannot send headers, so the token rides in the query. */
-export function logsUrl(flowId: string, token: string | null): string {
-  const base = `/api/flows/${enc(flowId)}/logs`;
-  return token ? `${base}?token=${enc(token)}` : base;
+/** The SSE URL of a flow's live logs (read with fetch and the Authorization header: no token in URLs). */
+export function logsUrl(flowId: string): string {
+  return `/api/flows/${enc(flowId)}/logs`;
 }

@@ -84,7 +84,8 @@ export function useApiKeys() {
 export function useCreateApiKey() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (name: string) => api.createKey(name),
+    mutationFn: ({ name, expiresInDays }: { name: string; expiresInDays: number | null }) =>
+      api.createKey(name, expiresInDays),
     onSuccess: () => client.invalidateQueries({ queryKey: keys.apiKeys }),
   });
 }
@@ -148,7 +149,7 @@ export function useExecutions(flowId: string, status: string) {
   });
 }
 
-const ACTIVE = new Set(['queued', 'running', 'pending', 'started']);
+const ACTIVE = new Set(['queued', 'running', 'waiting', 'pending', 'started']);
 
 export function useExecution(id: string | undefined) {
   return useQuery({
@@ -164,6 +165,34 @@ export function useRetryExecution(flowId: string) {
   return useMutation({
     mutationFn: (executionId: string) => api.retryExecution(executionId),
     onSuccess: () => client.invalidateQueries({ queryKey: ['flows', flowId, 'executions'] }),
+  });
+}
+
+export type ExecutionAction =
+  | { kind: 'cancel' | 'approve' }
+  | { kind: 'reject'; comment?: string }
+  | { kind: 'rerun'; fromStep: number };
+
+/** Cancel, approve, reject or rerun an execution; refreshes the flow's runs and the execution. */
+export function useExecutionAction(flowId: string, executionId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (action: ExecutionAction): Promise<{ execution_id: string }> => {
+      switch (action.kind) {
+        case 'cancel':
+          return api.cancelExecution(executionId);
+        case 'approve':
+          return api.approveExecution(executionId);
+        case 'reject':
+          return api.rejectExecution(executionId, action.comment);
+        case 'rerun':
+          return api.rerunExecution(executionId, action.fromStep);
+      }
+    },
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: ['flows', flowId, 'executions'] });
+      void client.invalidateQueries({ queryKey: keys.execution(executionId) });
+    },
   });
 }
 

@@ -7,6 +7,7 @@ export interface User {
 
 export interface Tenant {
   id: string;
+  name?: string;
   tier: string;
 }
 
@@ -14,11 +15,13 @@ export interface AuthResponse {
   token: string;
   user: User;
   tenant: Tenant;
+  role?: string;
 }
 
 export interface Me {
   user: User;
   tenant: Tenant;
+  role?: string;
 }
 
 export interface ApiKey {
@@ -26,6 +29,7 @@ export interface ApiKey {
   name: string;
   prefix: string;
   created_at: string;
+  expires_at: string | null;
   last_used_at: string | null;
   revoked_at: string | null;
 }
@@ -35,6 +39,7 @@ export interface CreatedApiKey {
   name: string;
   prefix: string;
   created_at: string;
+  expires_at: string | null;
   key: string;
 }
 
@@ -51,6 +56,7 @@ export type FlowStatus = 'stopped' | 'starting' | 'running' | 'error' | (string 
 export type ExecutionStatus =
   | 'queued'
   | 'running'
+  | 'waiting'
   | 'succeeded'
   | 'completed'
   | 'failed'
@@ -111,15 +117,20 @@ export interface Flow {
   last_execution: ExecutionSummaryRef | null;
   executions_this_month: number;
   executions_limit: number | null;
+  /** What the history keeps of its executions (control_plane/executions/README.md). */
+  history_level?: HistoryLevel;
   created_at: string;
   updated_at: string;
 }
+
+export type HistoryLevel = "full" | "summary" | "errors";
 
 export interface FlowInput {
   name?: string;
   description?: string | null;
   canvas_state?: CanvasJson | null;
   organism_yaml?: string | null;
+  history_level?: HistoryLevel;
 }
 
 export interface FlowVersion {
@@ -186,10 +197,24 @@ export interface InjectResult {
   reason?: string | null;
 }
 
+/** What a waiting execution waits for (a builtin.wait step). */
+export interface WaitInfo {
+  kind: 'timer' | 'event' | 'approval' | (string & {});
+  listener: string;
+  step: number;
+  topic?: string | null;
+  correlation_id?: string | null;
+  message?: string | null;
+  fire_at?: string | null;
+  timeout_at?: string | null;
+  on_timeout?: string | null;
+}
+
 export interface ExecutionSummary {
   id: string;
   flow_id: string;
   status: ExecutionStatus;
+  waiting_for?: WaitInfo | null;
   trigger: string | null;
   trigger_kind?: string;
   created_at: string;
@@ -225,6 +250,11 @@ export interface ExecutionDetail {
   id: string;
   flow_id: string;
   status: ExecutionStatus;
+  waiting_for?: WaitInfo | null;
+  rerun_of?: string | null;
+  rerun_from_step?: number | null;
+  callback_status?: string | null;
+  callback_error?: string | null;
   trigger: string | null;
   input: unknown;
   outputs: unknown;

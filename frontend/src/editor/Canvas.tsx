@@ -16,7 +16,7 @@ import {
 } from '@xyflow/react';
 import { ERROR_HANDLE, isNodeKind, type FlowEdge, type FlowNode } from './nodeKinds';
 import { edgeTypes, nodeTypes } from './FlowNodeView';
-import { DND_MIME } from './Palette';
+import { DND_MIME, TOOL_MIME } from './Palette';
 import { storeClip } from './clipboard';
 import { connectionProblem, copySelection, selectionIds, type EditorAction, type EditorState } from './store';
 
@@ -123,10 +123,12 @@ export function Canvas({ state, dispatch, fitOnMount, onInit, compact }: CanvasP
       if (!isNodeKind(kind)) return;
       event.preventDefault();
       const point = screenToFlowPosition({ x: event.clientX, y: event.clientY });
+      const tool = event.dataTransfer.getData(TOOL_MIME);
       dispatch({
         type: 'addNode',
         kind,
         position: { x: point.x - NODE_WIDTH / 2, y: point.y - NODE_HEIGHT / 2 },
+        ...(tool && kind === 'code' ? { data: { handler: tool, config: {} } } : {}),
       });
     },
     [dispatch, screenToFlowPosition],

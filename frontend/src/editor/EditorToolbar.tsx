@@ -29,6 +29,7 @@ interface EditorToolbarProps {
   onStop: () => void;
   onMode: (mode: ViewMode) => void;
   onToggleLogs: () => void;
+  onPublish?: () => void;
   onExport: () => void;
 }
 
@@ -55,6 +56,7 @@ export function EditorToolbar({
   onStop,
   onMode,
   onToggleLogs,
+  onPublish,
   onExport,
 }: EditorToolbarProps) {
   return (
@@ -175,6 +177,11 @@ export function EditorToolbar({
         <Link to={`/flow/${flowId}/runs`} className="button" aria-label="Runs of this flow" data-testid="toolbar-runs">
           Runs
         </Link>
+        {onPublish ? (
+          <button type="button" className="button" onClick={onPublish} title="Publish this flow as a marketplace template" data-testid="toolbar-publish">
+            Publish
+          </button>
+        ) : null}
       </div>
     </header>
   );

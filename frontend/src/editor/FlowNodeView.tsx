@@ -32,6 +32,12 @@ export function nodeSummary(type: NodeKind, data: Record<string, unknown>): stri
       return text(config.expression) || 'whole payload';
     case 'memory':
       return `${text(config.op)} ${text(config.key)}`;
+    case 'wait':
+      return config.kind === 'timer'
+        ? `timer ${text(config.seconds ?? config.until)}`
+        : config.kind === 'event'
+          ? `event ${text(config.topic)}`
+          : 'approval';
     default:
       return '';
   }
@@ -174,6 +180,7 @@ export const nodeTypes = {
   loop: FlowNodeView,
   output: FlowNodeView,
   memory: FlowNodeView,
+  wait: FlowNodeView,
 };
 
 export const edgeTypes = { selfLoop: SelfLoopEdge };

@@ -1,8 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';
-import { logsUrl } from '../api/endpoints';
+import { streamLogs } from '../api/logStream';
 import type { LogEvent } from '../api/types';
-import { getToken } from '../auth/token';
 import { toDate } from '../components/format';
 
 const MAX_LINES = 500;
@@ -27,7 +26,7 @@ function time(ts: string | number): string {
   return date ? date.toLocaleTimeString() : String(ts);
 }
 
-/** Live logs of the flow's pump over Server-Sent Events. */
+/** Live logs of the flow's pump over Server-Sent Events (fetched with the token in a header). */
 export function LogPanel({ flowId, onClose }: { flowId: string; onClose: () => void }) {
   const [lines, setLines] = useState<LogEvent[]>([]);
   const [connection, setConnection] = useState<'connecting' | 'live' | 'retrying'>('connecting');
@@ -38,16 +37,14 @@ export function LogPanel({ flowId, onClose }: { flowId: string; onClose: () => v
   const stickToBottom = useRef(true);
 
   useEffect(() => {
-    const source = new EventSource(logsUrl(flowId, getToken()));
-    const onData = (event: MessageEvent<string>) => {
-      const line = parseLogEvent(event.data);
-      if (line) setLines((previous) => [...previous, line].slice(-MAX_LINES));
-    };
-    source.onopen = () => setConnection('live');
-    source.onerror = () => setConnection('retrying');
-    source.onmessage = onData;
-    source.addEventListener('log', onData as EventListener);
-    return () => source.close();
+    return streamLogs(flowId, {
+      onState: setConnection,
+      onEvent: (event) => {
+        if (event.event !== 'log' && event.event !== 'message') return;
+        const line = parseLogEvent(event.data);
+        if (line) setLines((previous) => [...previous, line].slice(-MAX_LINES));
+      },
+    });
   }, [flowId]);
 
   useEffect(() => {

@@ -1,4 +1,6 @@
 // Settings of each listener type (the `config` table of DESIGN.md §3) for the side panel.
+import { parseToolReference } from '../marketplace/api';
+import { ToolNodeFields } from '../marketplace/ToolNodeFields';
 import { CodeModuleField } from './CodeModuleField';
 import { CheckboxField, JsonField, NumberField, SelectField, TextField } from './fields';
 import type { FlowNode } from './nodeKinds';
@@ -130,6 +132,17 @@ export function ListenerFields({ node, config, errors, peers, set, setConfig, re
     }
 
     case 'code':
+      if (parseToolReference(data.handler)) {
+        return (
+          <ToolNodeFields
+            handler={data.handler}
+            config={node.data.config}
+            error={errors.handler}
+            onHandler={(v) => set('handler', v)}
+            onConfig={(v) => set('config', v)}
+          />
+        );
+      }
       return (
         <>
           <CodeModuleField handler={data.handler} error={errors.handler} onChange={(v) => set('handler', v)} />
@@ -227,6 +240,44 @@ export function ListenerFields({ node, config, errors, peers, set, setConfig, re
             <TextField label="Value" value={config.value} onChange={(v) => replaceConfig({ ...config, value: v })} error={errors['config.value']} hint="A template, e.g. {{ payload }}" monospace />
           ) : null}
           <p className="muted small">Project memory must be enabled for the flow and allowed by your plan.</p>
+        </>
+      );
+
+    case 'wait':
+      return (
+        <>
+          <SelectField
+            label="Wait for"
+            value={config.kind}
+            options={[
+              ['approval', 'An approval (Approve / Reject in Runs)'],
+              ['timer', 'A timer'],
+              ['event', 'An event (POST /api/flows/{id}/events/{topic})'],
+            ]}
+            onChange={(v) => replaceConfig({ kind: v, timeout_seconds: config.timeout_seconds, on_timeout: config.on_timeout })}
+            error={errors['config.kind']}
+            testId="panel-wait-kind"
+          />
+          {config.kind === 'timer' ? (
+            <NumberField label="Seconds" value={config.seconds} onChange={(v) => setConfig('seconds', v)} error={errors['config.seconds']} />
+          ) : null}
+          {config.kind === 'event' ? (
+            <>
+              <TextField label="Topic" value={config.topic} onChange={(v) => setConfig('topic', v)} error={errors['config.topic']} monospace />
+              <TextField
+                label="Correlation"
+                value={config.correlation}
+                onChange={(v) => setConfig('correlation', v)}
+                error={errors['config.correlation']}
+                hint="A template, e.g. {{ payload.order_id }}: the id the event must carry"
+                monospace
+              />
+            </>
+          ) : null}
+          {config.kind === 'approval' ? (
+            <TextField label="Message" value={config.message} onChange={(v) => setConfig('message', v)} hint="Shown in the runs view" />
+          ) : null}
+          <NumberField label="Timeout (seconds)" value={config.timeout_seconds} onChange={(v) => setConfig('timeout_seconds', v)} hint="Optional: give up after this long" />
         </>
       );
 

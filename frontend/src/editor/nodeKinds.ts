@@ -11,6 +11,7 @@ export type NodeKind =
   | 'loop'
   | 'output'
   | 'memory'
+  | 'wait'
   | 'note';
 
 export type NodeData = Record<string, unknown> & { name: string };
@@ -125,6 +126,16 @@ export const KINDS: Record<NodeKind, KindInfo> = {
     hasOutput: true,
     hasErrorOutput: true,
   },
+  wait: {
+    kind: 'wait',
+    label: 'Wait',
+    icon: '‖',
+    description: 'Pause for a timer, an event or an approval',
+    handler: 'builtin.wait',
+    hasInput: true,
+    hasOutput: true,
+    hasErrorOutput: true,
+  },
   note: {
     kind: 'note',
     label: 'Sticky note',
@@ -143,7 +154,19 @@ export function isNote(node: { type?: string }): boolean {
 }
 
 /** The Built-in palette, in display order. */
-export const PALETTE: NodeKind[] = ['trigger', 'llm', 'http', 'code', 'branch', 'transform', 'loop', 'output', 'memory', 'note'];
+export const PALETTE: NodeKind[] = [
+  'trigger',
+  'llm',
+  'http',
+  'code',
+  'branch',
+  'transform',
+  'loop',
+  'output',
+  'memory',
+  'wait',
+  'note',
+];
 
 export function isNodeKind(value: unknown): value is NodeKind {
   return typeof value === 'string' && value in KINDS;
@@ -172,6 +195,8 @@ export function defaultData(kind: NodeKind, name: string): NodeData {
       return { name };
     case 'memory':
       return { name, config: { op: 'get', key: 'last' } };
+    case 'wait':
+      return { name, config: { kind: 'approval', message: 'Continue?' } };
     case 'note':
       return { name, text: '' };
   }

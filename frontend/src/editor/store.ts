@@ -55,7 +55,7 @@ export interface Connection {
 
 export type EditorAction =
   | { type: 'load'; canvas: CanvasJson | null | undefined }
-  | { type: 'addNode'; kind: NodeKind; position: XYPosition; avoidOverlap?: boolean }
+  | { type: 'addNode'; kind: NodeKind; position: XYPosition; data?: Partial<NodeData>; avoidOverlap?: boolean }
   | { type: 'paste'; clip: Clip; offset: XYPosition }
   | { type: 'remove'; nodeIds?: string[]; edgeIds?: string[] }
   | { type: 'connect'; connection: Connection }
@@ -326,7 +326,7 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
         id,
         type: action.kind,
         position: action.avoidOverlap ? freePosition(wanted, state.nodes) : wanted,
-        data: defaultData(action.kind, name),
+        data: { ...defaultData(action.kind, name), ...(action.data ?? {}), name },
         selected: true,
       };
       const nodes = [...state.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node];

@@ -44,6 +44,7 @@ function FlowNameDialog({
   withDescription,
   onSubmit,
   onClose,
+  fromTemplate,
   withSource = false,
 }: {
   title: string;
@@ -54,6 +55,7 @@ function FlowNameDialog({
   withDescription: boolean;
   onSubmit: (name: string, description: string, source: FlowSource) => Promise<void>;
   onClose: () => void;
+  fromTemplate?: boolean;
   withSource?: boolean;
 }) {
   const [source, setSource] = useState<FlowSource>({ kind: 'empty' });
@@ -108,6 +110,15 @@ function FlowNameDialog({
         {error ? (
           <p className="form-error" role="alert">
             {error}
+          </p>
+        ) : null}
+        {fromTemplate ? (
+          <p className="small">
+            Or{' '}
+            <Link to="/marketplace?kind=flow" data-testid="start-from-template">
+              start from a template
+            </Link>{' '}
+            in the marketplace.
           </p>
         ) : null}
         <div className="form-actions">
@@ -303,6 +314,7 @@ export function DashboardPage() {
           taken={names}
           submitLabel="Create"
           withDescription
+          fromTemplate
           withSource
           onClose={() => setDialog(null)}
           onSubmit={async (name, description, source) => {

@@ -42,6 +42,7 @@ import { RunDataContext, runDataOf } from '../editor/runData';
 import { SecretNamesContext } from '../editor/secretNames';
 import { useOrganismSync } from '../editor/useOrganismSync';
 import { validateCanvas } from '../editor/validation';
+import { PublishDialog } from '../marketplace/PublishDialog';
 
 const YamlEditor = lazy(() => import('../editor/YamlEditor'));
 
@@ -86,6 +87,7 @@ function FlowEditor({ flow, onReload }: { flow: Flow; onReload: (flow: Flow) => 
   const [mode, setModeState] = useState<ViewMode>(initialMode);
   const [saveState, setSaveState] = useState<SaveState>({ status: 'idle' });
   const [runOpen, setRunOpen] = useState(false);
+  const [publishing, setPublishing] = useState(false);
   const [logsOpen, setLogsOpen] = useState(true);
   const [tab, setTab] = useState<PanelTab>('flow');
   const [actionError, setActionError] = useState<string | null>(null);
@@ -222,12 +224,18 @@ function FlowEditor({ flow, onReload }: { flow: Flow; onReload: (flow: Flow) => 
     }
   };
 
-  const addFromPalette = (kind: NodeKind) => {
+  const addFromPalette = (kind: NodeKind, handler?: string) => {
     const rect = canvasWrap.current?.getBoundingClientRect();
     const position = rect
       ? screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 })
       : { x: 120, y: 120 };
-    dispatch({ type: 'addNode', kind, position: { x: position.x - 90, y: position.y - 35 }, avoidOverlap: true });
+    dispatch({
+      type: 'addNode',
+      kind,
+      position: { x: position.x - 90, y: position.y - 35 },
+      avoidOverlap: true,
+      ...(handler ? { data: { handler, config: {} } } : {}),
+    });
   };
 
   // Keyboard: Ctrl/Cmd+S saves anywhere; undo/redo, delete, copy, paste and duplicate when focus
@@ -342,8 +350,12 @@ function FlowEditor({ flow, onReload }: { flow: Flow; onReload: (flow: Flow) => 
           onStop={() => void onStop()}
           onMode={setMode}
           onToggleLogs={() => setLogsOpen((open) => !open)}
+          onPublish={() => setPublishing(true)}
           onExport={() => void onExport()}
         />
+        {publishing ? (
+          <PublishDialog source={{ kind: 'flow', flowId: flow.id, name: flow.name }} onClose={() => setPublishing(false)} />
+        ) : null}
 
         {actionError || bootError ? (
           <p className="banner banner-error" role="alert" data-testid="editor-error">

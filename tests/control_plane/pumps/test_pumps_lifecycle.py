@@ -153,8 +153,9 @@ async def test_unstartable_flows_are_refused_with_a_reason(
     response = await pump_client.post(f"/api/flows/{remembering}/start", headers=free.headers)
     assert response.status_code == 402
     assert response.json()["error"] == "QuotaExceeded"
-    assert response.json()["limit"] == "project_memory"
-    assert "project memory is not available on the free tier" in response.json()["detail"]
+    assert response.json()["quota"] == "project_memory_bytes"
+    assert response.json()["limit"] == 0
+    assert "project memory is not included in the free plan" in response.json()["detail"]
 
     broken = await create_flow(pump_client, owner, echo_yaml("broken"))
     async with pump_app.state.sessionmaker() as session:
