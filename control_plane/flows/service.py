@@ -179,7 +179,11 @@ async def restore_version(
     """Save an old version's organism and canvas as the flow's newest version (history is never
     rewritten). Restoring the current content changes nothing."""
     version = await get_version(session, principal, flow_id, number)
-    request = FlowWrite(organism_yaml=version.organism_yaml, canvas_state=version.canvas_state)
+    current = (await get_flow(session, principal, flow_id)).flow.canvas_state
+    canvas = dict(version.canvas_state)
+    if "notes" in current:  # sticky notes are today's, not the version's: keep them
+        canvas["notes"] = current["notes"]
+    request = FlowWrite(organism_yaml=version.organism_yaml, canvas_state=canvas)
     return await update_flow(session, principal, flow_id, request)
 
 

@@ -59,7 +59,7 @@ test('what an n8n user reaches for, and the defects a new user hit', { skip: chr
     flowUrl = page.url();
     for (const name of ['inbound', 'run', 'reshape', 'forward', 'done']) await page.getByTestId(`node-${name}`).waitFor();
     await footer('5 nodes · 4 edges');
-    await assertNoOverlap(page, '.react-flow__node');
+    await assertNoOverlap(page, '.react-flow__node, .react-flow__minimap');
     // YAML written by hand (here: the starter's, with its comment) is shown as written
     await page.getByTestId('view-yaml').click();
     await page.locator('[data-testid="yaml-editor"] .monaco-editor').waitFor();
@@ -222,6 +222,18 @@ test('what an n8n user reaches for, and the defects a new user hit', { skip: chr
     await page.getByTestId('live-version').filter({ hasText: /^live v4$/ }).waitFor({ timeout: 30_000 });
   });
 
+  await stage('sticky-note', async () => {
+    await page.getByTestId('palette-note').click();
+    await page.getByTestId('panel-note-text').fill('Ask Ada before changing the URL');
+    await page.locator('[data-testid^="note-"]').filter({ hasText: 'Ask Ada before changing the URL' }).waitFor();
+    await page.getByTestId('toolbar-save').click();
+    await page.locator('[data-testid="save-status"][data-state="saved"]').waitFor();
+    await page.reload();
+    await page.locator('[data-testid^="note-"]').filter({ hasText: 'Ask Ada before changing the URL' }).waitFor();
+    await assertNoOverlap(page, '.react-flow__node');
+    await page.locator('[data-testid="save-status"][data-state="saved"]').waitFor();
+  });
+
   let exported = '';
   await stage('export', async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('toolbar-export').click()]);
@@ -244,6 +256,7 @@ test('what an n8n user reaches for, and the defects a new user hit', { skip: chr
     assert.notEqual(page.url(), flowUrl);
     await page.getByTestId('node-forward').waitFor();
     assert.equal(await page.getByTestId('flow-name').textContent(), 'imported');
+    await page.locator('[data-testid^="note-"]').filter({ hasText: 'Ask Ada' }).waitFor();
   });
 
   await stage('runs-across-flows', async () => {

@@ -52,7 +52,7 @@ LISTENER_DATA_KEYS = (
     "timeout_seconds",
     "max_iterations",
 )
-CANVAS_KEYS = ("nodes", "edges", "viewport", "settings")
+CANVAS_KEYS = ("nodes", "edges", "viewport", "settings", "notes")  # notes: layout only
 SETTINGS_KEYS = ("memory", "limits")
 ERROR_HANDLE = "error"
 MAX_CANVAS_NODES = 2_000
@@ -168,7 +168,7 @@ class _CanvasCompiler:
             if key not in CANVAS_KEYS:
                 self.report(
                     (str(key),),
-                    f"unknown canvas key {quoted(key)} (allowed: nodes, edges, viewport, settings)",
+                    f"unknown canvas key {quoted(key)} (allowed: {', '.join(CANVAS_KEYS)})",
                 )
         for key, limit in (("nodes", MAX_CANVAS_NODES), ("edges", MAX_CANVAS_EDGES)):
             value = self.canvas.get(key, [])

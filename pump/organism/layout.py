@@ -217,17 +217,38 @@ def organism_to_canvas(
             kept.update(handles.get(("error", listener.name, listener.on_error), {}))
             edge_id = f"error:{listener.name}->{listener.on_error}"
             edges.append(_edge(edge_id, listener_id, error_target, kept))
-    return copy.deepcopy(
-        {
-            "nodes": nodes,
-            "edges": _unique_edge_ids(edges),
-            "viewport": _viewport(previous),
-            "settings": {
-                "memory": {"project": organism.memory.project},
-                "limits": organism_limits(organism),
-            },
-        }
-    )
+    canvas: dict[str, Any] = {
+        "nodes": nodes,
+        "edges": _unique_edge_ids(edges),
+        "viewport": _viewport(previous),
+        "settings": {
+            "memory": {"project": organism.memory.project},
+            "limits": organism_limits(organism),
+        },
+    }
+    notes = _previous_notes(previous)
+    if notes:
+        canvas["notes"] = notes
+    return copy.deepcopy(canvas)
+
+
+MAX_NOTES = 200
+MAX_NOTE_TEXT = 4000
+
+
+def _previous_notes(previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Sticky notes of the canvas: layout only (never compiled), kept across YAML edits. Only
+    well-formed ones are kept: `{id, position: {x, y}, text}`."""
+    notes = previous.get("notes") if isinstance(previous, dict) else None
+    kept: list[dict[str, Any]] = []
+    for note in notes if isinstance(notes, list) else []:
+        if len(kept) >= MAX_NOTES or not isinstance(note, dict):
+            continue
+        note_id, text, point = note.get("id"), note.get("text", ""), _point(note.get("position"))
+        if not isinstance(note_id, str) or not 0 < len(note_id) <= 64 or point is None:
+            continue
+        kept.append({"id": note_id, "position": point, "text": str(text)[:MAX_NOTE_TEXT]})
+    return kept
 
 
 def _unique_edge_ids(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -95,6 +95,8 @@ export interface CanvasJson {
   viewport?: Viewport;
   /** Organism-level settings the canvas carries for the YAML (memory, limits); opaque here. */
   settings?: Record<string, unknown>;
+  /** Sticky notes: layout only, never compiled. */
+  notes?: Array<{ id: string; position: { x: number; y: number }; text: string }>;
 }
 
 export interface Flow {

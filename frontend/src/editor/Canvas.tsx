@@ -11,6 +11,7 @@ import {
   type Edge,
   type EdgeChange,
   type NodeChange,
+  type FitViewOptions,
   type Viewport,
 } from '@xyflow/react';
 import { ERROR_HANDLE, isNodeKind, type FlowEdge, type FlowNode } from './nodeKinds';
@@ -27,6 +28,12 @@ interface CanvasProps {
   onInit?: () => void;
   /** A smaller minimap when the canvas shares the screen with the YAML. */
   compact?: boolean;
+}
+
+/** Fitting keeps nodes clear of the minimap (bottom right), so none sits under it. */
+function fitPadding(minimap: boolean, compact?: boolean): NonNullable<FitViewOptions['padding']> {
+  const bottom = minimap ? (compact ? '120px' : '180px') : '40px';
+  return { top: '40px', left: '40px', right: '40px', bottom } as const;
 }
 
 const NODE_WIDTH = 180;
@@ -54,12 +61,14 @@ export function Canvas({ state, dispatch, fitOnMount, onInit, compact }: CanvasP
       return !shown;
     });
   };
+  const minimapRef = useRef(minimap);
+  minimapRef.current = minimap;
   // Entering or leaving Split view changes the canvas size: fit the flow into the new size.
   const lastCompact = useRef(compact);
   useEffect(() => {
     if (lastCompact.current === compact) return;
     lastCompact.current = compact;
-    const timer = window.setTimeout(() => void fitView({ maxZoom: 1, padding: 0.2 }), 50);
+    const timer = window.setTimeout(() => void fitView({ maxZoom: 1, padding: fitPadding(minimapRef.current, compact) }), 50);
     return () => window.clearTimeout(timer);
   }, [compact, fitView]);
   const stateRef = useRef(state);
@@ -167,7 +176,7 @@ export function Canvas({ state, dispatch, fitOnMount, onInit, compact }: CanvasP
         onInit={onInit}
         defaultViewport={initialViewport.current}
         fitView={fitOnInit.current}
-        fitViewOptions={{ maxZoom: 1, padding: 0.2 }}
+        fitViewOptions={{ maxZoom: 1, padding: fitPadding(minimap, compact) }}
         deleteKeyCode={null}
         multiSelectionKeyCode={['Meta', 'Control', 'Shift']}
         minZoom={0.2}

@@ -157,7 +157,20 @@ export function SelfLoopEdge({ id, sourceX, sourceY, targetX, targetY, markerEnd
   );
 }
 
+/** A sticky note: its text on the canvas (edited in the side panel). */
+function NoteNodeViewImpl({ id, data, selected }: NodeProps<FlowNode>) {
+  const text = typeof data.text === 'string' ? data.text : '';
+  return (
+    <div className={selected ? 'fp-note selected' : 'fp-note'} data-testid={`note-${id}`} aria-label={`Sticky note: ${text || 'empty'}`}>
+      {text || <span className="muted">Empty note: select it and write in the panel</span>}
+    </div>
+  );
+}
+
+export const NoteNodeView = memo(NoteNodeViewImpl);
+
 export const nodeTypes = {
+  note: NoteNodeView,
   trigger: FlowNodeView,
   llm: FlowNodeView,
   http: FlowNodeView,

@@ -22,7 +22,46 @@ function configOf(node: FlowNode): Config {
   return value && typeof value === 'object' && !Array.isArray(value) ? { ...(value as Config) } : {};
 }
 
-export function NodePanel({ node, nodes, edges, dispatch, serverProblems }: NodePanelProps) {
+export function NodePanel(props: NodePanelProps) {
+  if (props.node.type === 'note') return <NotePanel node={props.node} dispatch={props.dispatch} />;
+  return <ListenerOrTriggerPanel {...props} />;
+}
+
+function NotePanel({ node, dispatch }: { node: FlowNode; dispatch: Dispatch<EditorAction> }) {
+  return (
+    <form className="node-panel" aria-label="Sticky note" data-testid="node-panel" onSubmit={(event) => event.preventDefault()}>
+      <header className="panel-header">
+        <span className="kind-icon kind-note" aria-hidden="true">
+          ✎
+        </span>
+        <div>
+          <h2>Sticky note</h2>
+          <p className="muted small">Kept with the canvas layout; never part of the organism.</p>
+        </div>
+        <button
+          type="button"
+          className="button button-small button-danger"
+          aria-label="Delete note"
+          onClick={() => dispatch({ type: 'remove', nodeIds: [node.id] })}
+        >
+          Delete
+        </button>
+      </header>
+      <TextField
+        label="Text"
+        value={node.data.text}
+        onChange={(value) =>
+          dispatch({ type: 'updateNodeData', id: node.id, patch: { text: value }, coalesceKey: `${node.id}:text` })
+        }
+        multiline
+        rows={6}
+        testId="panel-note-text"
+      />
+    </form>
+  );
+}
+
+function ListenerOrTriggerPanel({ node, nodes, edges, dispatch, serverProblems }: NodePanelProps) {
   const info = KINDS[node.type as keyof typeof KINDS] ?? KINDS.code;
   const errors: FieldErrors = useMemo(() => validateNode(node, nodes, edges), [node, nodes, edges]);
   const config = configOf(node);

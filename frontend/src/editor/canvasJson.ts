@@ -2,7 +2,13 @@
 // tell whether two canvases differ in content (saved state) or in meaning (what compiles).
 import type { Viewport } from '@xyflow/react';
 import type { CanvasJson } from '../api/types';
-import { isNodeKind, type FlowEdge, type FlowNode, type NodeKind } from './nodeKinds';
+import { isNodeKind, isNote, type FlowEdge, type FlowNode, type NodeKind } from './nodeKinds';
+
+interface NoteJson {
+  id: string;
+  position: { x: number; y: number };
+  text: string;
+}
 
 export type CanvasSettings = Record<string, unknown>;
 
@@ -17,8 +23,17 @@ export const DEFAULT_VIEWPORT: Viewport = { x: 0, y: 0, zoom: 1 };
 
 export function fromCanvasJson(canvas: CanvasJson | null | undefined): CanvasContent {
   const rawNodes = Array.isArray(canvas?.nodes) ? canvas.nodes : [];
+  const rawNotes: NoteJson[] = Array.isArray(canvas?.notes) ? canvas.notes : [];
+  const notes: FlowNode[] = rawNotes
+    .filter((note) => note && typeof note.id === 'string')
+    .map((note) => ({
+      id: note.id,
+      type: 'note' as NodeKind,
+      position: { x: Number(note.position?.x) || 0, y: Number(note.position?.y) || 0 },
+      data: { name: note.id, text: typeof note.text === 'string' ? note.text : '' },
+    }));
   const nodes: FlowNode[] = rawNodes
-    .filter((node) => node && typeof node.id === 'string')
+    .filter((node) => node && typeof node.id === 'string' && node.type !== 'note')
     .map((node) => {
       const data = node.data && typeof node.data === 'object' ? { ...node.data } : {};
       const kind = (isNodeKind(node.type) ? node.type : 'code') as NodeKind;
@@ -54,13 +69,18 @@ export function fromCanvasJson(canvas: CanvasJson | null | undefined): CanvasCon
     canvas?.settings && typeof canvas.settings === 'object' && !Array.isArray(canvas.settings)
       ? canvas.settings
       : undefined;
-  return { nodes, edges, viewport, settings };
+  return { nodes: [...nodes, ...notes], edges, viewport, settings };
 }
 
 /** The canvas JSON stored beside the YAML and sent to compile. */
 export function toCanvasJson(state: CanvasContent): CanvasJson {
+  const notes = state.nodes.filter(isNote).map((node) => ({
+    id: node.id,
+    position: { x: Math.round(node.position.x), y: Math.round(node.position.y) },
+    text: typeof node.data.text === 'string' ? node.data.text : '',
+  }));
   const json: CanvasJson = {
-    nodes: state.nodes.map((node) => ({
+    nodes: state.nodes.filter((node) => !isNote(node)).map((node) => ({
       id: node.id,
       type: node.type ?? 'code',
       position: { x: Math.round(node.position.x), y: Math.round(node.position.y) },
@@ -74,6 +94,7 @@ export function toCanvasJson(state: CanvasContent): CanvasJson {
     viewport: { x: state.viewport.x, y: state.viewport.y, zoom: state.viewport.zoom },
   };
   if (state.settings) json.settings = state.settings;
+  if (notes.length) json.notes = notes;
   return json;
 }
 
@@ -90,7 +111,7 @@ export function contentKey(nodes: FlowNode[], edges: FlowEdge[], settings?: Canv
 export function semanticKey(nodes: FlowNode[], edges: FlowEdge[], settings?: CanvasSettings): string {
   return JSON.stringify([
     settings ?? null,
-    nodes.map((node) => [node.id, node.type, node.data]),
+    nodes.filter((node) => !isNote(node)).map((node) => [node.id, node.type, node.data]),
     edges.map((edge) => [edge.source, edge.target, edge.sourceHandle ?? null]),
   ]);
 }

@@ -11,7 +11,8 @@ export type NodeKind =
   | 'loop'
   | 'output'
   | 'memory'
-  | 'wait';
+  | 'wait'
+  | 'note';
 
 export type NodeData = Record<string, unknown> & { name: string };
 export type FlowNode = Node<NodeData, NodeKind>;
@@ -135,7 +136,22 @@ export const KINDS: Record<NodeKind, KindInfo> = {
     hasOutput: true,
     hasErrorOutput: true,
   },
+  note: {
+    kind: 'note',
+    label: 'Sticky note',
+    icon: '✎',
+    description: 'A note on the canvas (kept with the layout, never run)',
+    handler: null,
+    hasInput: false,
+    hasOutput: false,
+    hasErrorOutput: false,
+  },
 };
+
+/** Sticky notes are canvas furniture: stored in canvas_state.notes, never compiled. */
+export function isNote(node: { type?: string }): boolean {
+  return node.type === 'note';
+}
 
 /** The Built-in palette, in display order. */
 export const PALETTE: NodeKind[] = [
@@ -149,6 +165,7 @@ export const PALETTE: NodeKind[] = [
   'output',
   'memory',
   'wait',
+  'note',
 ];
 
 export function isNodeKind(value: unknown): value is NodeKind {
@@ -180,6 +197,8 @@ export function defaultData(kind: NodeKind, name: string): NodeData {
       return { name, config: { op: 'get', key: 'last' } };
     case 'wait':
       return { name, config: { kind: 'approval', message: 'Continue?' } };
+    case 'note':
+      return { name, text: '' };
   }
 }
 

@@ -115,7 +115,7 @@ export function flowWarnings(nodes: FlowNode[]): string[] {
   if (!nodes.some((node) => node.type === 'trigger')) {
     warnings.push('No trigger: add a Trigger node, or nothing can start this flow (Run needs a manual or webhook trigger).');
   }
-  if (!nodes.some((node) => node.type !== 'trigger')) {
+  if (!nodes.some((node) => node.type !== 'trigger' && node.type !== 'note')) {
     warnings.push('No steps: add at least one node after the trigger; a flow without steps cannot be started.');
   }
   return warnings;

@@ -194,6 +194,7 @@ export function connectionProblem(
   const target = nodes.find((node) => node.id === connection.target);
   if (!source || !target) return 'Both ends must be nodes on the canvas';
   if (target.type === 'trigger') return 'A trigger cannot receive messages';
+  if (target.type === 'note' || source.type === 'note') return 'Sticky notes do not connect';
   const sourceInfo = KINDS[source.type as NodeKind];
   const isError = connection.sourceHandle === ERROR_HANDLE;
   if (isError && !sourceInfo?.hasErrorOutput) return `${sourceInfo?.label ?? 'This node'} cannot route errors`;
@@ -289,7 +290,7 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
       for (const original of action.clip.nodes) {
         const kind = original.type as NodeKind;
         const id = uniqueId(kind, all);
-        const name = uniqueName(original.data.name, all);
+        const name = kind === 'note' ? id : uniqueName(original.data.name, all);
         idMap.set(original.id, id);
         const node: FlowNode = {
           id,
@@ -319,7 +320,7 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
 
     case 'addNode': {
       const id = uniqueId(action.kind, state.nodes);
-      const name = uniqueName(action.kind, state.nodes);
+      const name = action.kind === 'note' ? id : uniqueName(action.kind, state.nodes);
       const wanted = { x: Math.round(action.position.x), y: Math.round(action.position.y) };
       const node: FlowNode = {
         id,

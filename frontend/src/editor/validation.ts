@@ -175,6 +175,7 @@ export function validateNode(node: FlowNode, nodes: FlowNode[], edges: FlowEdge[
 export function validateCanvas(nodes: FlowNode[], edges: FlowEdge[]): Map<string, FieldErrors> {
   const result = new Map<string, FieldErrors>();
   for (const node of nodes) {
+    if (node.type === 'note') continue;
     const errors = validateNode(node, nodes, edges);
     if (Object.keys(errors).length) result.set(node.id, errors);
   }

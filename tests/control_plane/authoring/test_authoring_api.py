@@ -283,3 +283,37 @@ async def test_yaml_written_by_hand_is_kept_as_written(
     # a name sent beside the text wins, so that text is not the flow's
     other = await create_flow(client, account, organism_yaml=written, name="other")
     assert other["organism_source"] == other["organism_yaml"]
+
+
+async def test_sticky_notes_stay_with_the_canvas(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    flow = await create_flow(client, account, organism_yaml=hello_yaml())
+    canvas = flow["canvas_state"]
+    canvas["notes"] = [
+        {"id": "note_1", "position": {"x": 10, "y": 20}, "text": "call Ada first"},
+        {"id": "", "position": {"x": 1, "y": 1}, "text": "no id: dropped"},
+        {"id": "note_2", "position": "nowhere", "text": "no position: dropped"},
+    ]
+    saved = await client.put(
+        f"/api/flows/{flow['id']}", json={"canvas_state": canvas}, headers=account.headers
+    )
+    assert saved.status_code == 200, saved.text
+    kept = [{"id": "note_1", "position": {"x": 10, "y": 20}, "text": "call Ada first"}]
+    assert saved.json()["canvas_state"]["notes"] == kept and saved.json()["version"] == 1
+    edited = await client.put(
+        f"/api/flows/{flow['id']}",
+        json={"organism_yaml": hello_yaml(greeting="Hi")},
+        headers=account.headers,
+    )
+    assert edited.json()["canvas_state"]["notes"] == kept  # a YAML edit keeps the notes
+    compiled = await client.post(
+        "/api/organism/compile",
+        json={"canvas": edited.json()["canvas_state"], "name": "hello"},
+        headers=account.headers,
+    )
+    assert compiled.json()["problems"] == [] and "Ada" not in compiled.json()["yaml"]
+    restored = await client.post(
+        f"/api/flows/{flow['id']}/versions/1/restore", headers=account.headers
+    )
+    assert restored.json()["version"] == 3 and restored.json()["canvas_state"]["notes"] == kept
