@@ -47,8 +47,13 @@ typecheck: install
 # skipped with the reason when no engine can be had.
 DOCKER_RUN := PYTHON=$(abspath $(BIN)/python) infra/docker-engine.sh run
 
+# Three workers, each taking whole files (module fixtures are set up once); most tests wait on
+# processes and servers, so three keep two cores busy.
+PYTEST_WORKERS ?= 3
+
 pytest: install wasm-examples
-	$(DOCKER_RUN) $(BIN)/pytest -q -p no:cacheprovider
+	$(DOCKER_RUN) $(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile \
+		--durations=15
 
 test-containers: install wasm-examples
 	$(DOCKER_RUN) $(BIN)/pytest -q -p no:cacheprovider tests/containers

@@ -46,10 +46,26 @@ class Unauthorized(ControlPlaneError):
 
 
 class QuotaExceeded(ControlPlaneError):
+    """A plan limit is reached: `quota` names it, `limit` is its value on the workspace's plan,
+    `used` what the workspace has (raise it through `billing.tiers.check_quota`)."""
+
     status = 402
 
-    def __init__(self, detail: str, *, limit: str, upgrade_url: str = "/settings/billing") -> None:
-        super().__init__(detail, limit=limit, upgrade_url=upgrade_url)
+    def __init__(
+        self,
+        detail: str,
+        *,
+        limit: int | str,
+        quota: str | None = None,
+        used: int | None = None,
+        upgrade_url: str = "/settings/billing",
+    ) -> None:
+        extra: dict[str, Any] = {"limit": limit, "upgrade_url": upgrade_url}
+        if quota is not None:
+            extra["quota"] = quota
+        if used is not None:
+            extra["used"] = used
+        super().__init__(detail, **extra)
 
 
 class Forbidden(ControlPlaneError):

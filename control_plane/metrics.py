@@ -9,10 +9,19 @@
   never the raw path, so the label set stays bounded.
 - `flowplane_trigger_to_start_seconds`: trigger accepted -> pump started the execution.
 - `flowplane_flow_queue_depth{flow_id}`: triggers waiting or running per flow whose desired
-  state is `running`, read from Redis at each scrape (absent while Redis is away)."""
+  state is `running`, read from Redis at each scrape (absent while Redis is away).
+
+`/metrics` is not public: a scrape sends `Authorization: Bearer <token>`, the token being
+FLOWPLANE_METRICS_TOKEN or, when that is empty, one generated once into
+`<data_dir>/metrics.token` (mode 0600; Prometheus reads it with `credentials_file`)."""
 
 from __future__ import annotations
 
+import hmac
+import os
+import secrets
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -25,11 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from control_plane.errors import Unauthorized, render
 from control_plane.flows.models import Flow
 from control_plane.pumps.queue import queue_depths
 from pump.keys import FlowKeys
 
-FLOW_STATUSES = ("stopped", "starting", "running", "idle", "error")
+FLOW_STATUSES = ("stopped", "starting", "running", "idle", "error", "over_plan")
 UNMATCHED_ROUTE = "<unmatched>"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -44,6 +54,11 @@ class Metrics:
             "flowplane_executions",
             "Executions created (queued) and finished (succeeded, failed)",
             ["status"],
+            registry=self.registry,
+        )
+        self.stalled = Counter(
+            "flowplane_executions_stalled",
+            "Executions marked failed with reason stalled (running, silent past their limits)",
             registry=self.registry,
         )
         self.pump_messages = Counter(
@@ -155,6 +170,47 @@ def install_metrics(app: FastAPI) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
+        expected = metrics_token(request.app.state.settings)
+        given = request.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), expected.encode()
+        ):
+            return render(
+                Unauthorized(
+                    "/metrics needs 'Authorization: Bearer <token>': FLOWPLANE_METRICS_TOKEN, "
+                    "or the token in <data_dir>/metrics.token when that setting is empty"
+                )
+            )
         await metrics.refresh_flow_gauge(request.app.state.engine)
         await metrics.refresh_queue_gauge(request.app.state.engine, request.app.state.redis.client)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_token(settings: Any) -> str:
+    """FLOWPLANE_METRICS_TOKEN, or the token generated once into `<data_dir>/metrics.token`."""
+    configured: str = settings.metrics_token
+    if configured:
+        return configured
+    path: Path = settings.data_dir / "metrics.token"
+    try:
+        existing = path.read_text().strip()
+    except FileNotFoundError:
+        existing = ""
+    return existing or _create_token(path)
+
+
+def _create_token(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".metrics.token.")
+    try:
+        with os.fdopen(descriptor, "w") as handle:  # mkstemp: mode 0600
+            handle.write(token + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:  # another process created it first: use theirs
+            return path.read_text().strip()
+        return token
+    finally:
+        os.unlink(temporary)

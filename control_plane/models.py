@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import importlib
 
-DOMAINS_WITH_MODELS = ("accounts", "flows", "pumps", "executions", "triggers", "modules")
+DOMAINS_WITH_MODELS = (
+    "accounts",
+    "flows",
+    "pumps",
+    "executions",
+    "triggers",
+    "modules",
+    "billing",
+    "waits",
+    "jobs",
+    "callbacks",
+    "marketplace",
+    "authoring",
+)
 
 
 def import_all_models() -> None:

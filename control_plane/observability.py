@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 
@@ -12,6 +13,13 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# Paths that carry a credential (a webhook's token, a pump's module download token): logged
+# with the credential replaced, so logs never hold a working secret.
+_CREDENTIAL_IN_PATH = re.compile(r"(/webhook/|/pump-modules/)[^/]+")
+
+
+def loggable_path(path: str) -> str:
+    return _CREDENTIAL_IN_PATH.sub(r"\1***", path)
 
 
 def configure_logging(level: str, json_logs: bool) -> None:
@@ -63,14 +71,15 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_request_id)
         except Exception:
-            self.log.exception("request.failed", method=scope["method"], path=scope["path"])
+            path = loggable_path(scope["path"])
+            self.log.exception("request.failed", method=scope["method"], path=path)
             raise
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
         self.log.debug(
             "request",
             method=scope["method"],
-            path=scope["path"],
+            path=loggable_path(scope["path"]),
             status=status,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
             request_id=request_id,

@@ -290,10 +290,11 @@ def _serves(pid: int, directory: Path) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, ProcessLookupError, PermissionError, OSError, IndexError):
         return False
+    # until it has read its configuration (and changed directory) only its argument, the
+    # configuration file in `directory`, tells a just-started server apart
+    in_directory = working_directory == directory or str(directory) in _cmdline(pid)
     return (
-        executable in ("valkey-server", "redis-server")
-        and working_directory == directory
-        and state not in ("Z", "X")
+        executable in ("valkey-server", "redis-server") and in_directory and state not in ("Z", "X")
     )
 
 

@@ -11,6 +11,11 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def _env(name: str) -> AliasChoices:
+    """A third-party setting read as FLOWPLANE_<NAME> or plain <NAME>."""
+    return AliasChoices(f"FLOWPLANE_{name}", name)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLOWPLANE_", extra="ignore")
 
@@ -34,11 +39,19 @@ class Settings(BaseSettings):
     log_json: bool = True
     run_migrations: bool = True  # apply Alembic migrations at start-up
     session_ttl_hours: int = 24 * 14
-    default_tier: Literal["free", "paid", "pro", "enterprise"] = "free"  # tier of new tenants
+    # failed log-ins (and password changes) within the window, per account and per client
+    # address, past which attempts get 429 with Retry-After (accounts/throttle.py)
+    login_attempts_per_account: int = Field(default=10, ge=1)
+    login_attempts_per_address: int = Field(default=100, ge=1)
+    login_attempt_window_seconds: int = Field(default=900, ge=1)
+    # plan of new workspaces; None: `self-hosted` (no limits) without Stripe, `free` with it
+    default_tier: Literal["free", "paid", "pro", "enterprise", "self-hosted"] | None = None
     pump_backend: Literal["process", "docker", "kubernetes"] = "process"
     background_tasks: bool = True  # reconciler, recorder, scheduler; off for API-only replicas
     # the embedded Redis refuses writes (noeviction) past this many MiB; 0: no cap
     embedded_redis_maxmemory_mb: int = 1024
+    # bearer token /metrics asks for; empty: generated once into <data_dir>/metrics.token
+    metrics_token: str = ""
     api_max_body_bytes: int = 4 * 1024 * 1024  # larger JSON API bodies get 413 (not webhooks)
 
     # --- pumps (control_plane/pumps/README.md) ------------------------------------------------
@@ -99,6 +112,41 @@ class Settings(BaseSettings):
         2 * 1024 * 1024
     )  # uploads travel as base64 within api_max_body_bytes
 
+    # --- billing (control_plane/billing/README.md): Stripe when STRIPE_SECRET_KEY is set -----
+    stripe_secret_key: str = Field(default="", validation_alias=_env("STRIPE_SECRET_KEY"))
+    stripe_webhook_secret: str = Field(default="", validation_alias=_env("STRIPE_WEBHOOK_SECRET"))
+    stripe_price_paid: str = Field(default="", validation_alias=_env("STRIPE_PRICE_PAID"))
+    stripe_price_pro: str = Field(default="", validation_alias=_env("STRIPE_PRICE_PRO"))
+    # a Stripe-compatible endpoint instead of https://api.stripe.com (tests, proxies)
+    stripe_api_base: str = Field(default="", validation_alias=_env("STRIPE_API_BASE"))
+    # the Billing Meter event name that Pro overage executions are reported to
+    stripe_meter_event: str = Field(
+        default="flowplane_executions", validation_alias=_env("STRIPE_METER_EVENT")
+    )
+    billing_grace_period_hours: float = 72.0  # after a failed payment, then the Free plan
+    billing_interval_seconds: float = 300.0  # overage reports and grace-period expiry
+
+    # --- Clerk sign-in (control_plane/accounts/README.md): when CLERK_ISSUER is set ----------
+    clerk_issuer: str = Field(default="", validation_alias=_env("CLERK_ISSUER"))
+    # empty: <issuer>/.well-known/jwks.json
+    clerk_jwks_url: str = Field(default="", validation_alias=_env("CLERK_JWKS_URL"))
+    clerk_webhook_secret: str = Field(default="", validation_alias=_env("CLERK_WEBHOOK_SECRET"))
+    # the `azp` claims accepted, comma-separated origins; empty: the public URL's origin (if set)
+    clerk_authorized_parties: str = Field(
+        default="", validation_alias=_env("CLERK_AUTHORIZED_PARTIES")
+    )
+    clerk_publishable_key: str = Field(
+        default="", validation_alias=_env("CLERK_PUBLISHABLE_KEY")
+    )  # handed to the editor's sign-in
+    clerk_jwks_cache_seconds: float = 3600.0
+
+    # --- marketplace (control_plane/marketplace/README.md) -------------------------------------
+    # base64 of a raw 32-byte Ed25519 private key signing published versions; empty: generated
+    # once into <data_dir>/marketplace-signing.key (every replica must share it)
+    marketplace_signing_key: str = ""
+    # comma-separated e-mails of platform operators (unlist/remove listings, yank versions)
+    admin_emails: str = ""
+
     # --- triggers and executions (control_plane/triggers/README.md, executions/README.md) ------
     webhook_max_body_bytes: int = 1024 * 1024  # larger webhook bodies get 413
     # backpressure (triggers/README.md): triggers waiting or running per flow, past which new
@@ -127,6 +175,31 @@ class Settings(BaseSettings):
     scheduler_tick_unit: Literal["minute", "second"] = "minute"
     reaper_interval_seconds: float = 15.0
     reaper_grace_seconds: float = 30.0  # queued this long without a stream entry: reaped
+    # Waits, one-off jobs, callbacks and stall detection (control_plane/waits, jobs, callbacks)
+    wait_poll_seconds: float = 0.5  # how often due timers, timeouts and one-off jobs are fired
+    wait_recover_seconds: float = 30.0  # a claimed resume not on the stream this long: re-sent
+    # Seconds between delivery attempts of a completion callback; after the last one fails the
+    # execution is marked callback_failed. Comma-separated.
+    callback_retry_schedule: str = "30,60,300,900,3600"
+    callback_timeout_seconds: float = 10.0
+    callback_replay_window_seconds: int = 300  # documented for receivers checking `t=`
+    stall_grace_seconds: float = 30.0  # running, silent past limits.timeout_seconds + this
+    stall_interval_seconds: float = 10.0
+
+    @property
+    def stripe_enabled(self) -> bool:
+        return bool(self.stripe_secret_key)
+
+    @property
+    def clerk_enabled(self) -> bool:
+        return bool(self.clerk_issuer)
+
+    @property
+    def new_workspace_plan(self) -> str:
+        """New workspaces' plan: `self-hosted` (no limits) unless Stripe bills them."""
+        if self.default_tier is not None:
+            return self.default_tier
+        return "free" if self.stripe_enabled else "self-hosted"
 
     @property
     def resolved_database_url(self) -> str:

@@ -3,8 +3,10 @@ environment contract. The only key builder in the project (DESIGN.md §9)."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 TRIGGER_GROUP = "pump"  # consumer group of every flow's trigger stream
 LOG_STREAM_MAXLEN = 10_000
@@ -22,6 +24,7 @@ PUMP_REDIS_COMMANDS: tuple[str, ...] = (
     "client|setname",
     "hello",
     "xreadgroup",
+    "xread",
     "xgroup|create",
     "xack",
     "xautoclaim",
@@ -50,6 +53,9 @@ PUMP_REDIS_COMMANDS: tuple[str, ...] = (
 # Stream lengths the pump writes with (XADD MAXLEN ~); the control plane trims the same streams
 # too, since a pump is untrusted and could leave MAXLEN out.
 EVENT_STREAM_MAXLEN = 100_000
+CONTROL_STREAM_MAXLEN = 1_000
+# A pump starting reads control requests this far back (a cancel sent while no pump ran).
+CONTROL_LOOKBACK_SECONDS = 600
 
 
 # Version of the key layout below. 2: the flow id is a Redis Cluster hash tag (`{flow}`), so
@@ -92,6 +98,11 @@ class FlowKeys:
     @property
     def logs(self) -> str:
         return f"{self.prefix}logs"
+
+    @property
+    def control(self) -> str:
+        """Requests from the control plane to the pump (cancel an execution), a capped stream."""
+        return f"{self.prefix}control"
 
     @property
     def heartbeat(self) -> str:
@@ -166,3 +177,28 @@ class PumpEnv:
     # deliveries of one trigger entry (its pump died each time before finishing it) after
     # which its execution fails with reason `poison_message` instead of running again
     DELIVERY_LIMIT = "FLOWPLANE_DELIVERY_LIMIT"
+    # JSON {"<listing>@<version>": {"signature": "<base64>", "capabilities": {...}}}: the
+    # marketplace's Ed25519 signature of each `tool:` module (tool_signature_message) and the
+    # capability manifest it signed; a `tool:` module without a valid one is refused
+    MODULE_SIGNATURES = "FLOWPLANE_MODULE_SIGNATURES"
+    # base64 of the marketplace's raw 32-byte Ed25519 public key
+    MARKETPLACE_PUBLIC_KEY = "FLOWPLANE_MARKETPLACE_PUBLIC_KEY"
+
+
+TOOL_SIGNATURE_DOMAIN = "flowplane marketplace tool v1"
+
+
+def tool_signature_message(
+    listing: str, version: str, sha256: str, capabilities: dict[str, Any]
+) -> bytes:
+    """What the marketplace signs for a published tool version and the pump verifies before
+    it instantiates `tool:<listing>@<version>`: canonical JSON of the listing, version, the
+    module's content hash and its capability manifest."""
+    document = {
+        "domain": TOOL_SIGNATURE_DOMAIN,
+        "listing": listing,
+        "version": version,
+        "sha256": sha256,
+        "capabilities": capabilities,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")

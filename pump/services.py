@@ -60,8 +60,22 @@ class Services:
                 memory_bytes=self.settings.wasm_memory_bytes,
                 timeout_seconds=self.settings.wasm_timeout_seconds,
             )
+            from pump.wasm.signatures import ToolVerifier
+
             engine = WasmEngine(limits, concurrent_instances=WASM_WORKER_THREADS)
-            self._modules = ModuleStore(engine, self.settings.modules, self.settings.module_source)
+            verifier = (
+                ToolVerifier(
+                    self.settings.marketplace_public_key,
+                    self.settings.module_signatures,
+                    self.settings.module_grants,
+                    self.settings.module_hosts,
+                )
+                if self.settings.marketplace_public_key
+                else None
+            )
+            self._modules = ModuleStore(
+                engine, self.settings.modules, self.settings.module_source, verifier
+            )
         return self._modules
 
     @property

@@ -10,7 +10,7 @@ import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pump.keys import PumpEnv
 
@@ -39,6 +39,9 @@ class PumpSettings:
     module_source: str | None = None
     module_grants: dict[str, frozenset[str]] = field(default_factory=dict)
     module_hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # "<listing>@<version>" -> {"signature", "capabilities"} of `tool:` modules (signatures.py)
+    module_signatures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    marketplace_public_key: str = ""
     concurrency: int = DEFAULT_CONCURRENCY
     memory_quota_bytes: int = 0
     http_allowlist: tuple[str, ...] = ()
@@ -62,6 +65,8 @@ class PumpSettings:
             module_source=env.get(PumpEnv.MODULE_SOURCE) or None,
             module_grants=_grants(env),
             module_hosts=_hosts(env),
+            module_signatures=_signatures(env),
+            marketplace_public_key=env.get(PumpEnv.MARKETPLACE_PUBLIC_KEY, "").strip(),
             concurrency=_number(env, PumpEnv.CONCURRENCY, DEFAULT_CONCURRENCY, int, minimum=1),
             memory_quota_bytes=_number(env, PumpEnv.MEMORY_QUOTA_BYTES, 0, int, minimum=0),
             http_allowlist=_csv(env.get(PumpEnv.HTTP_ALLOWLIST, "")),
@@ -164,6 +169,19 @@ def _hosts(env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
             raise SettingsError(f"{PumpEnv.MODULE_HOSTS}[{key!r}] must be a list of host names")
         hosts[str(key)] = tuple(items)
     return hosts
+
+
+def _signatures(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    text = env.get(PumpEnv.MODULE_SIGNATURES, "").strip()
+    if not text:
+        return {}
+    value = _json(text, PumpEnv.MODULE_SIGNATURES)
+    if not isinstance(value, dict) or not all(isinstance(item, dict) for item in value.values()):
+        raise SettingsError(
+            f'{PumpEnv.MODULE_SIGNATURES} must be a JSON object {{"<listing>@<version>": '
+            '{"signature": ..., "capabilities": {...}}}'
+        )
+    return {str(key): dict(item) for key, item in value.items()}
 
 
 def _number(

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,6 +18,7 @@ from control_plane.app import create_app
 from control_plane.db import migrate
 from control_plane.redis import EmbeddedRedis
 from control_plane.settings import Settings
+from tests.faults.harness import FAULT_ROW, TABLE_HEADER
 from tests.services import (
     REDIS_TEST_URL,
     REQUIRE_SERVICES,
@@ -73,6 +78,9 @@ def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
         log_json=True,
         log_level="WARNING",
         background_tasks=False,
+        # every in-process client is 127.0.0.1 and Redis is shared by concurrent runs: only the
+        # tests of the log-in throttle (with addresses of their own) use the address limit
+        login_attempts_per_address=1_000_000,
     )
 
 
@@ -88,3 +96,43 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest.fixture(autouse=True)
+def dump_tasks_before_the_timeout(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that hangs in its event loop shows only `select()` in pytest-timeout's report:
+    shortly before the timeout, print every running loop's task stacks (captured with the test)."""
+    marker = request.node.get_closest_marker("timeout")
+    limit = float(marker.args[0] if marker and marker.args else request.config.getini("timeout"))
+
+    def dump(loop: asyncio.AbstractEventLoop) -> None:
+        for task in asyncio.all_tasks(loop):
+            task.print_stack(file=sys.stderr)
+
+    def wake() -> None:
+        for candidate in gc.get_objects():
+            if isinstance(candidate, asyncio.AbstractEventLoop) and candidate.is_running():
+                with contextlib.suppress(RuntimeError):
+                    candidate.call_soon_threadsafe(dump, candidate)
+
+    timer = threading.Timer(max(limit - 15, 1), wake)
+    timer.daemon = True
+    if limit > 0:
+        timer.start()
+    yield
+    timer.cancel()
+
+
+FAULT_TABLE: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    FAULT_TABLE.extend(str(value) for name, value in report.user_properties if name == FAULT_ROW)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FAULT_TABLE:
+        terminalreporter.section("fault suite")
+        terminalreporter.write_line(TABLE_HEADER)
+        for row in FAULT_TABLE:
+            terminalreporter.write_line(row)

@@ -31,12 +31,47 @@ REVISIONS: dict[str, tuple[str, set[str]]] = {
         {"executions", "execution_steps", "execution_counters", "schedule_states"},
     ),
     "0006_modules": ("0003_executions", {"modules", "module_versions"}),
-    "0012_perf": ("0006_modules", set()),
+    "0008_billing": (
+        "0006_modules",
+        {"billing_accounts", "webhook_events", "usage_reports", "invitations", "audit_events"},
+    ),
+    "0009_waits": ("0008_billing", {"execution_waits", "one_off_jobs", "callback_deliveries"}),
+    "0010_marketplace": (
+        "0009_waits",
+        {
+            "marketplace_listings",
+            "marketplace_versions",
+            "marketplace_installs",
+            "marketplace_reviews",
+            "marketplace_reports",
+        },
+    ),
+    "0011_editor": ("0010_marketplace", {"flow_webhook_tokens", "flow_samples", "flow_sources"}),
+    "0012_perf": ("0011_editor", set()),
 }
-# revision -> the (table, column or index) it adds to tables of earlier revisions: the models
-# already have them, so a revision before it is not expected to
-ADDED_LATER: dict[str, set[tuple[str, str]]] = {
-    "0012_perf": {("flows", "history_level"), ("execution_steps", "ix_execution_steps_usage")},
+
+# revision -> columns ("table.column") and constraints it adds to tables of earlier revisions
+ADDED_LATER: dict[str, set[str]] = {
+    "0008_billing": {
+        "tenants.deletion_scheduled_at",
+        "users.clerk_user_id",
+        "users.disabled_at",
+        "uq_users_clerk_user_id",
+    },
+    "0009_waits": {
+        "executions.callback_url",
+        "executions.callback_token",
+        "executions.callback_status",
+        "executions.callback_error",
+        "executions.rerun_of",
+        "executions.rerun_from_step",
+        "executions.cancel_requested_at",
+        "executions.last_event_at",
+        "flows.signing_secret",
+        "flows.event_token_hash",
+        "flows.failure_url",
+    },
+    "0012_perf": {"flows.history_level", "ix_execution_steps_usage"},
 }
 
 
@@ -59,18 +94,12 @@ def test_every_revision_matches_its_models_and_downgrades(empty_database_url: st
         Base.metadata.tables
     ), "every model table is created by exactly one listed revision"
     config = alembic_config(empty_database_url)
-    order = list(REVISIONS)
     for revision, (previous, tables) in REVISIONS.items():
         command.upgrade(config, revision)
         present, differences = asyncio.run(_inspect(empty_database_url, tables))
         assert present >= tables
-        later = {
-            column
-            for added_by, columns in ADDED_LATER.items()
-            if order.index(added_by) > order.index(revision)
-            for column in columns
-        }
-        differences = [diff for diff in differences if _added(diff) not in later]
+        later = set().union(*(ADDED_LATER.get(name, set()) for name in _after(revision)))
+        differences = [diff for diff in differences if _added_name(diff) not in later]
         assert differences == [], f"{revision} differs from the models"
         command.downgrade(config, previous)
         present, _ = asyncio.run(_inspect(empty_database_url, tables))
@@ -100,12 +129,17 @@ def _differences(connection: Connection, tables: set[str]) -> list[Any]:
     ]
 
 
-def _added(diff: Any) -> tuple[str, str] | None:
-    """(table, name) of a column or index the database lacks, else None."""
+def _after(revision: str) -> list[str]:
+    names = list(REVISIONS)
+    return names[names.index(revision) + 1 :]
+
+
+def _added_name(diff: Any) -> str | None:
+    """The column ("table.column") or constraint a model has that the database lacks."""
     if isinstance(diff, tuple) and diff[0] == "add_column":
-        return (str(diff[2]), str(diff[3].name))
-    if isinstance(diff, tuple) and diff[0] == "add_index":
-        return (str(diff[1].table.name), str(diff[1].name))
+        return f"{diff[2]}.{diff[3].name}"
+    if isinstance(diff, tuple) and diff[0] in ("add_constraint", "add_index"):
+        return str(diff[1].name)
     return None
 
 

@@ -1,7 +1,9 @@
-"""The one table of tier limits (DESIGN.md §7), checked at the point of use.
+"""The one table of plan limits (DESIGN.md §7), checked at the point of use by `check_quota`.
 
 `None` means unlimited (Enterprise "custom" limits are set by contract, not by this table).
-Going over a limit raises `QuotaExceeded`, rendered as 402 with the limit's name."""
+`self-hosted` is the plan of every workspace while Stripe is not configured: no limits at all.
+Going over a limit raises `QuotaExceeded`, rendered as 402 with the limit's name, the limit,
+what is used and where to upgrade."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from typing import Literal, get_args
 
 from control_plane.errors import QuotaExceeded
 
-Tier = Literal["free", "paid", "pro", "enterprise"]
+Tier = Literal["free", "paid", "pro", "enterprise", "self-hosted"]
+SELF_HOSTED: Tier = "self-hosted"
 TIERS: tuple[Tier, ...] = get_args(Tier)
 UPGRADE_URL = "/settings/billing"
 MEGABYTE = 1_000_000
@@ -22,6 +25,7 @@ class TierLimits:
     executions_per_month: int | None
     marketplace_tools: bool  # may install tools from the marketplace
     private_marketplace_tools: bool  # may publish tools visible to its own tenant only
+    marketplace_installs: int | None  # marketplace tools installed into the workspace
     wasm_modules: int | None  # uploaded WASM modules
     project_memory_bytes: int | None  # 0: project memory is not available
     team_members: int | None
@@ -30,6 +34,9 @@ class TierLimits:
     # triggers a flow may have waiting or running in its pump; past it triggers get 429
     # (FLOWPLANE_MAX_QUEUED_PER_FLOW overrides every tier)
     max_queued_per_flow: int
+    # executions past `executions_per_month` are billed as usage (Stripe meter events)
+    # instead of refused
+    metered_overage: bool = False
 
 
 TIER_LIMITS: dict[Tier, TierLimits] = {
@@ -38,6 +45,7 @@ TIER_LIMITS: dict[Tier, TierLimits] = {
         executions_per_month=1_000,
         marketplace_tools=False,
         private_marketplace_tools=False,
+        marketplace_installs=0,
         wasm_modules=0,
         project_memory_bytes=0,
         team_members=1,
@@ -50,6 +58,7 @@ TIER_LIMITS: dict[Tier, TierLimits] = {
         executions_per_month=10_000,
         marketplace_tools=True,
         private_marketplace_tools=False,
+        marketplace_installs=None,
         wasm_modules=0,
         project_memory_bytes=10 * MEGABYTE,
         team_members=1,
@@ -62,23 +71,39 @@ TIER_LIMITS: dict[Tier, TierLimits] = {
         executions_per_month=100_000,
         marketplace_tools=True,
         private_marketplace_tools=False,
+        marketplace_installs=None,
         wasm_modules=10,
         project_memory_bytes=100 * MEGABYTE,
         team_members=1,
         idle_stop_seconds=None,
         execution_retention_days=90,
         max_queued_per_flow=20_000,
+        metered_overage=True,
     ),
     "enterprise": TierLimits(
         flows=None,
         executions_per_month=None,
         marketplace_tools=True,
         private_marketplace_tools=True,
+        marketplace_installs=None,
         wasm_modules=None,
         project_memory_bytes=None,
         team_members=None,
         idle_stop_seconds=None,
         execution_retention_days=365,
+        max_queued_per_flow=100_000,
+    ),
+    "self-hosted": TierLimits(
+        flows=None,
+        executions_per_month=None,
+        marketplace_tools=True,
+        private_marketplace_tools=True,
+        marketplace_installs=None,
+        wasm_modules=None,
+        project_memory_bytes=None,
+        team_members=None,
+        idle_stop_seconds=None,
+        execution_retention_days=None,
         max_queued_per_flow=100_000,
     ),
 }
@@ -95,14 +120,65 @@ def tier_limits(tier: str) -> TierLimits:
     return TIER_LIMITS[tier]
 
 
+LimitName = Literal[
+    "flows",
+    "executions_per_month",
+    "marketplace_installs",
+    "wasm_modules",
+    "project_memory_bytes",
+    "team_members",
+]
+# How each countable limit reads in a message: (singular, plural)
+_NOUNS: dict[str, tuple[str, str]] = {
+    "flows": ("flow", "flows"),
+    "executions_per_month": ("execution a month", "executions a month"),
+    "marketplace_installs": ("marketplace tool", "marketplace tools"),
+    "wasm_modules": ("WASM module", "WASM modules"),
+    "project_memory_bytes": ("byte of project memory", "bytes of project memory"),
+    "team_members": ("team member", "team members"),
+}
+_FEATURES: dict[str, str] = {
+    "flows": "flows are",
+    "executions_per_month": "executions are",
+    "marketplace_installs": "marketplace tools are",
+    "wasm_modules": "custom WASM modules are",
+    "project_memory_bytes": "project memory is",
+    "team_members": "team members are",
+}
+_ADVICE: dict[str, str] = {
+    "flows": "upgrade to create more, or delete a flow",
+    "executions_per_month": "upgrade for more, or wait for next month",
+    "marketplace_installs": "upgrade to install more, or uninstall a tool",
+    "wasm_modules": "upgrade (Pro includes 10) to write and run your own code, or delete a module",
+    "project_memory_bytes": "upgrade, or set memory.project to false in the organism",
+    "team_members": "upgrade to Enterprise to add members, or remove a member",
+}
+
+
+def check_quota(plan: str, limit_name: LimitName, used: int, *, adding: int = 1) -> None:
+    """The one quota check: raise `QuotaExceeded` (402, with `limit`, `used` and `upgrade_url`)
+    when a workspace on `plan` that uses `used` of `limit_name` may not add `adding` more."""
+    limits = tier_limits(plan)
+    limit: int | None = getattr(limits, limit_name)
+    if limit is None or used + adding <= limit:
+        return
+    if limit_name == "executions_per_month" and limits.metered_overage:
+        return  # Pro: billed as usage beyond the included executions (billing/overage.py)
+    singular, plural = _NOUNS[limit_name]
+    if limit == 0:
+        detail = f"{_FEATURES[limit_name]} not included in the {plan} plan"
+    else:
+        noun = singular if limit == 1 else plural
+        detail = f"the {plan} plan allows {limit:,} {noun} and this workspace has {used:,}"
+    raise QuotaExceeded(
+        f"{detail}; {_ADVICE[limit_name]}",
+        quota=limit_name,
+        limit=limit,
+        used=used,
+        upgrade_url=UPGRADE_URL,
+    )
+
+
 def check_flow_quota(tier: str, existing_flows: int) -> None:
     """Raise `QuotaExceeded` when a tenant on `tier` that has `existing_flows` may not add one."""
-    limit = tier_limits(tier).flows
-    if limit is not None and existing_flows >= limit:
-        plural = "flow" if limit == 1 else "flows"
-        raise QuotaExceeded(
-            f"the {tier} tier allows {limit} {plural} and this workspace has {existing_flows}; "
-            "upgrade to create more, or delete a flow",
-            limit="flows",
-            upgrade_url=UPGRADE_URL,
-        )
+    check_quota(tier, "flows", existing_flows)

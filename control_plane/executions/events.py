@@ -30,6 +30,7 @@ EVENT_TYPES = frozenset(
         "log",
         "execution.completed",
         "execution.failed",
+        "execution.waiting",
     }
 )
 LONG_DIGITS = re.compile(r"\d{19}")

@@ -51,6 +51,8 @@ class ExecutionPatch:
     started_at: datetime | None = None
     first_step_at: datetime | None = None
     final: dict[str, Any] | None = None  # columns set by execution.completed / .failed
+    last_event_at: datetime | None = None
+    waits: list[RawEvent] = field(default_factory=list)  # execution.waiting events
 
 
 @dataclass
@@ -80,7 +82,16 @@ def fold(
     for event in events:
         patch = executions.setdefault(event.execution_id, ExecutionPatch())
         moment = _moment(event.ts)
-        if event.type == "execution.started":
+        patch.last_event_at = max(patch.last_event_at or moment, moment)
+        if event.type == "execution.waiting":
+            patch.waits.append(event)
+            if patch.status not in FINAL_STATUSES:
+                patch.status = "waiting"
+            if event.step is not None:  # the wait step shows as waiting until it resumes
+                steps.setdefault((event.execution_id, event.step), StepPatch()).values["status"] = (
+                    "waiting"
+                )
+        elif event.type == "execution.started":
             patch.started_at = patch.started_at or moment
             if patch.status not in FINAL_STATUSES:
                 patch.status = "running"
@@ -165,10 +176,15 @@ async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps)
     )
     known: dict[str, tuple[Any, ...]] = {}
     owners: dict[str, StreamOwner] = {}
-    for ident, status, created_at, started_at, tenant_id, flow_id in found:
+    awaited: set[str] = set()
+    for ident, status, created_at, started_at, tenant_id, flow_id, callback in found:
         known[ident] = (status, created_at, started_at)
         owners[ident] = StreamOwner(tenant_id, flow_id)
+        if callback:
+            awaited.add(ident)
     levels = await history_levels(connection, owners)
+    for ident in awaited:  # its caller awaits a callback, which is built from its history
+        levels[ident] = "full"
     events = _own_events(events, owners)
     executions, steps, recorded.messages = fold(events, caps)
     if not executions:
@@ -206,6 +222,17 @@ async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps)
             rows.append(_execution_params(ident, patch, usage.get(ident)))
     if rows:
         await connection.execute(EXECUTION_UPDATE, rows)
+    if finals:
+        from control_plane.callbacks.outbox import owe
+
+        await owe(connection, finals)
+    parked = [
+        event for ident, patch in executions.items() if ident in known for event in patch.waits
+    ]
+    if parked:
+        from control_plane.waits.parking import park
+
+        await park(connection, parked, caps.step_max_bytes)
     if dropped:  # steps recorded by earlier batches go by cascade
         await connection.execute(DROP_EXECUTIONS, {"ids": sorted(dropped)})
     return recorded
@@ -229,6 +256,7 @@ def _execution_params(
         "b_duration_ms": final.get("duration_ms"),
         "b_finished_at": final.get("finished_at"),
         "b_usage": usage,
+        "b_last_event_at": patch.last_event_at,
     }
 
 
@@ -236,8 +264,14 @@ def _build_execution_update() -> Any:
     status = bindparam("b_status", type_=Execution.status.type)
     final = bindparam("b_final", type_=Execution.input_truncated.type)
 
+    # A cancelled or stalled execution keeps its end, whatever its pump writes later.
+    closed = or_(
+        Execution.status == literal("cancelled"),
+        func.coalesce(Execution.reason, literal("")) == literal("stalled"),
+    )
+
     def on_final(name: str, column: Any) -> Any:
-        return case((final, bindparam(name, type_=column.type)), else_=column)
+        return case((and_(final, ~closed), bindparam(name, type_=column.type)), else_=column)
 
     return (
         update(Execution)
@@ -245,11 +279,12 @@ def _build_execution_update() -> Any:
         .values(
             status=case(
                 (status.is_(None), Execution.status),
-                # `running` never replaces a final status (spelled out: executemany statements
-                # cannot hold an expanding IN list).
+                (closed, Execution.status),
+                # `running` and `waiting` never replace a final status (spelled out:
+                # executemany statements cannot hold an expanding IN list).
                 (
                     and_(
-                        status == "running",
+                        or_(status == "running", status == "waiting"),
                         or_(
                             *(
                                 Execution.status == literal(final)
@@ -275,6 +310,9 @@ def _build_execution_update() -> Any:
             duration_ms=on_final("b_duration_ms", Execution.duration_ms),
             finished_at=on_final("b_finished_at", Execution.finished_at),
             usage=on_final("b_usage", Execution.usage),
+            last_event_at=func.coalesce(
+                bindparam("b_last_event_at", type_=UtcDateTime), Execution.last_event_at
+            ),
         )
         .execution_options(synchronize_session=False)
     )
@@ -331,6 +369,7 @@ KNOWN_EXECUTIONS = select(
     Execution.started_at,
     Execution.tenant_id,
     Execution.flow_id,
+    Execution.callback_url,
 ).where(Execution.id.in_(bindparam("ids", expanding=True)))
 
 

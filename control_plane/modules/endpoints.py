@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Path, Request, Response, status
 
-from control_plane.accounts.dependencies import CurrentPrincipal
+from control_plane.accounts.audit import audit_target
+from control_plane.accounts.roles import Editor, Viewer
 from control_plane.db import DatabaseSession
 from control_plane.modules import presenters, service
 from control_plane.modules.runtime import module_runtime
@@ -40,7 +41,7 @@ BUILD_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("", response_model=list[ModuleOut], summary="The workspace's modules, newest first")
-async def list_modules(principal: CurrentPrincipal, session: DatabaseSession) -> list[ModuleOut]:
+async def list_modules(principal: Viewer, session: DatabaseSession) -> list[ModuleOut]:
     modules = await service.list_modules(session, principal)
     versions = await service.versions_of(session, [module.id for module in modules])
     return presenters.module_list(modules, versions)
@@ -54,14 +55,15 @@ async def list_modules(principal: CurrentPrincipal, session: DatabaseSession) ->
     responses=BUILD_RESPONSES,
 )
 async def create_module(
-    body: ModuleCreate, request: Request, principal: CurrentPrincipal, session: DatabaseSession
+    body: ModuleCreate, request: Request, principal: Editor, session: DatabaseSession
 ) -> ModuleDetail:
     module, _ = await service.create_module(session, module_runtime(request.app), principal, body)
+    audit_target(request, module.id, module.name)
     return await presenters.module_detail(session, module)
 
 
 @router.get("/templates", response_model=list[TemplateOut], summary="Starter templates")
-async def list_templates(principal: CurrentPrincipal) -> list[TemplateOut]:
+async def list_templates(principal: Viewer) -> list[TemplateOut]:
     return [
         TemplateOut(
             id=item.id,
@@ -81,22 +83,20 @@ async def list_templates(principal: CurrentPrincipal) -> list[TemplateOut]:
     response_model=SdkOut,
     summary="Type definitions for the browser editor (AssemblyScript's and the SDK's)",
 )
-async def sdk_types(request: Request, response: Response, principal: CurrentPrincipal) -> SdkOut:
+async def sdk_types(request: Request, response: Response, principal: Viewer) -> SdkOut:
     response.headers["Cache-Control"] = "private, max-age=3600"
     return await presenters.sdk_types(module_runtime(request.app))
 
 
 @router.get("/{module_id}", response_model=ModuleDetail, summary="A module with its versions")
-async def get_module(
-    module_id: str, principal: CurrentPrincipal, session: DatabaseSession
-) -> ModuleDetail:
+async def get_module(module_id: str, principal: Viewer, session: DatabaseSession) -> ModuleDetail:
     module = await service.get_module(session, principal, module_id)
     return await presenters.module_detail(session, module)
 
 
 @router.patch("/{module_id}", response_model=ModuleDetail, summary="Change the description")
 async def update_module(
-    module_id: str, body: ModuleUpdate, principal: CurrentPrincipal, session: DatabaseSession
+    module_id: str, body: ModuleUpdate, principal: Editor, session: DatabaseSession
 ) -> ModuleDetail:
     module = await service.update_module(session, principal, module_id, body.description)
     return await presenters.module_detail(session, module)
@@ -113,7 +113,7 @@ async def delete_module(
     module_id: str,
     request: Request,
     tasks: BackgroundTasks,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
 ) -> None:
     hashes = await service.delete_module(session, principal, module_id)
@@ -132,7 +132,7 @@ async def add_version(
     body: VersionWrite,
     request: Request,
     response: Response,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
 ) -> VersionDetail:
     runtime = module_runtime(request.app)
@@ -149,7 +149,7 @@ async def add_version(
     summary="One version with its source and build log",
 )
 async def get_version(
-    module_id: str, number: VersionNumber, principal: CurrentPrincipal, session: DatabaseSession
+    module_id: str, number: VersionNumber, principal: Viewer, session: DatabaseSession
 ) -> VersionDetail:
     module, version = await service.get_version(session, principal, module_id, number)
     return presenters.version_detail(module, version)
@@ -165,7 +165,7 @@ async def download_version(
     module_id: str,
     number: VersionNumber,
     request: Request,
-    principal: CurrentPrincipal,
+    principal: Viewer,
     session: DatabaseSession,
 ) -> Response:
     module, version = await service.get_version(session, principal, module_id, number)
@@ -188,7 +188,7 @@ async def test_module(
     module_id: str,
     body: TestRunRequest,
     request: Request,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
 ) -> TestRunOut:
     runtime = module_runtime(request.app)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.dependencies import Principal
 from control_plane.accounts.models import Tenant
-from control_plane.billing.tiers import UPGRADE_URL, tier_limits
+from control_plane.billing.tiers import check_quota, tier_limits
 from control_plane.blobs import BlobCorrupted, BlobNotFound, sha256_hex
 from control_plane.db import new_id, utcnow
 from control_plane.errors import (
@@ -27,7 +27,6 @@ from control_plane.errors import (
     InvalidInput,
     NotFound,
     PayloadTooLarge,
-    QuotaExceeded,
     ServiceUnavailable,
 )
 from control_plane.modules.builder import ToolchainMissing
@@ -341,24 +340,12 @@ def _decode_wasm(text: str, max_bytes: int) -> bytes:
 
 
 async def _check_quota(session: AsyncSession, principal: Principal) -> None:
-    limit = tier_limits(principal.tier).wasm_modules
-    if limit is None:
+    if tier_limits(principal.tier).wasm_modules is None:
         return
     existing = await session.scalar(
         select(func.count()).select_from(Module).where(Module.tenant_id == principal.tenant_id)
     )
-    if (existing or 0) >= limit:
-        if limit == 0:
-            detail = (
-                f"custom WASM modules are not included in the {principal.tier} plan; "
-                "upgrade to Pro to write and run your own code"
-            )
-        else:
-            detail = (
-                f"the {principal.tier} plan allows {limit} WASM modules and this workspace "
-                f"has {existing}; upgrade, or delete a module"
-            )
-        raise QuotaExceeded(detail, limit="wasm_modules", upgrade_url=UPGRADE_URL)
+    check_quota(principal.tier, "wasm_modules", existing or 0)
 
 
 async def _ensure_name_free(session: AsyncSession, tenant_id: str, name: str) -> None:

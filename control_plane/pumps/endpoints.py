@@ -7,11 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from control_plane.accounts.dependencies import (
-    CurrentPrincipal,
-    Principal,
-    current_principal_allowing_query_token,
-)
+from control_plane.accounts.roles import Editor, Viewer
 from control_plane.db import DatabaseSession
 from control_plane.errors import InvalidInput
 from control_plane.flows import service as flows
@@ -55,7 +51,7 @@ Pumps = Annotated[Orchestrator, Depends(orchestrator)]
     responses=START_ERRORS,  # type: ignore[arg-type]
 )
 async def start_flow(
-    flow_id: str, principal: CurrentPrincipal, session: DatabaseSession, pumps: Pumps
+    flow_id: str, principal: Editor, session: DatabaseSession, pumps: Pumps
 ) -> LifecycleOut:
     flow = (await flows.get_flow(session, principal, flow_id)).flow
     state = await service.start_flow(session, pumps, flow)
@@ -68,7 +64,7 @@ async def start_flow(
     summary="Stop the flow's pump: in-flight executions drain first; triggers are then refused",
 )
 async def stop_flow(
-    flow_id: str, principal: CurrentPrincipal, session: DatabaseSession, pumps: Pumps
+    flow_id: str, principal: Editor, session: DatabaseSession, pumps: Pumps
 ) -> LifecycleOut:
     flow = (await flows.get_flow(session, principal, flow_id)).flow
     state = await service.stop_flow(session, pumps, flow)
@@ -81,7 +77,7 @@ async def stop_flow(
     summary="Desired and observed state of the flow's pump, with its last heartbeat",
 )
 async def flow_status(
-    flow_id: str, principal: CurrentPrincipal, session: DatabaseSession, pumps: Pumps
+    flow_id: str, principal: Viewer, session: DatabaseSession, pumps: Pumps
 ) -> StatusOut:
     flow = (await flows.get_flow(session, principal, flow_id)).flow
     view = await service.flow_status(session, pumps, flow)
@@ -92,6 +88,7 @@ async def flow_status(
         status=view.status,
         reason=view.reason,
         outdated=view.outdated,
+        running_version=view.running_version,
         heartbeat=HeartbeatOut.from_pump(view.heartbeat) if view.heartbeat else None,
         restarts=view.restarts,
         queue=QueueOut(
@@ -113,7 +110,7 @@ async def flow_logs(
     flow_id: str,
     session: DatabaseSession,
     pumps: Pumps,
-    principal: Annotated[Principal, Depends(current_principal_allowing_query_token)],
+    principal: Viewer,
     history: Annotated[
         int, Query(ge=0, le=LOG_STREAM_MAXLEN, description="lines of history")
     ] = 100,
@@ -141,9 +138,7 @@ async def flow_logs(
     response_model=SecretNamesOut,
     summary="The names of the flow's secrets (values are write-only)",
 )
-async def list_secrets(
-    flow_id: str, principal: CurrentPrincipal, session: DatabaseSession
-) -> SecretNamesOut:
+async def list_secrets(flow_id: str, principal: Viewer, session: DatabaseSession) -> SecretNamesOut:
     flow = (await flows.get_flow(session, principal, flow_id)).flow
     return SecretNamesOut(names=await secrets.secret_names(session, flow))
 
@@ -156,7 +151,7 @@ async def list_secrets(
 async def update_secrets(
     flow_id: str,
     body: SecretsWrite,
-    principal: CurrentPrincipal,
+    principal: Editor,
     session: DatabaseSession,
     pumps: Pumps,
 ) -> SecretNamesOut:

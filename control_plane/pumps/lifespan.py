@@ -26,6 +26,7 @@ async def pumps_service(app: FastAPI) -> AsyncIterator[None]:
         cluster=app.state.redis.cluster,
     )
     pumps = Orchestrator(app.state.settings, app.state.redis, blobs=app.state.blobs)
+    pumps.marketplace_public_key = getattr(app.state, "marketplace_public_key", "")
     app.state.pumps = pumps
     reconciler: Reconciler | None = None
     task: asyncio.Task[None] | None = None

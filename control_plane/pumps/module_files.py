@@ -21,7 +21,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-from control_plane.blobs import BlobNotFound, BlobStore, is_sha256
+from control_plane.blobs import BlobCorrupted, BlobNotFound, BlobStore, is_sha256
 from control_plane.errors import ServiceUnavailable
 from control_plane.pumps.backends.base import PumpRef, module_files_root
 from control_plane.settings import Settings
@@ -65,6 +65,11 @@ class ModuleFiles:
             raise ServiceUnavailable(
                 f"module {reference} cannot be given to the pump: its code ({sha256}) is missing "
                 "from the blob store"
+            ) from error
+        except BlobCorrupted as error:
+            raise ServiceUnavailable(
+                f"module {reference} cannot be given to the pump: its code in the blob store was "
+                f"altered ({error})"
             ) from error
 
     def source(self, ref: PumpRef, hashes: dict[str, str], directory: Path | None) -> str | None:

@@ -44,12 +44,15 @@ class ResolvedModules:
     hashes: dict[str, str] = field(default_factory=dict)
     grants: dict[str, list[str]] = field(default_factory=dict)
     hosts: dict[str, list[str]] = field(default_factory=dict)
+    # `tool:` modules: {"<listing>@<version>": {signature, capabilities}} (marketplace)
+    signatures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def merged(self, other: ResolvedModules) -> ResolvedModules:
         return ResolvedModules(
             {**self.hashes, **other.hashes},
             {**self.grants, **other.grants},
             {**self.hosts, **other.hosts},
+            {**self.signatures, **other.signatures},
         )
 
 
@@ -100,6 +103,8 @@ class Orchestrator:
         )
         self.backend = backend or create_backend(settings)
         self.secret_box = SecretBox.from_settings(settings)
+        # set by the marketplace at start: the key pumps verify `tool:` modules with
+        self.marketplace_public_key = ""
         self.module_files = ModuleFiles(
             settings,
             blobs or blob_store_from_settings(settings),
@@ -132,6 +137,10 @@ class Orchestrator:
         }
         if module_source:
             env[PumpEnv.MODULE_SOURCE] = module_source
+        if request.modules.signatures:
+            env[PumpEnv.MODULE_SIGNATURES] = json.dumps(request.modules.signatures)
+        if self.marketplace_public_key:
+            env[PumpEnv.MARKETPLACE_PUBLIC_KEY] = self.marketplace_public_key
         if self.settings.pump_http_allowlist:
             env[PumpEnv.HTTP_ALLOWLIST] = self.settings.pump_http_allowlist
         return env

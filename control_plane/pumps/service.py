@@ -13,11 +13,12 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.models import Tenant
-from control_plane.billing.tiers import UPGRADE_URL, tier_limits
+from control_plane.billing.plans import OVER_PLAN
+from control_plane.billing.tiers import UPGRADE_URL, check_quota, tier_limits
 from control_plane.blobs import BlobCorrupted, BlobNotFound
 from control_plane.db import utcnow
 from control_plane.errors import (
@@ -28,7 +29,7 @@ from control_plane.errors import (
     QuotaExceeded,
     ServiceUnavailable,
 )
-from control_plane.flows.models import Flow
+from control_plane.flows.models import Flow, FlowVersion
 from control_plane.pumps.backends import PumpRef
 from control_plane.pumps.locks import FlowBusy
 from control_plane.pumps.models import PumpRun
@@ -65,6 +66,7 @@ class FlowStatusView:
     reason: str | None
     heartbeat: dict[str, Any] | None
     outdated: bool  # the saved organism differs from the one the pump runs
+    running_version: int | None  # the version number the pump runs
     restarts: dict[str, Any] | None
     queue: QueueDepth
     queue_limit: int
@@ -74,6 +76,7 @@ async def start_flow(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> 
     """Validate, record the intent, launch the pump; returns the flow's status. Starting a flow
     whose pump already runs the saved organism changes nothing; a changed organism restarts it
     (draining the old pump first)."""
+    refuse_over_plan(flow)
     organism = startable_organism(flow)
     tier = await tenant_tier(session, flow.tenant_id)
     quota = memory_quota(organism, tier)
@@ -91,6 +94,26 @@ async def start_flow(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> 
         await _backend_call(launch(session, pumps, flow, organism, quota))
     log.info("pump.started", flow_id=flow.id, tenant_id=flow.tenant_id, generation=run.generation)
     return flow.status
+
+
+async def redeploy_saved(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> str | None:
+    """After a save: roll a running flow's pump to the saved organism. The old pump drains
+    (finishes the executions it holds; triggers it has not read wait in the stream) and a new
+    one starts on the new version before this returns, so once the save is answered no trigger
+    runs on the old version. Returns `applied`, None when there is nothing to roll (stopped,
+    idle: the next wake-up starts the saved version), or why the old pump was kept."""
+    if flow.desired_state != "running" or flow.status not in ("starting", "running"):
+        return None
+    run = await session.get(PumpRun, flow.id)
+    if run is not None and run.organism_sha256 == organism_sha256(flow.organism_yaml):
+        return None
+    try:
+        await start_flow(session, pumps, flow)
+    except ControlPlaneError as error:
+        log.warning("pump.redeploy_refused", flow_id=flow.id, error=error.detail)
+        return f"the pump was not moved to this version: {error.detail}"
+    log.info("pump.redeployed", flow_id=flow.id, tenant_id=flow.tenant_id)
+    return "applied"
 
 
 async def stop_flow(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> str:
@@ -122,6 +145,13 @@ async def flow_status(session: AsyncSession, pumps: Orchestrator, flow: Flow) ->
             "next_restart_at": run.restart_at.isoformat() if run.restart_at else None,
         }
     running_sha = run.organism_sha256 if run is not None else None
+    running_version = None
+    if running_sha is not None:
+        running_version = await session.scalar(
+            select(func.max(FlowVersion.number)).where(
+                FlowVersion.flow_id == flow.id, FlowVersion.content_hash == running_sha
+            )
+        )
     return FlowStatusView(
         desired=flow.desired_state,
         observed=observed_phase(observation),
@@ -129,6 +159,7 @@ async def flow_status(session: AsyncSession, pumps: Orchestrator, flow: Flow) ->
         reason=flow.status_reason,
         heartbeat=present_heartbeat(observation.heartbeat),
         outdated=running_sha is not None and running_sha != organism_sha256(flow.organism_yaml),
+        running_version=running_version,
         restarts=restarts,
         queue=queue,
         queue_limit=limit,
@@ -139,6 +170,7 @@ async def ensure_accepting(app: FastAPI, session: AsyncSession, flow: Flow) -> N
     """Called by every trigger before it enqueues. Refuses triggers for stopped and failed
     flows; wakes an idle (scaled-to-zero) flow without waiting for it: the trigger waits in
     the flow's stream until the new pump reads it."""
+    refuse_over_plan(flow)
     if flow.desired_state != "running":
         raise Conflict(f"flow '{flow.name}' is stopped: start it before sending triggers")
     if flow.status == "error":
@@ -216,6 +248,18 @@ async def pump_module_bytes(
         raise NotFound(f"module {sha256} is not available: {error}") from error
 
 
+def refuse_over_plan(flow: Flow) -> None:
+    """A flow beyond its workspace's plan (billing/plans.py) neither starts nor takes triggers."""
+    if flow.status == OVER_PLAN:
+        raise QuotaExceeded(
+            f"flow '{flow.name}' is over the workspace's plan and cannot run: "
+            f"{flow.status_reason or 'upgrade, or delete flows to make room'}",
+            quota="flows",
+            limit=0,
+            upgrade_url=UPGRADE_URL,
+        )
+
+
 def startable_organism(flow: Flow) -> Organism:
     try:
         organism = parse_organism(flow.organism_yaml)
@@ -236,13 +280,8 @@ def memory_quota(organism: Organism, tier: str, *, enforce: bool = True) -> int:
     if not organism.memory.project:
         return 0
     allowed = tier_limits(tier).project_memory_bytes
-    if allowed == 0 and enforce:
-        raise QuotaExceeded(
-            f"project memory is not available on the {tier} tier; upgrade, or set "
-            "memory.project to false in the organism",
-            limit="project_memory",
-            upgrade_url=UPGRADE_URL,
-        )
+    if enforce:
+        check_quota(tier, "project_memory_bytes", 0, adding=1 if allowed == 0 else 0)
     return UNLIMITED_MEMORY_BYTES if allowed is None else allowed
 
 

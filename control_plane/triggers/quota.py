@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_plane.billing.tiers import UPGRADE_URL, tier_limits
+from control_plane.billing.tiers import check_quota, tier_limits
 from control_plane.db import utcnow
-from control_plane.errors import QuotaExceeded
 from control_plane.executions.models import ExecutionCounter
 from control_plane.executions.storage import month_key
 
@@ -40,14 +39,7 @@ class UsageTracker:
         limit = tier_limits(tier).executions_per_month
         if limit is None:
             return
-        used = await self.used(tenant_id)
-        if used >= limit:
-            raise QuotaExceeded(
-                f"the {tier} tier allows {limit:,} executions a month and this workspace has "
-                f"used {used:,}; upgrade for more, or wait for next month",
-                limit="executions_per_month",
-                upgrade_url=UPGRADE_URL,
-            )
+        check_quota(tier, "executions_per_month", await self.used(tenant_id))
 
     async def used(self, tenant_id: str) -> int:
         month = month_key(utcnow())

@@ -4,6 +4,7 @@ import { createBrowserRouter, Navigate, RouterProvider, Link } from 'react-route
 import { ApiError } from './api/client';
 import { AuthProvider } from './auth/AuthContext';
 import { RequireAuth } from './auth/RequireAuth';
+import { QuotaBanner } from './billing/QuotaBanner';
 import { AppLayout } from './components/AppLayout';
 import { AuthPage } from './pages/AuthPage';
 import { DashboardPage } from './pages/DashboardPage';
@@ -11,9 +12,15 @@ import { DashboardPage } from './pages/DashboardPage';
 // Everything past the dashboard is split out: the canvas (React Flow) and Monaco load on demand.
 const EditorPage = lazy(() => import('./pages/EditorPage'));
 const RunsPage = lazy(() => import('./pages/RunsPage'));
+const AllRunsPage = lazy(() => import('./pages/AllRunsPage'));
 const SettingsPage = lazy(() => import('./pages/SettingsPage'));
 const ModulesPage = lazy(() => import('./modules/ModulesPage'));
 const ModuleEditorPage = lazy(() => import('./modules/ModuleEditorPage'));
+const MarketplacePage = lazy(() => import('./marketplace/MarketplacePage'));
+const ListingPage = lazy(() => import('./marketplace/ListingPage'));
+const BillingPage = lazy(() => import('./billing/BillingPage'));
+const MembersPage = lazy(() => import('./billing/MembersPage'));
+const InvitePage = lazy(() => import('./billing/InvitePage'));
 
 export function createQueryClient(): QueryClient {
   return new QueryClient({
@@ -64,8 +71,14 @@ const router = createBrowserRouter([
     children: [
       { path: '/dashboard', element: <DashboardPage /> },
       { path: '/settings', element: withSuspense(<SettingsPage />) },
+      { path: '/settings/billing', element: withSuspense(<BillingPage />) },
+      { path: '/settings/members', element: withSuspense(<MembersPage />) },
+      { path: '/invite/:token', element: withSuspense(<InvitePage />) },
+      { path: '/runs', element: withSuspense(<AllRunsPage />) },
       { path: '/modules', element: withSuspense(<ModulesPage />) },
       { path: '/modules/:id', element: withSuspense(<ModuleEditorPage />) },
+      { path: '/marketplace', element: withSuspense(<MarketplacePage />) },
+      { path: '/marketplace/:slug', element: withSuspense(<ListingPage />) },
       { path: '/flow/:id/runs', element: withSuspense(<RunsPage />) },
       { path: '/flow/:id/runs/:executionId', element: withSuspense(<RunsPage />) },
     ],
@@ -83,6 +96,7 @@ export function App() {
   return (
     <QueryClientProvider client={queryClient}>
       <AuthProvider>
+        <QuotaBanner />
         <RouterProvider router={router} />
       </AuthProvider>
     </QueryClientProvider>

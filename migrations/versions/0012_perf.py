@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_perf"
-down_revision: str | None = "0006_modules"
+down_revision: str | None = "0011_editor"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 

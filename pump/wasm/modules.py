@@ -14,6 +14,7 @@ import aiohttp
 from pump.organism.models import TOOL_REFERENCE, WASM_REFERENCE
 from pump.wasm.abi import InvocationFailure
 from pump.wasm.runtime import CompiledModule, WasmEngine
+from pump.wasm.signatures import ToolVerifier
 
 MAX_MODULE_BYTES = 64 * 1024 * 1024
 FETCH_TIMEOUT_SECONDS = 60
@@ -33,16 +34,32 @@ def module_key(reference: str) -> str:
 
 
 class ModuleStore:
-    def __init__(self, engine: WasmEngine, modules: dict[str, str], source: str | None) -> None:
+    def __init__(
+        self,
+        engine: WasmEngine,
+        modules: dict[str, str],
+        source: str | None,
+        verifier: ToolVerifier | None = None,
+    ) -> None:
         self.engine = engine
+        self._verifier = verifier
         self._hashes = modules
         self._source = source
         self._compiled: dict[str, CompiledModule] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     def cached(self, reference: str) -> CompiledModule | None:
-        sha256 = self._hashes.get(module_key(reference))
-        return self._compiled.get(sha256) if sha256 else None
+        """The compiled module when it needs no further check (a `tool:` module only after
+        its signature was verified)."""
+        key = module_key(reference)
+        sha256 = self._hashes.get(key)
+        if not sha256:
+            return None
+        if reference.startswith("tool:") and (
+            self._verifier is None or not self._verifier.verified(key, sha256)
+        ):
+            return None
+        return self._compiled.get(sha256)
 
     async def get(self, reference: str) -> CompiledModule:
         key = module_key(reference)
@@ -51,6 +68,13 @@ class ModuleStore:
             raise InvocationFailure(
                 "module_unavailable", f"module {key!r} is not installed for this flow"
             )
+        if reference.startswith("tool:"):
+            if self._verifier is None:
+                raise InvocationFailure(
+                    "signature_invalid",
+                    f"tool {key!r}: the pump has no marketplace key to verify it with",
+                )
+            self._verifier.check(key, sha256)
         compiled = self._compiled.get(sha256)
         if compiled is not None:
             return compiled

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.faults.harness import TABLE_HEADER, Tally
+from tests.faults.harness import FAULT_ROW, TABLE_HEADER, Tally
 from tests.faults.servers import PostgresCluster, postgres_bindir
 from tests.services import REQUIRE_SERVICES
 
@@ -33,10 +33,11 @@ def record(result: Tally) -> None:
     print(f"\n{TABLE_HEADER}\n{result.row()}")
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not RESULTS:
-        return
-    terminalreporter.section("fault suite")
-    terminalreporter.write_line(TABLE_HEADER)
-    for result in RESULTS:
-        terminalreporter.write_line(result.row())
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Rows travel with the test's report, so the run's summary shows them under xdist too
+    (tests/conftest.py prints them)."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    while RESULTS:
+        report.user_properties.append((FAULT_ROW, RESULTS.pop(0).row()))

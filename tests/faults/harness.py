@@ -235,6 +235,7 @@ class Tally:
         )
 
 
+FAULT_ROW = "fault_row"  # user property carrying a scenario's row of the table
 TABLE_HEADER = (
     f"{'scenario':<34} {'accepted':>8} {'succeeded':>9} {'failed':>6} {'stuck':>5} "
     f"{'lost':>4} {'duplicates':>10} {'recovery s':>10}   refused (attempts)"

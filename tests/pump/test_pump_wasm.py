@@ -257,14 +257,14 @@ async def test_modules_that_are_missing_tampered_or_off_abi_are_refused(
 listeners:
   - {name: start, handler: "wasm:wasi@1"}
   - {name: no_alloc, handler: "wasm:no-alloc@1"}
-  - {name: tampered, handler: "tool:acme/tampered@2"}
+  - {name: tampered, handler: "wasm:tampered@2"}
   - {name: missing, handler: "wasm:missing@1"}
 """
     )
     modules = {
         "wasi@1": hashes["wasi"],
         "no-alloc@1": hashes["no_alloc"],
-        "acme/tampered@2": tampered,
+        "tampered@2": tampered,  # tool: modules also need a signature (tool_signatures)
     }
     async with in_process(
         redis_url, organism, modules=modules, module_source=str(tmp_path), **LIMITS

@@ -64,6 +64,29 @@ export function errorMessage(error: unknown): string {
   return String(error);
 }
 
+/** Dispatched on `window` for every 402 QuotaExceeded (billing/QuotaBanner.tsx shows it). */
+export const QUOTA_EVENT = 'flowplane:quota-exceeded';
+
+export interface QuotaDetail {
+  detail: string;
+  quota: string | null;
+  limit: unknown;
+  used: unknown;
+  upgradeUrl: string;
+}
+
+function announceQuota(error: ApiError): void {
+  if (typeof window === 'undefined' || error.code !== 'QuotaExceeded') return;
+  const detail: QuotaDetail = {
+    detail: error.detail,
+    quota: typeof error.body.quota === 'string' ? error.body.quota : null,
+    limit: error.body.limit,
+    used: error.body.used,
+    upgradeUrl: typeof error.body.upgrade_url === 'string' ? error.body.upgrade_url : '/settings/billing',
+  };
+  window.dispatchEvent(new CustomEvent(QUOTA_EVENT, { detail }));
+}
+
 type UnauthorizedHandler = () => void;
 let onUnauthorized: UnauthorizedHandler | null = null;
 
@@ -79,6 +102,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Do not send the token (login/signup). */
   anonymous?: boolean;
+  /** The answer is text (a file), not JSON. */
+  text?: boolean;
 }
 
 export function buildUrl(path: string, query?: RequestOptions['query']): string {
@@ -115,6 +140,7 @@ export async function apiRequest<T>(path: string, options: RequestOptions = {}):
   }
   if (response.status === 204) return undefined as T;
   const text = await response.text();
+  if (options.text && response.ok) return text as T;
   let parsed: unknown = null;
   if (text) {
     try {
@@ -129,7 +155,9 @@ export async function apiRequest<T>(path: string, options: RequestOptions = {}):
       setToken(null);
       onUnauthorized?.();
     }
-    throw new ApiError(response.status, errorBody);
+    const error = new ApiError(response.status, errorBody);
+    if (response.status === 402) announceQuota(error);
+    throw error;
   }
   return parsed as T;
 }

@@ -7,6 +7,7 @@ export interface User {
 
 export interface Tenant {
   id: string;
+  name?: string;
   tier: string;
 }
 
@@ -14,11 +15,13 @@ export interface AuthResponse {
   token: string;
   user: User;
   tenant: Tenant;
+  role?: string;
 }
 
 export interface Me {
   user: User;
   tenant: Tenant;
+  role?: string;
 }
 
 export interface ApiKey {
@@ -26,6 +29,7 @@ export interface ApiKey {
   name: string;
   prefix: string;
   created_at: string;
+  expires_at: string | null;
   last_used_at: string | null;
   revoked_at: string | null;
 }
@@ -35,6 +39,7 @@ export interface CreatedApiKey {
   name: string;
   prefix: string;
   created_at: string;
+  expires_at: string | null;
   key: string;
 }
 
@@ -51,6 +56,7 @@ export type FlowStatus = 'stopped' | 'starting' | 'running' | 'error' | (string 
 export type ExecutionStatus =
   | 'queued'
   | 'running'
+  | 'waiting'
   | 'succeeded'
   | 'completed'
   | 'failed'
@@ -97,10 +103,15 @@ export interface Flow {
   description: string | null;
   canvas_state: CanvasJson | null;
   organism_yaml: string | null;
+  /** The YAML as its author wrote it, while it still describes this version. */
+  organism_source?: string | null;
   version: number;
   status: FlowStatus;
   status_reason: string | null;
   webhook_url: string | null;
+  webhook_token_known?: boolean;
+  /** After a save of a running flow: `applied`, or why the running pump kept the old version. */
+  redeploy?: string | null;
   last_execution: ExecutionSummaryRef | null;
   executions_this_month: number;
   executions_limit: number | null;
@@ -154,6 +165,21 @@ export interface FlowRuntimeStatus {
   status: FlowStatus;
   reason?: string | null;
   heartbeat?: PumpHeartbeat | string | null;
+  outdated?: boolean;
+  running_version?: number | null;
+}
+
+export interface Sample {
+  name: string;
+  payload: unknown;
+  updated_at: string;
+}
+
+export interface Starter {
+  id: string;
+  title: string;
+  description: string;
+  organism_yaml: string;
 }
 
 export interface WebhookRotation {
@@ -169,10 +195,26 @@ export interface InjectResult {
   reason?: string | null;
 }
 
+/** What a waiting execution waits for (a builtin.wait step). */
+export interface WaitInfo {
+  kind: 'timer' | 'event' | 'approval' | (string & {});
+  listener: string;
+  step: number;
+  topic?: string | null;
+  correlation_id?: string | null;
+  message?: string | null;
+  fire_at?: string | null;
+  timeout_at?: string | null;
+  on_timeout?: string | null;
+}
+
 export interface ExecutionSummary {
   id: string;
+  flow_id: string;
   status: ExecutionStatus;
+  waiting_for?: WaitInfo | null;
   trigger: string | null;
+  trigger_kind?: string;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -206,6 +248,11 @@ export interface ExecutionDetail {
   id: string;
   flow_id: string;
   status: ExecutionStatus;
+  waiting_for?: WaitInfo | null;
+  rerun_of?: string | null;
+  rerun_from_step?: number | null;
+  callback_status?: string | null;
+  callback_error?: string | null;
   trigger: string | null;
   input: unknown;
   outputs: unknown;

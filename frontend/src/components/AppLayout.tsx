@@ -1,6 +1,7 @@
 import { NavLink, Outlet, useNavigate } from 'react-router';
 import { useMe } from '../api/queries';
 import { useAuth } from '../auth/AuthContext';
+import { WorkspaceSwitcher } from '../billing/WorkspaceSwitcher';
 
 export function AppHeader() {
   const { signOut } = useAuth();
@@ -13,18 +14,27 @@ export function AppHeader() {
       </NavLink>
       <nav aria-label="Main">
         <NavLink to="/dashboard">Flows</NavLink>
+        <NavLink to="/runs" data-testid="nav-runs">
+          Runs
+        </NavLink>
         <NavLink to="/modules">Modules</NavLink>
-        <NavLink to="/settings">Settings</NavLink>
+        <NavLink to="/marketplace">Marketplace</NavLink>
+        <NavLink to="/settings" end>
+          Settings
+        </NavLink>
+        <NavLink to="/settings/members">Members</NavLink>
+        <NavLink to="/settings/billing">Billing</NavLink>
       </nav>
       <div className="app-header-user">
+        <WorkspaceSwitcher />
         {me.data ? (
           <>
             <span className="muted user-email" data-testid="user-email">
               {me.data.user.email}
             </span>
-            <span className="tier-chip" title="Your plan" data-testid="tenant-tier">
+            <NavLink to="/settings/billing" className="tier-chip" title="Your plan" data-testid="tenant-tier">
               {me.data.tenant.tier}
-            </span>
+            </NavLink>
           </>
         ) : null}
         <button

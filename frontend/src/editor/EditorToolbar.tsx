@@ -10,6 +10,9 @@ interface EditorToolbarProps {
   flowName: string;
   status: string;
   statusTitle: string;
+  /** The version the pump runs, while it runs. */
+  liveVersion?: number | null;
+  outdated?: boolean;
   dirty: boolean;
   saving: boolean;
   canUndo: boolean;
@@ -26,6 +29,8 @@ interface EditorToolbarProps {
   onStop: () => void;
   onMode: (mode: ViewMode) => void;
   onToggleLogs: () => void;
+  onPublish?: () => void;
+  onExport: () => void;
 }
 
 export function EditorToolbar({
@@ -33,6 +38,8 @@ export function EditorToolbar({
   flowName,
   status,
   statusTitle,
+  liveVersion = null,
+  outdated = false,
   dirty,
   saving,
   canUndo,
@@ -49,6 +56,8 @@ export function EditorToolbar({
   onStop,
   onMode,
   onToggleLogs,
+  onPublish,
+  onExport,
 }: EditorToolbarProps) {
   return (
     <header className="editor-toolbar" role="toolbar" aria-label="Editor toolbar">
@@ -58,6 +67,16 @@ export function EditorToolbar({
       <div className="editor-title">
         <h1 data-testid="flow-name">{flowName}</h1>
         <StatusBadge status={status} testId="flow-status" title={statusTitle} />
+        {liveVersion ? (
+          <span
+            className={outdated ? 'live-version error-text' : 'live-version muted'}
+            data-testid="live-version"
+            title={outdated ? 'The pump runs an older version than the one saved' : 'The version the pump runs'}
+          >
+            live v{liveVersion}
+            {outdated ? ' · outdated' : ''}
+          </span>
+        ) : null}
       </div>
       <div className="toolbar-group">
         <button
@@ -145,9 +164,24 @@ export function EditorToolbar({
         >
           Logs
         </button>
+        <button
+          type="button"
+          className="button"
+          onClick={onExport}
+          aria-label="Download the flow as a file"
+          title="Download the saved flow (YAML with its canvas)"
+          data-testid="toolbar-export"
+        >
+          Export
+        </button>
         <Link to={`/flow/${flowId}/runs`} className="button" aria-label="Runs of this flow" data-testid="toolbar-runs">
           Runs
         </Link>
+        {onPublish ? (
+          <button type="button" className="button" onClick={onPublish} title="Publish this flow as a marketplace template" data-testid="toolbar-publish">
+            Publish
+          </button>
+        ) : null}
       </div>
     </header>
   );

@@ -1,8 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';
-import { logsUrl } from '../api/endpoints';
+import { streamLogs } from '../api/logStream';
 import type { LogEvent } from '../api/types';
-import { getToken } from '../auth/token';
 import { toDate } from '../components/format';
 
 const MAX_LINES = 500;
@@ -27,24 +26,25 @@ function time(ts: string | number): string {
   return date ? date.toLocaleTimeString() : String(ts);
 }
 
-/** Live logs of the flow's pump over Server-Sent Events. */
+/** Live logs of the flow's pump over Server-Sent Events (fetched with the token in a header). */
 export function LogPanel({ flowId, onClose }: { flowId: string; onClose: () => void }) {
   const [lines, setLines] = useState<LogEvent[]>([]);
   const [connection, setConnection] = useState<'connecting' | 'live' | 'retrying'>('connecting');
+  const [execution, setExecution] = useState('');
+  const executions = [...new Set(lines.map((line) => line.execution_id).filter((id): id is string => Boolean(id)))].reverse();
+  const shown = execution ? lines.filter((line) => line.execution_id === execution) : lines;
   const listRef = useRef<HTMLOListElement>(null);
   const stickToBottom = useRef(true);
 
   useEffect(() => {
-    const source = new EventSource(logsUrl(flowId, getToken()));
-    const onData = (event: MessageEvent<string>) => {
-      const line = parseLogEvent(event.data);
-      if (line) setLines((previous) => [...previous, line].slice(-MAX_LINES));
-    };
-    source.onopen = () => setConnection('live');
-    source.onerror = () => setConnection('retrying');
-    source.onmessage = onData;
-    source.addEventListener('log', onData as EventListener);
-    return () => source.close();
+    return streamLogs(flowId, {
+      onState: setConnection,
+      onEvent: (event) => {
+        if (event.event !== 'log' && event.event !== 'message') return;
+        const line = parseLogEvent(event.data);
+        if (line) setLines((previous) => [...previous, line].slice(-MAX_LINES));
+      },
+    });
   }, [flowId]);
 
   useEffect(() => {
@@ -60,6 +60,19 @@ export function LogPanel({ flowId, onClose }: { flowId: string; onClose: () => v
           {connection === 'live' ? 'live' : connection === 'retrying' ? 'reconnecting…' : 'connecting…'}
         </span>
         <span className="spacer" />
+        <select
+          value={execution}
+          onChange={(event) => setExecution(event.target.value)}
+          aria-label="Show the lines of one execution"
+          data-testid="log-filter"
+        >
+          <option value="">All lines</option>
+          {executions.map((id) => (
+            <option key={id} value={id}>
+              execution {id.slice(0, 8)}
+            </option>
+          ))}
+        </select>
         <button type="button" className="button button-small" onClick={() => setLines([])} aria-label="Clear logs">
           Clear
         </button>
@@ -76,16 +89,26 @@ export function LogPanel({ flowId, onClose }: { flowId: string; onClose: () => v
           stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
         }}
       >
-        {lines.length === 0 ? <li className="muted">No log lines yet. Start the flow and run it.</li> : null}
-        {lines.map((line, index) => (
-          <li key={index} className={`log-line log-${line.level}`}>
+        {shown.length === 0 ? <li className="muted">No log lines yet. Start the flow and run it.</li> : null}
+        {shown.map((line, index) => (
+          <li key={index} className={`log-line log-${line.level}`} data-execution={line.execution_id ?? ''}>
             <time>{time(line.ts)}</time>
             <span className="log-level">{line.level}</span>
             <span className="log-message">{line.message}</span>
             {line.execution_id ? (
-              <Link to={`/flow/${flowId}/runs/${line.execution_id}`} className="log-exec" aria-label="Open execution">
-                {line.execution_id.slice(0, 8)}
-              </Link>
+              <>
+                <button
+                  type="button"
+                  className="link-button log-exec"
+                  onClick={() => setExecution(line.execution_id ?? '')}
+                  aria-label="Show only this execution's lines"
+                >
+                  {line.execution_id.slice(0, 8)}
+                </button>
+                <Link to={`/flow/${flowId}/runs/${line.execution_id}`} className="log-exec" aria-label="Open execution">
+                  ↗
+                </Link>
+              </>
             ) : null}
           </li>
         ))}

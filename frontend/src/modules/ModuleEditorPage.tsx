@@ -17,6 +17,7 @@ import {
 import type { BuildProblem } from './CodeEditor';
 import { formatBytes } from './ModulesPage';
 import { TestPanel } from './TestPanel';
+import { PublishDialog } from '../marketplace/PublishDialog';
 
 const CodeEditor = lazy(() => import('./CodeEditor'));
 
@@ -70,6 +71,7 @@ function ModuleWorkspace({
   const [httpFetch, setHttpFetch] = useState(Boolean(latest.capabilities.http_fetch));
   const [hosts, setHosts] = useState(hostsText(latest.capabilities));
   const [problems, setProblems] = useState<BuildProblem[]>([]);
+  const [publishing, setPublishing] = useState(false);
   const [status, setStatus] = useState<string | null>(null);
   const [tab, setTab] = useState<Tab>('test');
   const [loaded, setLoaded] = useState<number | null>(null);
@@ -143,6 +145,9 @@ function ModuleWorkspace({
         <span className="small" role="status" data-testid="module-build-status">
           {status}
         </span>
+        <button type="button" className="button" onClick={() => setPublishing(true)} title="Publish this version as a marketplace tool" data-testid="module-publish">
+          Publish
+        </button>
         <button
           type="button"
           className="button button-primary"
@@ -243,6 +248,9 @@ function ModuleWorkspace({
           </div>
         </aside>
       </div>
+      {publishing ? (
+        <PublishDialog source={{ kind: 'tool', moduleId: module.id, version: latest.version, name: module.name }} onClose={() => setPublishing(false)} />
+      ) : null}
     </div>
   );
 }

@@ -5,6 +5,14 @@ import type { ApiKey, CreatedApiKey } from '../api/types';
 import { CopyButton } from '../components/CopyButton';
 import { Modal } from '../components/Modal';
 import { formatRelative, formatTimestamp } from '../components/format';
+import { AccountSecurity } from './AccountSecurity';
+
+const EXPIRY_CHOICES: { label: string; days: number | null }[] = [
+  { label: 'Never expires', days: null },
+  { label: 'Expires in 30 days', days: 30 },
+  { label: 'Expires in 90 days', days: 90 },
+  { label: 'Expires in a year', days: 365 },
+];
 
 export default function SettingsPage() {
   const me = useMe();
@@ -12,6 +20,7 @@ export default function SettingsPage() {
   const createKey = useCreateApiKey();
   const revokeKey = useRevokeApiKey();
   const [name, setName] = useState('');
+  const [expiresInDays, setExpiresInDays] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
@@ -23,7 +32,7 @@ export default function SettingsPage() {
     if (trimmed.length > 100) return setError('Use at most 100 characters');
     setError(null);
     try {
-      setCreated(await createKey.mutateAsync(trimmed));
+      setCreated(await createKey.mutateAsync({ name: trimmed, expiresInDays }));
       setName('');
     } catch (err) {
       setError(errorMessage(err));
@@ -71,6 +80,21 @@ export default function SettingsPage() {
               data-testid="api-key-name"
             />
           </label>
+          <label className="field">
+            <span>Expiry</span>
+            <select
+              value={expiresInDays ?? ''}
+              onChange={(event) => setExpiresInDays(event.target.value ? Number(event.target.value) : null)}
+              aria-label="API key expiry"
+              data-testid="api-key-expiry"
+            >
+              {EXPIRY_CHOICES.map((choice) => (
+                <option key={choice.label} value={choice.days ?? ''}>
+                  {choice.label}
+                </option>
+              ))}
+            </select>
+          </label>
           <button type="submit" className="button button-primary" disabled={createKey.isPending} data-testid="api-key-create">
             Create key
           </button>
@@ -95,6 +119,7 @@ export default function SettingsPage() {
                   <th scope="col">Name</th>
                   <th scope="col">Prefix</th>
                   <th scope="col">Created</th>
+                  <th scope="col">Expires</th>
                   <th scope="col">Last used</th>
                   <th scope="col">
                     <span className="visually-hidden">Actions</span>
@@ -109,6 +134,7 @@ export default function SettingsPage() {
                       <code>{key.prefix}…</code>
                     </td>
                     <td title={formatTimestamp(key.created_at)}>{formatRelative(key.created_at)}</td>
+                    <td>{key.expires_at ? formatTimestamp(key.expires_at) : <span className="muted">never</span>}</td>
                     <td>{key.last_used_at ? formatRelative(key.last_used_at) : <span className="muted">never</span>}</td>
                     <td className="row-actions">
                       {key.revoked_at ? (
@@ -131,6 +157,8 @@ export default function SettingsPage() {
           </div>
         ) : null}
       </section>
+
+      <AccountSecurity />
 
       {created ? (
         <Modal title="Your new API key" onClose={() => setCreated(null)} testId="api-key-created">

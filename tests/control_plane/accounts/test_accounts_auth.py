@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from control_plane.accounts.credentials import hash_token
-from control_plane.accounts.dependencies import Principal, current_principal_allowing_query_token
 from control_plane.accounts.models import AuthToken, Membership, Tenant, User
 from control_plane.db import utcnow
-from control_plane.errors import install_error_handlers
 from control_plane.settings import Settings
 from tests.control_plane.accounts.accounts_helpers import (
     PASSWORD,
@@ -34,10 +31,10 @@ async def test_sign_up_creates_user_personal_tenant_and_session(
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"token", "user", "tenant"}
+    assert set(body) == {"token", "user", "tenant", "role"} and body["role"] == "owner"
     assert body["token"].startswith("fps_")
     assert body["user"]["email"] == email.lower()
-    assert body["tenant"]["tier"] == "free"
+    assert body["tenant"]["tier"] == "self-hosted"  # Stripe is not configured
     assert (
         await count_rows(
             app,
@@ -58,7 +55,7 @@ async def test_sign_up_creates_user_personal_tenant_and_session(
 
     me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {body['token']}"})
     assert me.status_code == 200
-    assert me.json() == {"user": body["user"], "tenant": body["tenant"]}
+    assert me.json() == {"user": body["user"], "tenant": body["tenant"], "role": "owner"}
 
 
 async def test_sign_up_uses_the_default_tier_setting(
@@ -192,30 +189,3 @@ async def test_expired_session_is_refused(client: httpx.AsyncClient, app: FastAP
     response = await client.get("/api/auth/me", headers=account.headers)
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
-
-
-async def test_query_token_dependency_for_event_streams(
-    client: httpx.AsyncClient, app: FastAPI
-) -> None:
-    """EventSource cannot send headers: the logs stream accepts `?token=` as well."""
-    probe = FastAPI()
-    probe.state.sessionmaker = app.state.sessionmaker
-    install_error_handlers(probe)
-
-    @probe.get("/stream")
-    async def whoami(
-        principal: Annotated[Principal, Depends(current_principal_allowing_query_token)],
-    ) -> dict[str, str]:
-        return {"tenant_id": principal.tenant_id, "tier": principal.tier}
-
-    account = await sign_up(client)
-    transport = httpx.ASGITransport(app=probe)
-    async with httpx.AsyncClient(transport=transport, base_url="http://probe") as stream:
-        by_query = await stream.get("/stream", params={"token": account.token})
-        assert by_query.json() == {"tenant_id": account.tenant_id, "tier": "free"}
-        by_header = await stream.get("/stream", headers=account.headers)
-        assert by_header.json() == by_query.json()
-        assert (await stream.get("/stream")).status_code == 401
-        assert (await stream.get("/stream", params={"token": "fps_wrong"})).status_code == 401
-    # The header-only dependency does not read the query string.
-    assert (await client.get("/api/auth/me", params={"token": account.token})).status_code == 401

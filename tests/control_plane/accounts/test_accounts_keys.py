@@ -17,7 +17,8 @@ async def test_create_list_use_and_revoke_a_key(client: httpx.AsyncClient, app: 
     created = await client.post("/api/keys", json={"name": " ci deploys "}, headers=account.headers)
     assert created.status_code == 201, created.text
     key = created.json()
-    assert set(key) == {"id", "name", "prefix", "created_at", "key"}
+    assert set(key) == {"id", "name", "prefix", "created_at", "expires_at", "key"}
+    assert key["expires_at"] is None
     assert key["name"] == "ci deploys"
     assert key["key"].startswith("fpk_") and key["key"].startswith(key["prefix"])
     assert len(key["prefix"]) == 12
@@ -35,6 +36,7 @@ async def test_create_list_use_and_revoke_a_key(client: httpx.AsyncClient, app: 
             "name": "ci deploys",
             "prefix": key["prefix"],
             "created_at": key["created_at"],
+            "expires_at": None,
             "last_used_at": None,
             "revoked_at": None,
         }

@@ -13,30 +13,42 @@ from tests.control_plane.accounts.accounts_helpers import sessions, set_tier, si
 
 
 def test_tier_table_matches_the_design() -> None:
-    assert TIERS == ("free", "paid", "pro", "enterprise")
+    assert TIERS == ("free", "paid", "pro", "enterprise", "self-hosted")
     assert set(TIER_LIMITS) == set(TIERS)
-    assert [tier_limits(tier).flows for tier in TIERS] == [1, 10, None, None]
+    assert [tier_limits(tier).flows for tier in TIERS] == [1, 10, None, None, None]
     assert [tier_limits(tier).executions_per_month for tier in TIERS] == [
         1_000,
         10_000,
         100_000,
         None,
+        None,
     ]
-    assert [tier_limits(tier).marketplace_tools for tier in TIERS] == [False, True, True, True]
+    assert [tier_limits(tier).marketplace_tools for tier in TIERS] == [
+        False,
+        True,
+        True,
+        True,
+        True,
+    ]
     assert [tier_limits(tier).private_marketplace_tools for tier in TIERS] == [
         False,
         False,
         False,
         True,
+        True,
     ]
-    assert [tier_limits(tier).wasm_modules for tier in TIERS] == [0, 0, 10, None]
+    assert [tier_limits(tier).marketplace_installs for tier in TIERS] == [0, None, None, None, None]
+    assert [tier_limits(tier).wasm_modules for tier in TIERS] == [0, 0, 10, None, None]
     assert [tier_limits(tier).project_memory_bytes for tier in TIERS] == [
         0,
         10_000_000,
         100_000_000,
         None,
+        None,
     ]
-    assert [tier_limits(tier).team_members for tier in TIERS] == [1, 1, 1, None]
+    assert [tier_limits(tier).team_members for tier in TIERS] == [1, 1, 1, None, None]
+    self_hosted = tier_limits("self-hosted")
+    assert self_hosted.execution_retention_days is None and self_hosted.idle_stop_seconds is None
     with pytest.raises(ValueError, match="unknown tier"):
         tier_limits("platinum")
 
@@ -51,7 +63,9 @@ def test_flow_quota() -> None:
     assert refused.value.body() == {
         "error": "QuotaExceeded",
         "detail": refused.value.detail,
-        "limit": "flows",
+        "quota": "flows",
+        "limit": 1,
+        "used": 1,
         "upgrade_url": "/settings/billing",
     }
     assert "1 flow" in refused.value.detail

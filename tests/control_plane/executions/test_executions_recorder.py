@@ -74,13 +74,25 @@ def one_step_events(execution_id: str, *, usage: dict[str, int] | None = None) -
     ]
 
 
+class OneFlowRecorder(Recorder):
+    """Reads only the test's own flow: a pump another test left running keeps writing to its
+    stream, so a recorder over every running flow would never run out of events."""
+
+    def __init__(self, app: FastAPI, stream: str) -> None:
+        super().__init__(
+            app.state.engine, app.state.redis.client, app_metrics(app), app.state.settings
+        )
+        self.stream = stream
+
+    async def _discover(self) -> set[str]:
+        return {self.stream}
+
+
 class Setup:
     def __init__(self, app: FastAPI, tenant_id: str, flow_id: str) -> None:
         self.app = app
         self.keys = FlowKeys(tenant_id, flow_id)
-        self.recorder = Recorder(
-            app.state.engine, app.state.redis.client, app_metrics(app), app.state.settings
-        )
+        self.recorder = OneFlowRecorder(app, self.keys.events)
 
     async def publish(self, events: list[Event]) -> None:
         for event in events:

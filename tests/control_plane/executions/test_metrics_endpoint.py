@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from control_plane.metrics import metrics_token
 from control_plane.settings import Settings
 from tests.control_plane.triggers.triggers_helpers import (
     app_settings,
@@ -33,7 +34,8 @@ async def test_metrics_count_flows_executions_messages_requests_and_latency(
         assert missing.status_code == 404
         await wait_for_statuses(app, flow.flow_id, {"succeeded": 3})
 
-        scraped = await client.get("/metrics")
+        bearer = {"Authorization": f"Bearer {metrics_token(app.state.settings)}"}
+        scraped = await client.get("/metrics", headers=bearer)
         assert scraped.status_code == 200
         assert scraped.headers["content-type"].startswith("text/plain")
         values = samples(scraped.text)

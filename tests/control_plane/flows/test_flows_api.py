@@ -27,11 +27,14 @@ FLOW_FIELDS = {
     "description",
     "canvas_state",
     "organism_yaml",
+    "organism_source",
     "version",
     "status",
     "status_reason",
     "history_level",
     "webhook_url",
+    "webhook_token_known",
+    "redeploy",
     "last_execution",
     "executions_this_month",
     "executions_limit",
@@ -57,7 +60,7 @@ async def test_create_from_yaml_stores_canonical_yaml_and_a_derived_canvas(
     assert flow["version"] == 1
     assert flow["status"] == "stopped" and flow["status_reason"] is None
     assert flow["webhook_url"] is None and flow["last_execution"] is None
-    assert flow["executions_this_month"] == 0 and flow["executions_limit"] == 1000
+    assert flow["executions_this_month"] == 0 and flow["executions_limit"] is None  # self-hosted
     node_names = {node["data"]["name"] for node in flow["canvas_state"]["nodes"]}
     assert node_names == {"inbound", "nightly", "classify", "route", "escalate", "archive"}
     assert all("position" in node for node in flow["canvas_state"]["nodes"])

@@ -15,6 +15,7 @@ async def test_concurrent_creates_respect_quota_and_names(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     account = await sign_up(client)
+    await set_tier(app, account.tenant_id, "free")
     responses = await asyncio.gather(
         *[
             client.post("/api/flows", json={"name": f"flow-{index}"}, headers=account.headers)

@@ -11,6 +11,7 @@ from tests.control_plane.flows.flows_helpers import create_flow, hello_yaml, sto
 
 async def test_free_tier_allows_one_flow(client: httpx.AsyncClient, app: FastAPI) -> None:
     account = await sign_up(client)
+    await set_tier(app, account.tenant_id, "free")
     flow = await create_flow(client, account, name="only")
     response = await client.post(
         "/api/flows", json={"organism_yaml": hello_yaml("second")}, headers=account.headers
@@ -20,10 +21,12 @@ async def test_free_tier_allows_one_flow(client: httpx.AsyncClient, app: FastAPI
     assert body == {
         "error": "QuotaExceeded",
         "detail": body["detail"],
-        "limit": "flows",
+        "quota": "flows",
+        "limit": 1,
+        "used": 1,
         "upgrade_url": "/settings/billing",
     }
-    assert "free tier allows 1 flow" in body["detail"]
+    assert "free plan allows 1 flow" in body["detail"]
     assert await stored_counts(app, account) == (1, 1)
     # Changing the existing flow is not creating one.
     changed = await client.put(
@@ -44,7 +47,7 @@ async def test_paid_tier_allows_ten_and_pro_more(client: httpx.AsyncClient, app:
         await create_flow(client, account, name=f"flow-{index}")
     refused = await client.post("/api/flows", json={"name": "eleventh"}, headers=account.headers)
     assert refused.status_code == 402
-    assert "paid tier allows 10 flows" in refused.json()["detail"]
+    assert "paid plan allows 10 flows" in refused.json()["detail"]
     assert await stored_counts(app, account) == (10, 10)
     await set_tier(app, account.tenant_id, "pro")
     eleventh = await create_flow(client, account, name="eleventh")

@@ -199,7 +199,8 @@ async def test_plans_limit_modules(settings: Settings) -> None:
             refused = await create_module(client, account, "mine", **upload)
             assert refused.status_code == 402, refused.text
             body = refused.json()
-            assert body["limit"] == "wasm_modules" and body["upgrade_url"]
+            assert body["quota"] == "wasm_modules" and body["upgrade_url"]
+            assert body["limit"] == 0 and body["used"] == 0
             assert "upgrade" in body["detail"]
 
         pro = await pro_account(client, app, "pro")

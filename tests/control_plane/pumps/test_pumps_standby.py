@@ -53,6 +53,8 @@ async def test_a_start_takes_a_warm_standby_and_a_new_one_replaces_it(settings: 
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             backend = process_backend(app)
+            # flows an earlier test left running would take the standby first
+            await stop_every_flow(app)
             [standby] = await eventually(backend_standbys(backend), what="a warm standby")
             assert (await client.get("/health")).json()["checks"]["pumps"]["warm_standbys"] == 1
             owner = await sign_up_on(client, app)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 
 from control_plane.executions.models import Execution
 from control_plane.flows.models import Flow
+from control_plane.metrics import metrics_token
 from control_plane.settings import Settings
 from control_plane.triggers import trimming
 from control_plane.triggers.admission import Admitted, TriggerRequest
@@ -61,7 +62,8 @@ async def test_a_full_queue_answers_429_and_the_depth_is_shown(settings: Setting
 
         status = await client.get(f"/api/flows/{flow.flow_id}/status", headers=flow.account.headers)
         assert status.json()["queue"] == {"waiting": 3, "in_progress": 0, "depth": 3, "limit": 3}
-        metrics = (await client.get("/metrics")).text
+        bearer = {"Authorization": f"Bearer {metrics_token(app.state.settings)}"}
+        metrics = (await client.get("/metrics", headers=bearer)).text
         depths = {
             sample.labels["flow_id"]: sample.value
             for family in text_string_to_metric_families(metrics)

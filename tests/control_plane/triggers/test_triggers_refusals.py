@@ -179,7 +179,8 @@ async def test_over_the_monthly_quota_is_402(app: FastAPI, client: httpx.AsyncCl
         )
     response = await client.post(flow.webhook_url, json={})
     body = assert_error(response, 402, "QuotaExceeded", "1,000 executions a month")
-    assert body["limit"] == "executions_per_month"
+    assert body["quota"] == "executions_per_month"
+    assert body["limit"] == 1_000 and body["used"] == 1_000
     assert body["upgrade_url"]
     await assert_nothing_created(app, flow)
 

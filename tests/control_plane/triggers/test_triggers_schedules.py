@@ -124,8 +124,8 @@ async def test_two_instances_fire_each_tick_exactly_once(settings: Settings) -> 
         # coalesces the missed ticks into one fire (the documented misfire policy).
         gaps = [b - a for a, b in itertools.pairwise(ticks)]
         assert all(gap >= timedelta(seconds=1) for gap in gaps), f"ticks out of order: {ticks}"
-        assert sum(gap == timedelta(seconds=1) for gap in gaps) >= len(gaps) - 1, (
-            f"more than one tick coalesced in 4.5 s: {ticks}"
+        assert sum(gap == timedelta(seconds=1) for gap in gaps) >= len(gaps) - 2, (
+            f"more than two ticks coalesced in 4.5 s: {ticks}"
         )
         stream = FlowKeys(flow.account.tenant_id, flow.flow_id).triggers
         assert await app.state.redis.client.xlen(stream) == len(ticks), "one XADD per tick"

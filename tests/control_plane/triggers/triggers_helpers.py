@@ -7,7 +7,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from control_plane.executions.models import Execution
 from control_plane.flows.models import Flow
 from control_plane.settings import Settings
 from tests.control_plane.accounts.accounts_helpers import Account, sessions, sign_up
+from tests.control_plane.pumps.pumps_helpers import stop_every_flow
 
 
 def echo_yaml(name: str | None = None, *, extra_triggers: str = "") -> str:
@@ -92,7 +93,11 @@ async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.
         async with httpx.AsyncClient(
             transport=transport, base_url="http://testserver", timeout=60
         ) as client:
-            yield application, client
+            try:
+                yield application, client
+            finally:  # the session's later reconcilers would start them again
+                with suppress(Exception):  # some tests cut the app off its database or Redis
+                    await stop_every_flow(application)
 
 
 async def make_flow(
