@@ -63,7 +63,8 @@ test('what an n8n user reaches for, and the defects a new user hit', { skip: chr
     // YAML written by hand (here: the starter's, with its comment) is shown as written
     await page.getByTestId('view-yaml').click();
     await page.locator('[data-testid="yaml-editor"] .monaco-editor').waitFor();
-    await page.waitForFunction(() => document.querySelector('[data-testid="yaml-editor"] .view-lines')?.textContent?.includes('# title: Webhook'));
+    // Monaco renders spaces as no-break spaces
+    await page.waitForFunction(() => document.querySelector('[data-testid="yaml-editor"] .view-lines')?.textContent?.replace(/\u00a0/g, ' ').includes('# title: Webhook'));
     assert.match(await monacoText(page), /^# title: Webhook → transform → HTTP/);
     assert.match(await page.getByTestId('sync-status').textContent(), /YAML in sync/);
     await page.getByTestId('view-canvas').click();
