@@ -30,7 +30,8 @@ async def history_levels(
     flow_ids = sorted({owner.flow_id for owner in owners.values()})
     if not flow_ids:
         return {}
-    by_flow = dict((await connection.execute(FLOW_LEVELS, {"ids": flow_ids})).tuples().all())
+    rows = await connection.execute(FLOW_LEVELS, {"ids": flow_ids})
+    by_flow = {str(flow_id): str(level) for flow_id, level in rows}
     return {ident: by_flow.get(owner.flow_id, "full") for ident, owner in owners.items()}
 
 
