@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench.peers_parts import REDIS_URL, Usage, node_red_files  # noqa: E402
 
 HOST = "127.0.0.1"
+FLOWPLANE_KEYS = ("embedded-before", "embedded", "production-before", "production")
 FLOW = """version: 1
 organism: {name: peers-%s}
 triggers:
@@ -361,7 +362,10 @@ async def node_red(sink: str, red: Path, number: str) -> AsyncIterator[Peer]:
 
 
 @asynccontextmanager
-async def flowplane(sink: str, production: bool) -> AsyncIterator[Peer]:
+async def flowplane(sink: str, production: bool, before: str = "") -> AsyncIterator[Peer]:
+    """`flowplane up` from this checkout, or with `before` (a directory holding another
+    revision's `control_plane/` and `migrations/`) that revision's control plane with this
+    checkout's pump and virtualenv."""
     data_dir = Path(tempfile.mkdtemp(prefix="bench-flowplane-"))
     env = {
         "FLOWPLANE_DATA_DIR": str(data_dir),
@@ -378,6 +382,10 @@ async def flowplane(sink: str, production: bool) -> AsyncIterator[Peer]:
             env.update(FLOWPLANE_DATABASE_URL=postgres_url, FLOWPLANE_REDIS_URL=REDIS_URL)
         port = free_port()
         command = [str(ROOT / ".venv" / "bin" / "flowplane"), "up", "--port", str(port)]
+        if before:
+            entry = "import sys; from control_plane.cli import main; main(sys.argv[1:])"
+            command = [sys.executable, "-c", entry, "up", "--port", str(port)]
+            env["PYTHONPATH"] = before
         command += ["--workers", "2"] if production else []
         async with process(*command, env=env, cwd=data_dir) as pid:
             base = f"http://{HOST}:{port}"
@@ -387,7 +395,7 @@ async def flowplane(sink: str, production: bool) -> AsyncIterator[Peer]:
                 "Flowplane, Postgres + Redis, 2 workers"
                 if production
                 else "Flowplane, embedded default"
-            )
+            ) + (f" (before: {Path(before).name})" if before else "")
             servers = ("redis-server", "postgres") if production else ()
             flow_api = f"{base}/api/flows/{flow_id}"
             yield Peer(name, url, [pid], servers, database_url, flow_id, flow_api, headers)
@@ -457,15 +465,20 @@ async def run(arguments: argparse.Namespace, script: Path, red: tuple[Path, str]
         "node-red": lambda: node_red(sink, *red),
         "embedded": lambda: flowplane(sink, production=False),
         "production": lambda: flowplane(sink, production=True),
+        "embedded-before": lambda: flowplane(sink, False, arguments.before),
+        "production-before": lambda: flowplane(sink, True, arguments.before),
     }
     results: dict[str, list[Result]] = {}
     async with process(sys.executable, "bench/peers_parts.py", "sink", str(sink_port)):
         await wait_http(f"{sink}/stats")
         for key in arguments.peers.split(","):
             async with peers[key]() as peer:
-                levels = arguments.history.split(",") if peer.flow_api else ["full"]
+                levels = ["full"]
+                settable = bool(peer.flow_api) and not key.endswith("-before")
+                if settable:
+                    levels = arguments.history.split(",")
                 for level in levels:
-                    measured = await set_history_level(peer, level) if peer.flow_api else peer
+                    measured = await set_history_level(peer, level) if settable else peer
                     row = key if level == "full" else f"{key}:{level}"
                     for _ in range(arguments.runs):
                         result = await measure(measured, sink, arguments, script)
@@ -495,7 +508,7 @@ def report(results: dict[str, list[Result]], arguments: argparse.Namespace) -> N
         cpu_ratio = f"{cpu_total / sum(base.cpu_ms.values()):.2f}" if base else "-"
         print(f"| {result.peer} | {result.done_per_s:,.0f} | {rate_ratio} | {result.p50_ms:.1f} / {result.p99_ms:.1f} "
               f"| {result.idle_p50_ms:.1f} | {cpu} | {cpu_ratio} | {result.rss_mb:.0f} MB | {result.persisted} |")  # fmt: skip
-    flowplane_rows = [key for key in ("embedded", "production") if key in median]
+    flowplane_rows = [key for key in median if key.split(":")[0] in FLOWPLANE_KEYS]
     if "node-red" in median:
         red = median["node-red"]
         for key in flowplane_rows:
@@ -520,6 +533,13 @@ def main() -> None:
         "--history",
         default="full",
         help="Flowplane history levels to run, e.g. full,summary,errors",
+    )
+    parser.add_argument(
+        "--before",
+        default="",
+        help="a directory with an earlier revision's control_plane/ and migrations/ (e.g. from "
+        "`git archive REV control_plane migrations | tar -x -C DIR`) for the peers "
+        "embedded-before and production-before",
     )
     parser.add_argument("--profile", default="", help="py-spy each Python process into DIR")
     parser.add_argument(

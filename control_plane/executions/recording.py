@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, bindparam, case, delete, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from control_plane.db import UtcDateTime
@@ -31,9 +31,9 @@ from control_plane.executions.events import (
     text_field,
     usage_field,
 )
+from control_plane.executions.history_level import DROP_EXECUTIONS, history_levels, keeps_step
 from control_plane.executions.models import FINAL_STATUSES, Execution, ExecutionStep
 from control_plane.executions.storage import bounded_json, dialect_insert
-from control_plane.flows.models import Flow
 
 UNSET: Any = object()
 log = structlog.get_logger("control_plane.recorder")
@@ -176,12 +176,15 @@ async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps)
     )
     known: dict[str, tuple[Any, ...]] = {}
     owners: dict[str, StreamOwner] = {}
-    levels: dict[str, str] = {}
-    for ident, status, created_at, started_at, tenant_id, flow_id, level, callback in found:
+    awaited: set[str] = set()
+    for ident, status, created_at, started_at, tenant_id, flow_id, callback in found:
         known[ident] = (status, created_at, started_at)
         owners[ident] = StreamOwner(tenant_id, flow_id)
-        # an execution whose caller awaits a callback is kept: the callback is built from it
-        levels[ident] = "full" if callback else level
+        if callback:
+            awaited.add(ident)
+    levels = await history_levels(connection, owners)
+    for ident in awaited:  # its caller awaits a callback, which is built from its history
+        levels[ident] = "full"
     events = _own_events(events, owners)
     executions, steps, recorded.messages = fold(events, caps)
     if not executions:
@@ -201,7 +204,7 @@ async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps)
         {
             key: step
             for key, step in steps.items()
-            if key[0] in known and key[0] not in dropped and _keeps_step(levels[key[0]], step)
+            if key[0] in known and key[0] not in dropped and keeps_step(levels[key[0]], step)
         },
     )
     finals = [ident for ident, patch in executions.items() if patch.final and ident in known]
@@ -233,15 +236,6 @@ async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps)
     if dropped:  # steps recorded by earlier batches go by cascade
         await connection.execute(DROP_EXECUTIONS, {"ids": sorted(dropped)})
     return recorded
-
-
-def _keeps_step(level: str, step: StepPatch) -> bool:
-    """History level "summary" keeps only the steps that carry token usage (the execution's
-    usage total is summed from them); "full" and "errors" keep every step."""
-    return level != "summary" or step.values.get("usage") is not None
-
-
-DROP_EXECUTIONS = delete(Execution).where(Execution.id.in_(bindparam("ids", expanding=True)))
 
 
 def _execution_params(
@@ -368,20 +362,15 @@ def _step_upsert(dialect_name: str) -> Any:
     )
 
 
-KNOWN_EXECUTIONS = (
-    select(
-        Execution.id,
-        Execution.status,
-        Execution.created_at,
-        Execution.started_at,
-        Execution.tenant_id,
-        Execution.flow_id,
-        Flow.history_level,
-        Execution.callback_url,
-    )
-    .join(Flow, Flow.id == Execution.flow_id)
-    .where(Execution.id.in_(bindparam("ids", expanding=True)))
-)
+KNOWN_EXECUTIONS = select(
+    Execution.id,
+    Execution.status,
+    Execution.created_at,
+    Execution.started_at,
+    Execution.tenant_id,
+    Execution.flow_id,
+    Execution.callback_url,
+).where(Execution.id.in_(bindparam("ids", expanding=True)))
 
 
 def _own_events(events: list[RawEvent], owners: dict[str, StreamOwner]) -> list[RawEvent]:
