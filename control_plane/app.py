@@ -13,10 +13,12 @@ from control_plane.accounts.clerk_webhooks import router as clerk_webhooks
 from control_plane.accounts.endpoints import router as accounts_router
 from control_plane.accounts.runtime import accounts_service
 from control_plane.accounts.team_endpoints import router as teams_router
+from control_plane.authoring.endpoints import router as authoring_router
 from control_plane.billing.endpoints import router as billing_router
 from control_plane.billing.endpoints import webhooks as billing_webhooks
 from control_plane.billing.runtime import billing_service
 from control_plane.blobs import blob_store_from_settings
+from control_plane.callbacks.endpoints import router as callbacks_router
 from control_plane.data_dir import prepare_data_dir, tighten
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.errors import install_error_handlers
@@ -25,13 +27,14 @@ from control_plane.executions.runtime import executions_service
 from control_plane.flows.endpoints import router as flows_router
 from control_plane.frontend import mount_frontend
 from control_plane.health.endpoints import router as health_router
+from control_plane.jobs.endpoints import router as jobs_router
 from control_plane.marketplace.endpoints import router as marketplace_router
 from control_plane.marketplace.runtime import marketplace_service
 from control_plane.metrics import install_metrics
 from control_plane.modules.endpoints import router as modules_router
 from control_plane.modules.runtime import modules_service
 from control_plane.observability import configure_logging, install_request_ids
-from control_plane.openapi import install_openapi
+from control_plane.openapi import install_docs, install_openapi
 from control_plane.organism_editor.endpoints import router as organism_router
 from control_plane.outages import install_outage_handlers
 from control_plane.pumps.endpoints import module_downloads as pump_modules_router
@@ -44,6 +47,8 @@ from control_plane.settings import Settings, get_settings
 from control_plane.triggers.endpoints import install_webhook_route
 from control_plane.triggers.endpoints import router as triggers_router
 from control_plane.triggers.runtime import triggers_service
+from control_plane.waits.endpoints import router as waits_router
+from control_plane.waits.runtime import waits_service
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -79,7 +84,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await redis.close()
                 await engine.dispose()
 
-    app = FastAPI(title="Flowplane", version=__version__, lifespan=lifespan)
+    # /docs is served by install_openapi with Swagger UI from frontend/dist (no CDN).
+    app = FastAPI(
+        title="Flowplane", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     install_error_handlers(app)
     install_outage_handlers(app)
     install_request_ids(app)
@@ -92,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_webhook_route(app)
     app.include_router(billing_webhooks)
     app.include_router(clerk_webhooks)
+    install_docs(app)
     mount_frontend(app)
     install_openapi(app)
     return app
@@ -108,15 +117,20 @@ SERVICES: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
     pumps_service,
     executions_service,
     triggers_service,
+    waits_service,
 ]
 API_ROUTERS: list[APIRouter] = [
     accounts_router,
     teams_router,
+    authoring_router,
     flows_router,
     organism_router,
     pumps_router,
     triggers_router,
     executions_router,
+    waits_router,
+    jobs_router,
+    callbacks_router,
     modules_router,
     pump_modules_router,
     billing_router,

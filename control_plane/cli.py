@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import sys
 
 import uvicorn
@@ -66,15 +67,44 @@ def run_up(host: str, port: int, workers: int) -> None:
 
         prepare_data_dir(settings.data_dir)
         SecretBox.from_settings(settings)  # create the key file once, before workers start
-    uvicorn.run(
+    if workers > 1:
+        print(f"Flowplane: starting {workers} workers on http://{host}:{port}", flush=True)
+        uvicorn.run(
+            "control_plane.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
+        return
+    config = uvicorn.Config(
         "control_plane.app:create_app",
         factory=True,
         host=host,
         port=port,
-        workers=workers,
         log_level="warning",
         access_log=False,
     )
+    AnnouncingServer(config).run()
+
+
+class AnnouncingServer(uvicorn.Server):
+    """Says where the app answers once it does (start-up done, socket bound): with uvicorn's
+    own logs at `warning`, `flowplane up` would otherwise print nothing at all."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            print(f"Flowplane is ready at {self.url()} (API docs: {self.url()}/docs)", flush=True)
+
+    def url(self) -> str:
+        bound = [sock.getsockname() for server in self.servers for sock in server.sockets]
+        host, port = (bound[0][0], bound[0][1]) if bound else (self.config.host, self.config.port)
+        shown = "localhost" if host in ("127.0.0.1", "::1") else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        return f"http://{shown}:{port}"
 
 
 def run_migrate() -> None:

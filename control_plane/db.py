@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from control_plane import json_codec
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 NAMING_CONVENTION = {
@@ -69,11 +71,15 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 def create_engine(url: str) -> AsyncEngine:
+    codec: dict[str, Any] = {
+        "json_serializer": json_codec.dumps,
+        "json_deserializer": json_codec.loads,
+    }
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **codec)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    return create_async_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, **codec)
 
 
 def _configure_sqlite(connection: Any, _: Any) -> None:

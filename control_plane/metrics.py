@@ -56,6 +56,11 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.stalled = Counter(
+            "flowplane_executions_stalled",
+            "Executions marked failed with reason stalled (running, silent past their limits)",
+            registry=self.registry,
+        )
         self.pump_messages = Counter(
             "flowplane_pump_messages",
             "Messages handled by pumps (one per recorded step)",

@@ -12,7 +12,11 @@ DOMAINS_WITH_MODELS = (
     "triggers",
     "modules",
     "billing",
+    "waits",
+    "jobs",
+    "callbacks",
     "marketplace",
+    "authoring",
 )
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 ERROR_SCHEMAS: dict[str, Any] = {
@@ -68,6 +70,21 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def install_docs(app: FastAPI) -> None:
+    """`/docs`: Swagger UI from the editor's build (frontend/dist/swagger/, copied from
+    swagger-ui-dist by vite), so the API docs work offline. Install before the SPA fallback."""
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url="/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/swagger/swagger-ui.css",
+            swagger_favicon_url="/swagger/favicon-32x32.png",
+        )
 
 
 def with_error_bodies(document: dict[str, Any]) -> dict[str, Any]:

@@ -175,6 +175,16 @@ class Settings(BaseSettings):
     scheduler_tick_unit: Literal["minute", "second"] = "minute"
     reaper_interval_seconds: float = 15.0
     reaper_grace_seconds: float = 30.0  # queued this long without a stream entry: reaped
+    # Waits, one-off jobs, callbacks and stall detection (control_plane/waits, jobs, callbacks)
+    wait_poll_seconds: float = 0.5  # how often due timers, timeouts and one-off jobs are fired
+    wait_recover_seconds: float = 30.0  # a claimed resume not on the stream this long: re-sent
+    # Seconds between delivery attempts of a completion callback; after the last one fails the
+    # execution is marked callback_failed. Comma-separated.
+    callback_retry_schedule: str = "30,60,300,900,3600"
+    callback_timeout_seconds: float = 10.0
+    callback_replay_window_seconds: int = 300  # documented for receivers checking `t=`
+    stall_grace_seconds: float = 30.0  # running, silent past limits.timeout_seconds + this
+    stall_interval_seconds: float = 10.0
 
     @property
     def stripe_enabled(self) -> bool:

@@ -15,7 +15,13 @@ from typing import Any
 
 from pump.events import EventType, TriggerEntry, encode_event
 from pump.flow import CompiledListener, Flow
-from pump.handlers.base import ExecutionInfo, HandlerResult, StepContext, StepError
+from pump.handlers.base import (
+    Cancellation,
+    ExecutionInfo,
+    HandlerResult,
+    StepContext,
+    StepError,
+)
 from pump.keys import EVENT_STREAM_MAXLEN, EXECUTION_STATE_TTL_SECONDS, LOG_STREAM_MAXLEN
 
 logger = logging.getLogger("pump.engine")
@@ -32,10 +38,21 @@ class ExecutionFailure(Exception):
         self.listener = listener
 
 
+class Parked(Exception):
+    """A `builtin.wait` step: the execution stops here and is resumed by the control plane."""
+
+    def __init__(self, step: int, listener: str, payload: Any, wait: dict[str, Any]) -> None:
+        super().__init__(listener)
+        self.step = step
+        self.listener = listener
+        self.payload = payload
+        self.wait = wait
+
+
 @dataclass(slots=True)
 class ExecutionOutcome:
     execution_id: str
-    status: str  # "completed" | "failed"
+    status: str  # "completed" | "failed" | "waiting"
     steps: int
     duration_ms: float
     outputs: list[Any] = field(default_factory=list)
@@ -62,6 +79,8 @@ class Execution:
         self._buffer_key = flow.keys.buffer(entry.execution_id)
         self._unsaved: list[str] = []  # thread entries not yet pushed to the Redis buffer
         self._buffer_written = False
+        self._queue: deque[tuple[str, Any]] = deque()
+        self.cancellation = Cancellation()
 
     async def run(self) -> ExecutionOutcome:
         """Route the trigger's payload until nothing is in flight; queue the final event,
@@ -77,13 +96,31 @@ class Execution:
         }
         if self.reclaimed:
             started_data["resumed"] = True  # a dead pump's execution, run again from its trigger
+        if entry.resume is not None:
+            started_data["resumed_from_wait"] = entry.resume.get("wait_id")
         self._emit("execution.started", started_data)
+        resumed = " (run again after its pump died)" if self.reclaimed else ""
+        self._log_line(
+            "info", f"execution started by trigger {entry.trigger!r} at {entry.target!r}{resumed}"
+        )
         reason: str | None = None
         error: str | None = None
         failed_listener: str | None = None
+        parked: Parked | None = None
         try:
             async with asyncio.timeout(flow.organism.limits.timeout_seconds):
+                if entry.resume is not None:
+                    self._continue_after_wait(entry.resume)
+                else:
+                    self._queue.append((entry.target, entry.payload))
                 await self._route()
+        except Parked as waiting:
+            parked = waiting
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self.cancellation.requested or task is None or task.uncancel() > 0:
+                raise  # the pump is stopping: not a cancel of this execution
+            reason, error = "cancelled", "the execution was cancelled"
         except ExecutionFailure as failure:
             reason, error, failed_listener = failure.reason, failure.message, failure.listener
         except TimeoutError:
@@ -96,11 +133,15 @@ class Execution:
             logger.exception("execution %s crashed", entry.execution_id)
             reason, error = "internal_error", f"{type(unexpected).__name__}: {unexpected}"
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        if reason is None:
+        if parked is not None:
+            self._park(parked, duration_ms)
+            status = "waiting"
+        elif reason is None:
             self._emit(
                 "execution.completed",
                 {"outputs": self.outputs, "steps": self.steps, "duration_ms": duration_ms},
             )
+            self._log_line("info", f"execution completed: {self.steps} steps in {duration_ms:g} ms")
             status = "completed"
         else:
             error = flow.redactor.text(error or reason)
@@ -109,11 +150,14 @@ class Execution:
                 data["listener"] = failed_listener
             data.update(steps=self.steps, duration_ms=duration_ms)
             self._emit("execution.failed", data)
+            self._log_line(
+                "error", f"execution failed ({reason}): {error}", listener=failed_listener
+            )
             status = "failed"
-        if self._buffer_written or self.reclaimed:
+        if self._buffer_written or self.reclaimed or entry.resume is not None:
             flow.writer.send("DEL", self._buffer_key)
         flow.writer.send(
-            "SET", flow.keys.execution_state(entry.execution_id), status,
+            "SET", flow.keys.execution_state(entry.run_key), status,
             "EX", EXECUTION_STATE_TTL_SECONDS,
         )  # fmt: skip
         return ExecutionOutcome(
@@ -128,9 +172,8 @@ class Execution:
 
     async def _route(self) -> None:
         flow = self.flow
-        entry = self.entry
         max_steps = flow.organism.limits.max_steps
-        queue: deque[tuple[str, Any]] = deque([(entry.target, entry.payload)])
+        queue = self._queue
         while queue:
             target, payload = queue.popleft()
             compiled = flow.listeners.get(target)
@@ -178,6 +221,12 @@ class Execution:
                     step=step,
                     listener=target,
                 )
+                self._log_line(
+                    "error",
+                    f"step {step} {target!r} failed ({failure.reason}): {message}",
+                    step=step,
+                    listener=target,
+                )
                 handler_of_errors = compiled.listener.on_error
                 if handler_of_errors is None:
                     raise ExecutionFailure(failure.reason, message, listener=target) from None
@@ -193,6 +242,8 @@ class Execution:
                     listener=target,
                 )
                 continue
+            if result.wait is not None:
+                raise Parked(step, target, payload, result.wait)
             completed: dict[str, Any] = {
                 "output": result.payload,
                 "duration_ms": _since(began),
@@ -204,11 +255,76 @@ class Execution:
             self._record(step, compiled, result)
             if compiled.is_output:
                 self.outputs.append(result.payload)
-            for peer in route:
-                queue.append((peer, result.payload))
-                self._emit(
-                    "message.routed", {"source": target, "target": peer}, step=step, listener=target
-                )
+            self._send(step, target, route, result.payload)
+
+    def _send(self, step: int, source: str, route: list[str], payload: Any) -> None:
+        for peer in route:
+            self._queue.append((peer, payload))
+            self._emit(
+                "message.routed", {"source": source, "target": peer}, step=step, listener=source
+            )
+
+    def _park(self, parked: Parked, duration_ms: float) -> None:
+        """The wait step ends this run: everything needed to continue goes into the
+        `execution.waiting` event, which the control plane keeps (the pump keeps nothing)."""
+        continuation = {
+            "queue": [[target, payload] for target, payload in self._queue],
+            "visits": self.visits,
+            "steps": self.steps,
+            "outputs": self.outputs,
+            "thread": self.thread,
+        }
+        data = {
+            "step": parked.step,
+            "listener": parked.listener,
+            "input": parked.payload,
+            "wait": parked.wait,
+            "continuation": continuation,
+            "steps": self.steps,
+            "duration_ms": duration_ms,
+        }
+        self._emit("execution.waiting", data, step=parked.step, listener=parked.listener)
+
+    def _continue_after_wait(self, resume: dict[str, Any]) -> None:
+        """Restore the continuation of a resume entry and complete its wait step: the result
+        goes to the wait's peers (but `on_timeout`), or to `on_timeout` after a timeout."""
+        continuation = resume.get("continuation") or {}
+        step, listener = int(resume.get("step") or 0), str(resume.get("listener") or "")
+        self.steps = int(continuation.get("steps") or step)
+        self.visits = {str(k): int(v) for k, v in (continuation.get("visits") or {}).items()}
+        self.outputs = list(continuation.get("outputs") or [])
+        self.thread = list(continuation.get("thread") or [])
+        self._unsaved = [_COMPACT.encode(item) for item in self.thread]
+        self._queue.extend((str(t), p) for t, p in continuation.get("queue") or [])
+        compiled = self.flow.listeners.get(listener)
+        if compiled is None:
+            raise ExecutionFailure(
+                "routing_error", f"the waiting listener {listener!r} is no longer in this flow"
+            )
+        on_timeout = compiled.listener.config.get("on_timeout")
+        if resume.get("outcome") == "timeout":
+            if not on_timeout:
+                raise ExecutionFailure("wait_timeout", "the wait timed out", listener=listener)
+            route = [str(on_timeout)]
+        else:
+            route = [peer for peer in compiled.peer_list if peer != on_timeout]
+        payload = self.entry.payload
+        self._emit(
+            "step.completed",
+            {"output": payload, "duration_ms": 0.0, "routed_to": route},
+            step=step,
+            listener=listener,
+        )
+        self.thread.append(
+            {
+                "step": step,
+                "listener": listener,
+                "handler": compiled.handler_name,
+                "output": payload,
+            }
+        )
+        self._unsaved.append(_COMPACT.encode(self.flow.redactor.value(self.thread[-1])))
+        self._send(step, listener, route, payload)
 
     async def _invoke(self, compiled: CompiledListener, step: int, payload: Any) -> HandlerResult:
         context = StepContext(
@@ -217,6 +333,7 @@ class Execution:
             listener=compiled.listener,
             thread=self.thread,
             log=lambda level, message: self.log(level, message, step=step, listener=compiled.name),
+            cancellation=self.cancellation,
         )
         timeout = compiled.listener.timeout_seconds
         try:
@@ -271,9 +388,17 @@ class Execution:
         self._buffer_written = True
 
     def log(self, level: str, message: str, *, step: int | None, listener: str | None) -> None:
+        """A handler's log line: an event of the execution and a line of the live logs."""
         level = level if level in LOG_LEVELS else "info"
         message = self.flow.redactor.text(message)
         self._emit("log", {"level": level, "message": message}, step=step, listener=listener)
+        self._log_line(level, message, step=step, listener=listener)
+
+    def _log_line(
+        self, level: str, message: str, *, step: int | None = None, listener: str | None = None
+    ) -> None:
+        """A line of `...:logs` tagged with this execution (the editor filters by it)."""
+        message = self.flow.redactor.text(message)
         line = {
             "ts": repr(time.time()),
             "level": level,

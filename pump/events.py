@@ -18,8 +18,12 @@ EventType = Literal[
     "log",
     "execution.completed",
     "execution.failed",
+    "execution.waiting",
 ]
 FINAL_EVENT_TYPES: frozenset[str] = frozenset({"execution.completed", "execution.failed"})
+# The pump's part of an execution ends with one of these (a waiting one is resumed later by a
+# new trigger entry carrying `resume`).
+SEGMENT_END_TYPES: frozenset[str] = FINAL_EVENT_TYPES | {"execution.waiting"}
 
 
 class Event(BaseModel):
@@ -81,22 +85,35 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 class TriggerEntry(BaseModel):
-    """One entry of a flow's trigger stream: inject `payload` into `target`."""
+    """One entry of a flow's trigger stream: inject `payload` into `target`. With `resume`
+    (`Resume`), continue a waiting execution instead: `target` is the wait's listener and
+    `payload` the wait step's result (the event's payload, or its input)."""
 
     execution_id: str
     trigger: str  # trigger name from the organism, or "manual"
     target: str
     payload: Any = None
     enqueued_at: float = Field(default_factory=time.time)
+    resume: dict[str, Any] | None = None
+
+    @property
+    def run_key(self) -> str:
+        """Names this entry's run in the pump's finished markers: a resumed execution's run is
+        another run than its first one."""
+        wait_id = (self.resume or {}).get("wait_id")
+        return f"{self.execution_id}.{wait_id}" if wait_id else self.execution_id
 
     def encode(self) -> dict[str, str]:
-        return {
+        fields = {
             "execution_id": self.execution_id,
             "trigger": self.trigger,
             "target": self.target,
             "payload": json.dumps(self.payload, separators=(",", ":")),
             "enqueued_at": repr(self.enqueued_at),
         }
+        if self.resume is not None:
+            fields["resume"] = json.dumps(self.resume, separators=(",", ":"))
+        return fields
 
     @classmethod
     def decode(cls, fields: dict[str, str] | dict[bytes, bytes]) -> TriggerEntry:
@@ -107,7 +124,20 @@ class TriggerEntry(BaseModel):
             target=text["target"],
             payload=json.loads(text.get("payload", "null")),
             enqueued_at=float(text.get("enqueued_at", "0")),
+            resume=json.loads(text["resume"]) if "resume" in text else None,
         )
+
+
+def run_key_of(fields: dict[str, str]) -> str:
+    """`TriggerEntry.run_key` of raw stream fields (without decoding the payload)."""
+    execution_id = fields.get("execution_id", "")
+    if "resume" not in fields:
+        return execution_id
+    try:
+        wait_id = json.loads(fields["resume"]).get("wait_id")
+    except (ValueError, AttributeError):
+        return execution_id
+    return f"{execution_id}.{wait_id}" if wait_id else execution_id
 
 
 def _text(value: str | bytes) -> str:

@@ -12,7 +12,7 @@ from pump.services import Services
 from pump.templating import Redactor
 from pump.writer import RedisWriter
 
-PURE_HANDLERS = frozenset({"builtin.transform", "builtin.branch", "builtin.output"})
+PURE_HANDLERS = frozenset({"builtin.transform", "builtin.branch", "builtin.output", "builtin.wait"})
 
 
 @dataclass(slots=True)

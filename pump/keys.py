@@ -24,6 +24,7 @@ PUMP_REDIS_COMMANDS: tuple[str, ...] = (
     "client|setname",
     "hello",
     "xreadgroup",
+    "xread",
     "xgroup|create",
     "xack",
     "xautoclaim",
@@ -52,6 +53,9 @@ PUMP_REDIS_COMMANDS: tuple[str, ...] = (
 # Stream lengths the pump writes with (XADD MAXLEN ~); the control plane trims the same streams
 # too, since a pump is untrusted and could leave MAXLEN out.
 EVENT_STREAM_MAXLEN = 100_000
+CONTROL_STREAM_MAXLEN = 1_000
+# A pump starting reads control requests this far back (a cancel sent while no pump ran).
+CONTROL_LOOKBACK_SECONDS = 600
 
 
 # Version of the key layout below. 2: the flow id is a Redis Cluster hash tag (`{flow}`), so
@@ -94,6 +98,11 @@ class FlowKeys:
     @property
     def logs(self) -> str:
         return f"{self.prefix}logs"
+
+    @property
+    def control(self) -> str:
+        """Requests from the control plane to the pump (cancel an execution), a capped stream."""
+        return f"{self.prefix}control"
 
     @property
     def heartbeat(self) -> str:

@@ -1,7 +1,8 @@
 """The pump's one outbound HTTP client (builtin.http, builtin.llm, the WASM `http_fetch` import).
 
 It refuses private, loopback, link-local, multicast and otherwise non-global addresses unless
-the operator allow-listed the host or a CIDR (`FLOWPLANE_HTTP_ALLOWLIST`). An IPv6 address that
+the operator allow-listed the host or a CIDR (`FLOWPLANE_PUMP_HTTP_ALLOWLIST` on the control
+plane, handed to the pump as `FLOWPLANE_HTTP_ALLOWLIST`). An IPv6 address that
 carries an IPv4 one (IPv4-mapped `::ffff:0:0/96`, IPv4-translated `::ffff:0:0:0/96`,
 IPv4-compatible `::/96`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) is judged by the IPv4 address
 inside it, because that is where a translator or relay delivers it; local-use NAT64
@@ -97,7 +98,8 @@ class AddressPolicy:
         shown = f"{parsed} (IPv4 {judged})" if judged is not parsed else str(parsed)
         raise BlockedAddressError(
             f"refusing to connect to {host!r}: address {shown} is private, loopback, link-local "
-            "or reserved (an operator can allow it with FLOWPLANE_HTTP_ALLOWLIST)"
+            "or reserved (an operator can allow it with FLOWPLANE_PUMP_HTTP_ALLOWLIST on the "
+            "control plane)"
         )
 
     def check_url_host(self, host: str) -> None:

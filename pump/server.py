@@ -18,8 +18,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pump import __version__
 from pump.cluster import SlotClient
+from pump.control import read_control
 from pump.engine import Execution
-from pump.events import TriggerEntry, encode_event
+from pump.events import TriggerEntry, encode_event, run_key_of
 from pump.flow import Flow
 from pump.keys import (
     EVENT_STREAM_MAXLEN,
@@ -72,6 +73,12 @@ class Pump:
         # a pump death during it is that entry's doing and not a neighbour's.
         self._last_chance: dict[str, dict[str, str]] = {}
         self._alone: str | None = None  # the last-chance entry running now
+        # execution id -> (its entry, the running execution)
+        self.executions: dict[str, tuple[str, Execution]] = {}
+        # Executions the control plane cancelled (id -> when heard), kept for the lookback so
+        # that an entry of one arriving later is not run.
+        self.cancelled: dict[str, float] = {}
+        self._control_read = asyncio.Event()
 
     def stop(self) -> None:
         if not self._stopping.is_set():
@@ -102,11 +109,17 @@ class Pump:
             loop.create_task(self._heartbeat_loop(), name="heartbeat"),
             loop.create_task(self._maintenance_loop(), name="maintenance"),
             loop.create_task(self._preload_modules(flow), name="preload"),
+            loop.create_task(self._control_loop(), name="control"),
         ]
         self.status = "running"
         self._heartbeat()
         self.log("info", f"pump {__version__} serving as consumer {self.settings.consumer}")
         try:
+            try:
+                async with asyncio.timeout(2.0):  # cancels sent while no pump ran come first
+                    await self._control_read.wait()
+            except TimeoutError:
+                logger.warning("control requests not read yet; resuming entries anyway")
             try:
                 await self._resume(await self.stream.read_own_pending(self.settings.concurrency))
                 await self._reclaim()
@@ -178,25 +191,32 @@ class Pump:
         except (KeyError, ValueError, ValidationError) as error:
             self._reject(entry_id, fields, error)
             return
+        if entry.execution_id in self.cancelled:
+            self._skip_cancelled(entry_id, entry)
+            return
         task = asyncio.get_running_loop().create_task(self._execute(entry_id, entry, reclaimed))
         self.in_flight[entry_id] = task
 
     async def _execute(self, entry_id: str, entry: TriggerEntry, reclaimed: bool) -> None:
         assert self.flow is not None and self.stream is not None
+        execution = Execution(self.flow, entry, reclaimed=reclaimed)
+        self.executions[entry.execution_id] = (entry_id, execution)
         try:
-            outcome = await Execution(self.flow, entry, reclaimed=reclaimed).run()
+            outcome = await execution.run()
             if outcome.status == "failed":
                 self.failed += 1
             self.writer.ack(
                 self.flow.keys.triggers,
                 TRIGGER_GROUP,
                 entry_id,
-                forget=self.flow.keys.execution_state(entry.execution_id),
+                forget=self.flow.keys.execution_state(entry.run_key),
             )
             await self.writer.sync()
         finally:
             self.processed += 1
             del self.in_flight[entry_id]
+            if self.executions.get(entry.execution_id, ("", None))[1] is execution:
+                del self.executions[entry.execution_id]
             if entry_id == self._alone:
                 self._alone = None
             self._slot_freed.set()
@@ -238,15 +258,53 @@ class Pump:
             )
             self.writer.send("DEL", keys.buffer(execution_id))
             self.writer.send(
-                "SET", keys.execution_state(execution_id), "failed",
+                "SET", keys.execution_state(run_key_of(fields)), "failed",
                 "EX", EXECUTION_STATE_TTL_SECONDS,
             )  # fmt: skip
         self.writer.ack(
             keys.triggers,
             TRIGGER_GROUP,
             entry_id,
-            forget=keys.execution_state(execution_id) if execution_id else None,
+            forget=keys.execution_state(run_key_of(fields)) if execution_id else None,
         )
+
+    def _skip_cancelled(self, entry_id: str, entry: TriggerEntry) -> None:
+        """An entry of a cancelled execution: it never runs; its end is recorded."""
+        assert self.flow is not None
+        keys = self.flow.keys
+        self.writer.xadd(
+            keys.events,
+            encode_event(
+                "execution.failed",
+                entry.execution_id,
+                {
+                    "reason": "cancelled",
+                    "error": "the execution was cancelled before it ran",
+                    "steps": 0,
+                    "duration_ms": 0,
+                },
+            ),
+            maxlen=EVENT_STREAM_MAXLEN,
+        )
+        self.writer.ack(keys.triggers, TRIGGER_GROUP, entry_id)
+
+    async def _control_loop(self) -> None:
+        assert self.flow is not None
+        await read_control(
+            self.client, self.flow.keys, self.cancel, self.cancelled, self._control_read
+        )
+
+    def cancel(self, execution_id: str) -> None:
+        """Stop a running execution now (its HTTP request aborted, its WASM guest stopped
+        through its epoch); remember the id so that a later entry of it is not run."""
+        self.cancelled[execution_id] = time.time()
+        running = self.executions.get(execution_id)
+        task = self.in_flight.get(running[0]) if running is not None else None
+        if running is None or task is None or task.done():
+            return
+        self.log("info", f"cancelling execution {execution_id}")
+        running[1].cancellation.cancel()
+        task.cancel()
 
     def _reject(self, entry_id: str, fields: dict[str, str], error: Exception) -> None:
         """A malformed trigger entry cannot run; record why and acknowledge it."""
@@ -283,7 +341,7 @@ class Pump:
         if not entries:
             return
         runnable: list[Entry] = []
-        ids = [fields.get("execution_id", "") for _, fields in entries]
+        ids = [run_key_of(fields) for _, fields in entries]
         for (entry_id, fields), status in zip(
             entries, await self.stream.finished(ids), strict=True
         ):
@@ -297,7 +355,7 @@ class Pump:
                     self.flow.keys.triggers,
                     TRIGGER_GROUP,
                     entry_id,
-                    forget=self.flow.keys.execution_state(execution_id),
+                    forget=self.flow.keys.execution_state(run_key_of(fields)),
                 )
         limit = self.settings.delivery_limit
         deliveries = await self.stream.deliveries([entry_id for entry_id, _ in runnable])

@@ -35,8 +35,9 @@ REVISIONS: dict[str, tuple[str, set[str]]] = {
         "0006_modules",
         {"billing_accounts", "webhook_events", "usage_reports", "invitations", "audit_events"},
     ),
+    "0009_waits": ("0008_billing", {"execution_waits", "one_off_jobs", "callback_deliveries"}),
     "0010_marketplace": (
-        "0008_billing",
+        "0009_waits",
         {
             "marketplace_listings",
             "marketplace_versions",
@@ -45,6 +46,8 @@ REVISIONS: dict[str, tuple[str, set[str]]] = {
             "marketplace_reports",
         },
     ),
+    "0011_editor": ("0010_marketplace", {"flow_webhook_tokens", "flow_samples", "flow_sources"}),
+    "0012_perf": ("0011_editor", set()),
 }
 
 # revision -> columns ("table.column") and constraints it adds to tables of earlier revisions
@@ -55,6 +58,20 @@ ADDED_LATER: dict[str, set[str]] = {
         "users.disabled_at",
         "uq_users_clerk_user_id",
     },
+    "0009_waits": {
+        "executions.callback_url",
+        "executions.callback_token",
+        "executions.callback_status",
+        "executions.callback_error",
+        "executions.rerun_of",
+        "executions.rerun_from_step",
+        "executions.cancel_requested_at",
+        "executions.last_event_at",
+        "flows.signing_secret",
+        "flows.event_token_hash",
+        "flows.failure_url",
+    },
+    "0012_perf": {"flows.history_level", "ix_execution_steps_usage"},
 }
 
 

@@ -46,7 +46,7 @@ def require_role(minimum: Role, *, audit: bool = True) -> RoleDependency:
     return _DEPENDENCIES[(minimum, audit)]
 
 
-def _ensure_role(principal: Principal, minimum: Role) -> None:
+def ensure_role(principal: Principal, minimum: Role) -> None:
     if not role_at_least(principal.role, minimum):
         raise Forbidden(
             f"this needs the {minimum} role (or higher) in the workspace, and you are "
@@ -62,7 +62,7 @@ def _make(minimum: Role, audit: bool) -> RoleDependency:
         session: DatabaseSession,
         principal: Annotated[Principal, Depends(current_principal)],
     ) -> Principal:
-        _ensure_role(principal, minimum)
+        ensure_role(principal, minimum)
         if audit and request.method not in READS:
             record_request(session, request, principal)
         return principal

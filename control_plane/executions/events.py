@@ -16,7 +16,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from control_plane.json_limits import readable, storable_text
+import orjson
+
+from control_plane.json_limits import MAX_DEPTH, readable, storable_text
 
 EVENT_TYPES = frozenset(
     {
@@ -28,8 +30,10 @@ EVENT_TYPES = frozenset(
         "log",
         "execution.completed",
         "execution.failed",
+        "execution.waiting",
     }
 )
+LONG_DIGITS = re.compile(r"\d{19}")
 EXECUTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_STEP = 2**31 - 1  # `execution_steps.step` and `executions.steps` are 32-bit columns
 MAX_NAME_CHARS = 63  # listener and reason columns
@@ -139,6 +143,17 @@ def usage_field(value: Any) -> dict[str, float | int] | None:
 
 
 def _data(raw: str) -> dict[str, Any] | None:
+    # Fast path: what orjson accepts holds no lone surrogate and no non-finite number, so
+    # with no more brackets than MAX_DEPTH (it cannot nest deeper) it is readable as it is;
+    # orjson reads integers past 64 bits as floats, so a run of 19 digits takes the tolerant
+    # path (json + readable), as does anything orjson refuses.
+    if raw.count("[") + raw.count("{") <= MAX_DEPTH and not LONG_DIGITS.search(raw):
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return value if isinstance(value, dict) else {}
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError):

@@ -19,14 +19,22 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from control_plane.db import Base, UtcDateTime
 
-ExecutionStatus = Literal["queued", "running", "succeeded", "failed"]
-EXECUTION_STATUSES: tuple[ExecutionStatus, ...] = ("queued", "running", "succeeded", "failed")
-FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
+ExecutionStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+EXECUTION_STATUSES: tuple[ExecutionStatus, ...] = (
+    "queued",
+    "running",
+    "waiting",
+    "succeeded",
+    "failed",
+    "cancelled",
+)
+FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 StepStatus = Literal["running", "succeeded", "failed"]
 
 
@@ -65,10 +73,28 @@ class Execution(Base):
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     first_step_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Completion callback (callbacks/): where to POST the result, and how delivery went.
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    callback_token: Mapped[str | None] = mapped_column(Text)
+    callback_status: Mapped[str | None] = mapped_column(String(16))  # delivered|callback_failed
+    callback_error: Mapped[str | None] = mapped_column(Text)
+    rerun_of: Mapped[str | None] = mapped_column(String(32))
+    rerun_from_step: Mapped[int | None] = mapped_column(Integer)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_event_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # stall detection
 
 
 class ExecutionStep(Base):
     __tablename__ = "execution_steps"
+    __table_args__ = (
+        # the recorder's usage look-up (recording.STEP_USAGE) reads only steps with usage
+        Index(
+            "ix_execution_steps_usage",
+            "execution_id",
+            postgresql_where=text("usage IS NOT NULL"),
+            sqlite_where=text("usage IS NOT NULL"),
+        ),
+    )
 
     execution_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True

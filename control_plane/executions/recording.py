@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from control_plane.db import UtcDateTime
@@ -33,6 +33,7 @@ from control_plane.executions.events import (
 )
 from control_plane.executions.models import FINAL_STATUSES, Execution, ExecutionStep
 from control_plane.executions.storage import bounded_json, dialect_insert
+from control_plane.flows.models import Flow
 
 UNSET: Any = object()
 log = structlog.get_logger("control_plane.recorder")
@@ -50,6 +51,8 @@ class ExecutionPatch:
     started_at: datetime | None = None
     first_step_at: datetime | None = None
     final: dict[str, Any] | None = None  # columns set by execution.completed / .failed
+    last_event_at: datetime | None = None
+    waits: list[RawEvent] = field(default_factory=list)  # execution.waiting events
 
 
 @dataclass
@@ -79,7 +82,16 @@ def fold(
     for event in events:
         patch = executions.setdefault(event.execution_id, ExecutionPatch())
         moment = _moment(event.ts)
-        if event.type == "execution.started":
+        patch.last_event_at = max(patch.last_event_at or moment, moment)
+        if event.type == "execution.waiting":
+            patch.waits.append(event)
+            if patch.status not in FINAL_STATUSES:
+                patch.status = "waiting"
+            if event.step is not None:  # the wait step shows as waiting until it resumes
+                steps.setdefault((event.execution_id, event.step), StepPatch()).values["status"] = (
+                    "waiting"
+                )
+        elif event.type == "execution.started":
             patch.started_at = patch.started_at or moment
             if patch.status not in FINAL_STATUSES:
                 patch.status = "running"
@@ -164,16 +176,36 @@ async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps)
     )
     known: dict[str, tuple[Any, ...]] = {}
     owners: dict[str, StreamOwner] = {}
-    for ident, status, created_at, started_at, tenant_id, flow_id in found:
+    levels: dict[str, str] = {}
+    for ident, status, created_at, started_at, tenant_id, flow_id, level, callback in found:
         known[ident] = (status, created_at, started_at)
         owners[ident] = StreamOwner(tenant_id, flow_id)
+        # an execution whose caller awaits a callback is kept: the callback is built from it
+        levels[ident] = "full" if callback else level
     events = _own_events(events, owners)
     executions, steps, recorded.messages = fold(events, caps)
     if not executions:
         return recorded
-    await _upsert_steps(connection, {key: s for key, s in steps.items() if key[0] in known})
+    # history level "errors": an execution that succeeded is not kept (nor its steps)
+    dropped = {
+        ident
+        for ident, patch in executions.items()
+        if ident in known
+        and levels[ident] == "errors"
+        and patch.final is not None
+        and patch.status == "succeeded"
+        and known[ident][0] not in FINAL_STATUSES
+    }
+    await _upsert_steps(
+        connection,
+        {
+            key: step
+            for key, step in steps.items()
+            if key[0] in known and key[0] not in dropped and _keeps_step(levels[key[0]], step)
+        },
+    )
     finals = [ident for ident, patch in executions.items() if patch.final and ident in known]
-    usage = await _usage_totals(connection, finals)
+    usage = await _usage_totals(connection, [ident for ident in finals if ident not in dropped])
     rows = []
     for ident, patch in executions.items():
         if ident not in known:
@@ -183,10 +215,33 @@ async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps)
             recorded.started.append((ident, (patch.started_at - created_at).total_seconds()))
         if patch.final is not None and status not in FINAL_STATUSES and patch.status:
             recorded.finished[patch.status] = recorded.finished.get(patch.status, 0) + 1
-        rows.append(_execution_params(ident, patch, usage.get(ident)))
+        if ident not in dropped:
+            rows.append(_execution_params(ident, patch, usage.get(ident)))
     if rows:
         await connection.execute(EXECUTION_UPDATE, rows)
+    if finals:
+        from control_plane.callbacks.outbox import owe
+
+        await owe(connection, finals)
+    parked = [
+        event for ident, patch in executions.items() if ident in known for event in patch.waits
+    ]
+    if parked:
+        from control_plane.waits.parking import park
+
+        await park(connection, parked, caps.step_max_bytes)
+    if dropped:  # steps recorded by earlier batches go by cascade
+        await connection.execute(DROP_EXECUTIONS, {"ids": sorted(dropped)})
     return recorded
+
+
+def _keeps_step(level: str, step: StepPatch) -> bool:
+    """History level "summary" keeps only the steps that carry token usage (the execution's
+    usage total is summed from them); "full" and "errors" keep every step."""
+    return level != "summary" or step.values.get("usage") is not None
+
+
+DROP_EXECUTIONS = delete(Execution).where(Execution.id.in_(bindparam("ids", expanding=True)))
 
 
 def _execution_params(
@@ -207,6 +262,7 @@ def _execution_params(
         "b_duration_ms": final.get("duration_ms"),
         "b_finished_at": final.get("finished_at"),
         "b_usage": usage,
+        "b_last_event_at": patch.last_event_at,
     }
 
 
@@ -214,8 +270,14 @@ def _build_execution_update() -> Any:
     status = bindparam("b_status", type_=Execution.status.type)
     final = bindparam("b_final", type_=Execution.input_truncated.type)
 
+    # A cancelled or stalled execution keeps its end, whatever its pump writes later.
+    closed = or_(
+        Execution.status == literal("cancelled"),
+        func.coalesce(Execution.reason, literal("")) == literal("stalled"),
+    )
+
     def on_final(name: str, column: Any) -> Any:
-        return case((final, bindparam(name, type_=column.type)), else_=column)
+        return case((and_(final, ~closed), bindparam(name, type_=column.type)), else_=column)
 
     return (
         update(Execution)
@@ -223,11 +285,12 @@ def _build_execution_update() -> Any:
         .values(
             status=case(
                 (status.is_(None), Execution.status),
-                # `running` never replaces a final status (spelled out: executemany statements
-                # cannot hold an expanding IN list).
+                (closed, Execution.status),
+                # `running` and `waiting` never replace a final status (spelled out:
+                # executemany statements cannot hold an expanding IN list).
                 (
                     and_(
-                        status == "running",
+                        or_(status == "running", status == "waiting"),
                         or_(
                             *(
                                 Execution.status == literal(final)
@@ -253,6 +316,9 @@ def _build_execution_update() -> Any:
             duration_ms=on_final("b_duration_ms", Execution.duration_ms),
             finished_at=on_final("b_finished_at", Execution.finished_at),
             usage=on_final("b_usage", Execution.usage),
+            last_event_at=func.coalesce(
+                bindparam("b_last_event_at", type_=UtcDateTime), Execution.last_event_at
+            ),
         )
         .execution_options(synchronize_session=False)
     )
@@ -302,14 +368,20 @@ def _step_upsert(dialect_name: str) -> Any:
     )
 
 
-KNOWN_EXECUTIONS = select(
-    Execution.id,
-    Execution.status,
-    Execution.created_at,
-    Execution.started_at,
-    Execution.tenant_id,
-    Execution.flow_id,
-).where(Execution.id.in_(bindparam("ids", expanding=True)))
+KNOWN_EXECUTIONS = (
+    select(
+        Execution.id,
+        Execution.status,
+        Execution.created_at,
+        Execution.started_at,
+        Execution.tenant_id,
+        Execution.flow_id,
+        Flow.history_level,
+        Execution.callback_url,
+    )
+    .join(Flow, Flow.id == Execution.flow_id)
+    .where(Execution.id.in_(bindparam("ids", expanding=True)))
+)
 
 
 def _own_events(events: list[RawEvent], owners: dict[str, StreamOwner]) -> list[RawEvent]:

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from control_plane.json_limits import StoredJson, StoredText
+from control_plane.waits.schemas import WaitOut
 
 
 class ExecutionOut(BaseModel):
@@ -14,7 +15,7 @@ class ExecutionOut(BaseModel):
 
     id: str
     flow_id: str
-    status: str = Field(description="queued | running | succeeded | failed")
+    status: str = Field(description="queued | running | waiting | succeeded | failed | cancelled")
     trigger: str = Field(description="The organism trigger that started it")
     trigger_kind: str = Field(description="webhook | manual | schedule | retry")
     retry_of: str | None
@@ -27,6 +28,13 @@ class ExecutionOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    waiting_for: WaitOut | None = Field(default=None, description="set while status is waiting")
+    rerun_of: str | None = None
+    rerun_from_step: int | None = None
+    callback_status: str | None = Field(
+        default=None, description="pending | delivered | callback_failed (with callback_url)"
+    )
+    callback_error: StoredText | None = None
 
 
 class ExecutionPage(BaseModel):
@@ -69,3 +77,18 @@ class ExecutionDetail(ExecutionOut):
 
 class RetryAccepted(BaseModel):
     execution_id: str
+
+
+class CancelOut(BaseModel):
+    execution_id: str
+    status: str
+    how: str = Field(
+        description="never_ran (it was queued), interrupted (it was running: its pump stops it) "
+        "or closed_wait (it was waiting)"
+    )
+
+
+class RerunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_step: int = Field(ge=1, le=2**31 - 1, description="the step to begin at (1 = first)")

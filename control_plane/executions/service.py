@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.dependencies import Principal
@@ -20,33 +20,56 @@ from control_plane.flows import service as flows_service
 from control_plane.triggers.admission import Admitted, TriggerRequest
 from control_plane.triggers.catalog import TriggerSpec
 from control_plane.triggers.service import manual_flow, submit
+from control_plane.waits.models import ExecutionWait
+from control_plane.waits.schemas import WaitOut
 
 MAX_PAGE = 200
+TRIGGER_KINDS = ("webhook", "manual", "schedule", "retry")
 
 
 async def list_executions(
     session: AsyncSession,
     principal: Principal,
-    flow_id: str,
+    flow_id: str | None,
     *,
     status: str | None,
     limit: int,
     cursor: str | None,
+    trigger_kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> ExecutionPage:
     """Newest first, `limit` per page; `cursor` continues after the previous page (keyset
-    pagination on (created_at, id), stable while new executions arrive)."""
-    await flows_service.get_flow(session, principal, flow_id)
+    pagination on (created_at, id), stable while new executions arrive). Without `flow_id`:
+    the executions of every flow of the workspace (the `/runs` page)."""
+    if flow_id is not None:
+        await flows_service.get_flow(session, principal, flow_id)
     if status is not None and status not in EXECUTION_STATUSES:
         raise InvalidInput(
             f"unknown status {status!r}; use one of {', '.join(EXECUTION_STATUSES)}",
             problems=[{"path": "status", "message": "unknown status"}],
         )
+    if trigger_kind is not None and trigger_kind not in TRIGGER_KINDS:
+        raise InvalidInput(
+            f"unknown trigger kind {trigger_kind!r}; use one of {', '.join(TRIGGER_KINDS)}",
+            problems=[{"path": "trigger_kind", "message": "unknown trigger kind"}],
+        )
+    since, until = _as_utc(since), _as_utc(until)  # a time without a zone is UTC
+    if since is not None and until is not None and since > until:
+        message = "since is after until: the time range is empty"
+        raise InvalidInput(message, problems=[{"path": "since", "message": message}])
     limit = max(1, min(limit, MAX_PAGE))
-    query = select(Execution).where(
-        Execution.flow_id == flow_id, Execution.tenant_id == principal.tenant_id
-    )
+    query = select(Execution).where(Execution.tenant_id == principal.tenant_id)
+    if flow_id is not None:
+        query = query.where(Execution.flow_id == flow_id)
     if status is not None:
         query = query.where(Execution.status == status)
+    if trigger_kind is not None:
+        query = query.where(Execution.trigger_kind == trigger_kind)
+    if since is not None:
+        query = query.where(Execution.created_at >= since)
+    if until is not None:
+        query = query.where(Execution.created_at <= until)
     if cursor is not None:
         created_at, execution_id = decode_cursor(cursor)
         query = query.where(
@@ -61,10 +84,15 @@ async def list_executions(
         )
     )
     page, more = rows[:limit], len(rows) > limit
+    waits = await waiting_for(session, [item.id for item in page if item.status == "waiting"])
     return ExecutionPage(
-        items=[execution_out(execution) for execution in page],
+        items=[execution_out(execution, waits.get(execution.id)) for execution in page],
         next_cursor=encode_cursor(page[-1]) if more and page else None,
     )
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 async def get_execution(
@@ -76,8 +104,9 @@ async def get_execution(
         .where(ExecutionStep.execution_id == execution_id)
         .order_by(ExecutionStep.step)
     )
+    waits = await waiting_for(session, [execution.id] if execution.status == "waiting" else [])
     return ExecutionDetail(
-        **execution_out(execution).model_dump(),
+        **execution_out(execution, waits.get(execution.id)).model_dump(),
         target=execution.target,
         input=execution.input,
         input_truncated=execution.input_truncated,
@@ -121,7 +150,20 @@ async def execution_status(session: AsyncSession, execution_id: str) -> str | No
     return status
 
 
-def execution_out(execution: Execution) -> ExecutionOut:
+async def waiting_for(session: AsyncSession, execution_ids: list[str]) -> dict[str, WaitOut]:
+    """What each of these waiting executions waits for."""
+    if not execution_ids:
+        return {}
+    rows = await session.scalars(
+        select(ExecutionWait).where(
+            ExecutionWait.execution_id.in_(execution_ids),
+            ExecutionWait.status.in_(("pending", "resuming")),
+        )
+    )
+    return {row.execution_id: WaitOut.model_validate(row) for row in rows}
+
+
+def execution_out(execution: Execution, wait: WaitOut | None = None) -> ExecutionOut:
     return ExecutionOut(
         id=execution.id,
         flow_id=execution.flow_id,
@@ -136,6 +178,11 @@ def execution_out(execution: Execution) -> ExecutionOut:
         created_at=execution.created_at,
         started_at=execution.started_at,
         finished_at=execution.finished_at,
+        waiting_for=wait,
+        rerun_of=execution.rerun_of,
+        rerun_from_step=execution.rerun_from_step,
+        callback_status=execution.callback_status,
+        callback_error=execution.callback_error,
     )
 
 
@@ -167,3 +214,38 @@ async def _own_execution(
     if execution is None:
         raise NotFound(f"execution {execution_id} not found")
     return execution
+
+
+async def rerun_execution(
+    session: AsyncSession, app: FastAPI, principal: Principal, execution_id: str, from_step: int
+) -> Admitted:
+    """A new execution (`rerun_of` the original) that begins at step `from_step`'s listener
+    with the input that step recorded; the steps before it are not run again."""
+    original = await _own_execution(session, principal, execution_id)
+    step = await session.get(ExecutionStep, (execution_id, from_step))
+    if step is None:
+        raise InvalidInput(
+            f"execution {execution_id} has no step {from_step}",
+            problems=[{"path": "from_step", "message": "no such step"}],
+        )
+    if step.truncated:
+        raise Conflict(
+            f"step {from_step} of execution {execution_id} cannot be rerun: its input was "
+            "larger than the stored size cap and only a preview was kept"
+        )
+    flow = await manual_flow(app, principal, original.flow_id)
+    request = TriggerRequest(
+        flow=flow,
+        trigger=TriggerSpec(name=original.trigger, kind="rerun", target=step.listener),
+        trigger_kind="rerun",
+        payload=step.input,
+    )
+    await session.commit()
+    admitted = await submit(app, request)
+    async with app.state.engine.begin() as connection:
+        await connection.execute(
+            update(Execution)
+            .where(Execution.id == admitted.execution_id)
+            .values(rerun_of=execution_id, rerun_from_step=from_step)
+        )
+    return admitted

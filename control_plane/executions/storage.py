@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -21,10 +22,24 @@ def dialect_insert(dialect_name: str, table: Table) -> postgresql.Insert | sqlit
     return sqlite.insert(table)
 
 
+# json.dumps (ASCII escapes) writes at most this many bytes per byte of orjson's UTF-8 output:
+# a 2-4 byte character becomes one or two 6-byte escapes, a float gains at most a "+".
+ESCAPED_GROWTH = 3
+
+
 def bounded_json(value: Any, max_bytes: int) -> tuple[Any, bool]:
-    """`value`, or a preview of its JSON text when that is over `max_bytes` (and True)."""
+    """`value`, or a preview of its JSON text when that is over `max_bytes` (and True).
+
+    The size is that of `json.dumps(value)` (compact, ASCII escapes); a value whose orjson text
+    is small enough that the escaped text cannot pass the cap is let through without building
+    that text (the usual case: a fraction of the cap)."""
     if value is None:
         return None, False
+    try:
+        if len(orjson.dumps(value)) * ESCAPED_GROWTH <= max_bytes:
+            return value, False
+    except TypeError:  # past orjson (an integer over 64 bits, a non-string key): measure below
+        pass
     text = json.dumps(value, separators=(",", ":"), default=str)
     if len(text.encode()) <= max_bytes:
         return value, False

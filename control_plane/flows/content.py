@@ -154,3 +154,12 @@ def _invalid(problems: list[Problem]) -> InvalidOrganism:
     return InvalidOrganism(
         f"the flow was not saved: {count}: {shown}{more}", problem_dicts(problems)
     )
+
+
+def written_as(organism_yaml: str, content_hash_of_flow: str) -> bool:
+    """Whether the author's text alone gives the flow's canonical organism (a name or
+    description sent beside it may differ from the text's; then the text is not the flow's)."""
+    try:
+        return content_hash(emit_organism(parse_organism(organism_yaml))) == content_hash_of_flow
+    except OrganismError:
+        return False

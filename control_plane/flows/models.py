@@ -35,6 +35,12 @@ class Flow(Base):
     status: Mapped[str] = mapped_column(String(16), default="stopped")
     status_reason: Mapped[str | None] = mapped_column(Text)
     webhook_token_hash: Mapped[str | None] = mapped_column(String(64))
+    signing_secret: Mapped[str | None] = mapped_column(String(64))  # signs completion callbacks
+    event_token_hash: Mapped[str | None] = mapped_column(String(64))  # POST .../events/{topic}
+    failure_url: Mapped[str | None] = mapped_column(Text)  # called for every failed execution
+    # what the recorder keeps of this flow's executions: full | summary | errors
+    # (control_plane/executions/README.md, "History level")
+    history_level: Mapped[str] = mapped_column(String(16), default="full", server_default="full")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -52,3 +58,17 @@ class FlowVersion(Base):
     canvas_state: Mapped[dict[str, Any]] = mapped_column(JSON)
     content_hash: Mapped[str] = mapped_column(String(64))  # sha256 of organism_yaml
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class FlowSource(Base):
+    """The organism YAML as its author wrote it (comments, quotes, order), kept beside the
+    canonical form the pump runs. Shown instead of the canonical YAML while `content_hash`
+    matches the flow's current version, i.e. while nothing but the author's text changed it."""
+
+    __tablename__ = "flow_sources"
+
+    flow_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("flows.id", ondelete="CASCADE"), primary_key=True
+    )
+    organism_source: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))  # of the canonical YAML it parses to

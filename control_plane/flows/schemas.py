@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +23,12 @@ class FlowWrite(BaseModel):
         default=None, description="React Flow state: {nodes, edges, viewport}"
     )
     organism_yaml: str | None = None
+    history_level: Literal["full", "summary", "errors"] | None = Field(
+        default=None,
+        description="What the history keeps of this flow's executions: `full` (default: every "
+        "execution with its steps), `summary` (every execution, without its steps) or `errors` "
+        "(failed executions with their steps; succeeded ones are not kept)",
+    )
 
 
 class FlowOut(BaseModel):
@@ -30,12 +36,27 @@ class FlowOut(BaseModel):
     name: str
     description: str | None
     canvas_state: dict[str, Any]
-    organism_yaml: str
+    organism_yaml: str = Field(description="The canonical organism (what the pump runs)")
+    organism_source: str = Field(
+        default="",
+        description="The organism YAML as its author last wrote it (comments, quotes, order), "
+        "while it still describes this version; otherwise the canonical YAML",
+    )
     version: int = Field(description="Number of the current version")
     status: str = Field(description="stopped | starting | running | idle | error | over_plan")
     status_reason: str | None
+    history_level: str = Field(description="full | summary | errors")
     webhook_url: str | None = Field(
-        description="The flow's webhook endpoint (without its secret token) once one is issued"
+        description="The flow's full webhook URL (with its secret token) once one is issued"
+    )
+    webhook_token_known: bool = Field(
+        default=False,
+        description="false for a token issued before tokens were kept: rotate to see the URL",
+    )
+    redeploy: str | None = Field(
+        default=None,
+        description="after a save of a running flow: `applied` (its pump now runs this "
+        "version) or why the running pump was kept",
     )
     last_execution: dict[str, Any] | None
     executions_this_month: int

@@ -7,6 +7,7 @@ before the first write, so a refused save changes nothing."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +22,10 @@ from control_plane.billing.tiers import check_quota, tier_limits
 from control_plane.db import new_id, utcnow
 from control_plane.errors import Conflict, NotFound
 from control_plane.executions.summaries import executions_this_month, latest_executions
-from control_plane.flows.content import FlowContent, StoredContent, derive_content
-from control_plane.flows.models import Flow, FlowVersion
+from control_plane.flows.content import FlowContent, StoredContent, derive_content, written_as
+from control_plane.flows.models import Flow, FlowSource, FlowVersion
 from control_plane.flows.schemas import FlowOut, FlowWrite
+from control_plane.triggers.models import WebhookToken
 
 MAX_VERSION_NUMBER = 2**31 - 1  # versions are numbered 1, 2, ... in a 32-bit column
 
@@ -79,12 +81,14 @@ async def create_flow(
         organism_yaml=content.organism_yaml,
         desired_state="stopped",
         status="stopped",
+        history_level=request.history_level or "full",
         created_at=now,
         updated_at=now,
     )
     session.add(flow)
     await _flush_or_conflict(session, content.name)
     version = await _add_version(session, flow, content, number=1)
+    await _keep_source(session, flow.id, request.organism_yaml, content.content_hash)
     return FlowRecord(flow=flow, version=version.number)
 
 
@@ -109,7 +113,11 @@ async def update_flow(
     if content.name != flow.name:
         await _ensure_name_free(session, principal.tenant_id, content.name, flow_id=flow.id)
 
+    if request.history_level is not None and request.history_level != flow.history_level:
+        flow.history_level = request.history_level
+        flow.updated_at = utcnow()
     organism_changed = current is None or content.content_hash != current.content_hash
+    await _keep_source(session, flow.id, request.organism_yaml, content.content_hash)
     if not organism_changed and content.canvas_state == flow.canvas_state:
         return FlowRecord(flow=flow, version=current.number if current else 0)
     flow.name = content.name
@@ -165,6 +173,16 @@ async def get_version(
     return version
 
 
+async def restore_version(
+    session: AsyncSession, principal: Principal, flow_id: str, number: int
+) -> FlowRecord:
+    """Save an old version's organism and canvas as the flow's newest version (history is never
+    rewritten). Restoring the current content changes nothing."""
+    version = await get_version(session, principal, flow_id, number)
+    request = FlowWrite(organism_yaml=version.organism_yaml, canvas_state=version.canvas_state)
+    return await update_flow(session, principal, flow_id, request)
+
+
 async def execution_summaries(
     session: AsyncSession, tenant_id: str, flow_ids: list[str]
 ) -> dict[str, ExecutionSummary]:
@@ -181,12 +199,18 @@ async def execution_summaries(
 
 
 async def present_flows(
-    session: AsyncSession, principal: Principal, records: list[FlowRecord], base_url: str
+    session: AsyncSession,
+    principal: Principal,
+    records: list[FlowRecord],
+    base_url: str,
+    reveal: Callable[[str], str] | None = None,
 ) -> list[FlowOut]:
-    """Flows as the API shows them, with their run state, webhook and execution figures."""
-    summaries = await execution_summaries(
-        session, principal.tenant_id, [record.flow.id for record in records]
-    )
+    """Flows as the API shows them, with their run state, webhook and execution figures.
+    `reveal` decrypts stored webhook tokens, so the owner sees the full webhook URL."""
+    flow_ids = [record.flow.id for record in records]
+    summaries = await execution_summaries(session, principal.tenant_id, flow_ids)
+    tokens = await _webhook_tokens(session, flow_ids, reveal)
+    sources = await _sources(session, records)
     executions_limit = tier_limits(principal.tier).executions_per_month
     return [
         FlowOut(
@@ -195,12 +219,17 @@ async def present_flows(
             description=record.flow.description,
             canvas_state=record.flow.canvas_state,
             organism_yaml=record.flow.organism_yaml,
+            organism_source=sources.get(record.flow.id, record.flow.organism_yaml),
             version=record.version,
             status=record.flow.status,
             status_reason=record.flow.status_reason,
+            history_level=record.flow.history_level,
             webhook_url=(
-                webhook_url(base_url, record.flow.id) if record.flow.webhook_token_hash else None
+                webhook_url(base_url, record.flow.id, tokens.get(record.flow.id))
+                if record.flow.webhook_token_hash
+                else None
             ),
+            webhook_token_known=record.flow.id in tokens,
             last_execution=summaries[record.flow.id].last_execution,
             executions_this_month=summaries[record.flow.id].executions_this_month,
             executions_limit=executions_limit,
@@ -211,9 +240,61 @@ async def present_flows(
     ]
 
 
+async def _keep_source(
+    session: AsyncSession, flow_id: str, organism_yaml: str | None, content_hash: str
+) -> None:
+    """Keep YAML as its author sent it; a save from the canvas alone leaves the old text, which
+    stops being shown once the organism changes (its hash no longer matches)."""
+    if organism_yaml is None or not await asyncio.to_thread(
+        written_as, organism_yaml, content_hash
+    ):
+        return
+    source = await session.get(FlowSource, flow_id)
+    if source is None:
+        session.add(
+            FlowSource(flow_id=flow_id, organism_source=organism_yaml, content_hash=content_hash)
+        )
+    else:
+        source.organism_source, source.content_hash = organism_yaml, content_hash
+    await session.flush()
+
+
+async def _sources(session: AsyncSession, records: list[FlowRecord]) -> dict[str, str]:
+    """Each flow's YAML as written, where it still describes the flow's current organism."""
+    if not records:
+        return {}
+    current = {record.flow.id: record.flow.current_version_id for record in records}
+    rows = await session.execute(
+        select(FlowSource.flow_id, FlowSource.organism_source, FlowVersion.content_hash)
+        .join(FlowVersion, FlowVersion.flow_id == FlowSource.flow_id)
+        .where(FlowSource.flow_id.in_(current), FlowSource.content_hash == FlowVersion.content_hash)
+        .where(FlowVersion.id.in_([value for value in current.values() if value]))
+    )
+    return {flow_id: text for flow_id, text, _ in rows}
+
+
+async def _webhook_tokens(
+    session: AsyncSession, flow_ids: list[str], reveal: Callable[[str], str] | None
+) -> dict[str, str]:
+    if reveal is None or not flow_ids:
+        return {}
+    rows = await session.execute(
+        select(WebhookToken.flow_id, WebhookToken.token_encrypted).where(
+            WebhookToken.flow_id.in_(flow_ids)
+        )
+    )
+    tokens: dict[str, str] = {}
+    for flow_id, sealed in rows:
+        try:
+            tokens[flow_id] = reveal(sealed)
+        except RuntimeError:  # sealed under another secrets key: show the URL without it
+            continue
+    return tokens
+
+
 def webhook_url(base_url: str, flow_id: str, token: str | None = None) -> str:
-    """The flow's webhook endpoint; the secret token is appended only when it is being shown
-    (right after it is issued), since only its hash is stored."""
+    """The flow's webhook endpoint, with its secret token when it is known (tokens issued
+    before they were kept encrypted are not)."""
     url = f"{base_url.rstrip('/')}/api/triggers/{flow_id}/webhook"
     return f"{url}/{token}" if token else url
 

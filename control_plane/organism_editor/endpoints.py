@@ -9,6 +9,8 @@ from control_plane.organism_editor import service
 from control_plane.organism_editor.schemas import (
     CompileRequest,
     CompileResponse,
+    EvaluateRequest,
+    EvaluateResponse,
     ParseRequest,
     ParseResponse,
 )
@@ -36,3 +38,12 @@ async def compile_canvas(body: CompileRequest) -> CompileResponse:
 )
 async def parse_yaml(body: ParseRequest) -> ParseResponse:
     return await service.parse_to_editor_canvas(body.yaml, previous=body.canvas)
+
+
+@router.post(
+    "/evaluate",
+    response_model=EvaluateResponse,
+    summary="Evaluate a JMESPath expression or template on a payload (the editor's live preview)",
+)
+async def evaluate_expression(body: EvaluateRequest) -> EvaluateResponse:
+    return service.evaluate_preview(body.expression, body.payload, template=body.template)

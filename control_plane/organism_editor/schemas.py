@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from control_plane.json_limits import StoredJson
+
 
 class ProblemOut(BaseModel):
     path: str = Field(description="YAML path (listeners[2].peers[0]) or canvas path")
@@ -40,3 +42,16 @@ class ParseResponse(BaseModel):
         description="The canvas; null when the YAML is not an organism at all"
     )
     problems: list[ProblemOut]
+
+
+class EvaluateRequest(BaseModel):
+    """A JMESPath expression (or a `{{ }}` template) and the data to evaluate it on."""
+
+    expression: str = Field(max_length=4096, description="JMESPath, or a template when template")
+    payload: StoredJson = Field(default=None, description="the payload, e.g. a node's last input")
+    template: bool = Field(default=False, description="the text is a template with {{ }} parts")
+
+
+class EvaluateResponse(BaseModel):
+    value: StoredJson = None
+    error: str | None = Field(default=None, description="why the expression cannot be evaluated")

@@ -6,8 +6,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from control_plane.organism_editor.schemas import CompileResponse, ParseResponse, ProblemOut
+from jmespath.exceptions import JMESPathError
+
+from control_plane.organism_editor.schemas import (
+    CompileResponse,
+    EvaluateResponse,
+    ParseResponse,
+    ProblemOut,
+)
 from pump.organism import Problem, compile_canvas, parse_to_canvas
+from pump.organism.expressions import ExpressionError, evaluate, render_template
 
 DEFAULT_NAME = "untitled"
 
@@ -30,3 +38,16 @@ async def parse_to_editor_canvas(
 
 def _problems(problems: list[Problem]) -> list[ProblemOut]:
     return [ProblemOut.model_validate(problem.model_dump()) for problem in problems]
+
+
+def evaluate_preview(expression: str, payload: Any, *, template: bool) -> EvaluateResponse:
+    """What the pump would compute for `expression` on `payload` (same evaluator, same
+    `{payload, execution}` context); an invalid expression answers its reason, not an error."""
+    context = {"payload": payload, "execution": {"id": "preview", "flow": "preview"}}
+    try:
+        value = render_template(expression, context) if template else evaluate(expression, context)
+    except ExpressionError as error:
+        return EvaluateResponse(error=str(error))
+    except (JMESPathError, TypeError, ValueError) as error:
+        return EvaluateResponse(error=f"cannot evaluate: {error}")
+    return EvaluateResponse(value=value)

@@ -88,6 +88,7 @@ async def flow_status(
         status=view.status,
         reason=view.reason,
         outdated=view.outdated,
+        running_version=view.running_version,
         heartbeat=HeartbeatOut.from_pump(view.heartbeat) if view.heartbeat else None,
         restarts=view.restarts,
         queue=QueueOut(

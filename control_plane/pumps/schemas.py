@@ -80,6 +80,9 @@ class StatusOut(BaseModel):
     outdated: bool = Field(
         description="the saved organism differs from the one the pump runs: start again to apply"
     )
+    running_version: int | None = Field(
+        default=None, description="number of the flow version the pump runs (null: none runs)"
+    )
     heartbeat: HeartbeatOut | None
     restarts: dict[str, Any] | None = Field(
         description="recent crashes: {crashes, last_exit, next_restart_at}"

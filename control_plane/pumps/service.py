@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.models import Tenant
@@ -29,7 +29,7 @@ from control_plane.errors import (
     QuotaExceeded,
     ServiceUnavailable,
 )
-from control_plane.flows.models import Flow
+from control_plane.flows.models import Flow, FlowVersion
 from control_plane.pumps.backends import PumpRef
 from control_plane.pumps.locks import FlowBusy
 from control_plane.pumps.models import PumpRun
@@ -66,6 +66,7 @@ class FlowStatusView:
     reason: str | None
     heartbeat: dict[str, Any] | None
     outdated: bool  # the saved organism differs from the one the pump runs
+    running_version: int | None  # the version number the pump runs
     restarts: dict[str, Any] | None
     queue: QueueDepth
     queue_limit: int
@@ -93,6 +94,26 @@ async def start_flow(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> 
         await _backend_call(launch(session, pumps, flow, organism, quota))
     log.info("pump.started", flow_id=flow.id, tenant_id=flow.tenant_id, generation=run.generation)
     return flow.status
+
+
+async def redeploy_saved(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> str | None:
+    """After a save: roll a running flow's pump to the saved organism. The old pump drains
+    (finishes the executions it holds; triggers it has not read wait in the stream) and a new
+    one starts on the new version before this returns, so once the save is answered no trigger
+    runs on the old version. Returns `applied`, None when there is nothing to roll (stopped,
+    idle: the next wake-up starts the saved version), or why the old pump was kept."""
+    if flow.desired_state != "running" or flow.status not in ("starting", "running"):
+        return None
+    run = await session.get(PumpRun, flow.id)
+    if run is not None and run.organism_sha256 == organism_sha256(flow.organism_yaml):
+        return None
+    try:
+        await start_flow(session, pumps, flow)
+    except ControlPlaneError as error:
+        log.warning("pump.redeploy_refused", flow_id=flow.id, error=error.detail)
+        return f"the pump was not moved to this version: {error.detail}"
+    log.info("pump.redeployed", flow_id=flow.id, tenant_id=flow.tenant_id)
+    return "applied"
 
 
 async def stop_flow(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> str:
@@ -124,6 +145,13 @@ async def flow_status(session: AsyncSession, pumps: Orchestrator, flow: Flow) ->
             "next_restart_at": run.restart_at.isoformat() if run.restart_at else None,
         }
     running_sha = run.organism_sha256 if run is not None else None
+    running_version = None
+    if running_sha is not None:
+        running_version = await session.scalar(
+            select(func.max(FlowVersion.number)).where(
+                FlowVersion.flow_id == flow.id, FlowVersion.content_hash == running_sha
+            )
+        )
     return FlowStatusView(
         desired=flow.desired_state,
         observed=observed_phase(observation),
@@ -131,6 +159,7 @@ async def flow_status(session: AsyncSession, pumps: Orchestrator, flow: Flow) ->
         reason=flow.status_reason,
         heartbeat=present_heartbeat(observation.heartbeat),
         outdated=running_sha is not None and running_sha != organism_sha256(flow.organism_yaml),
+        running_version=running_version,
         restarts=restarts,
         queue=queue,
         queue_limit=limit,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, FastAPI, Query, Request, Response, status
 from starlette.routing import Route
 
 from control_plane.accounts.roles import Editor
+from control_plane.callbacks.outbox import expect_callback, validate_callback
 from control_plane.db import DatabaseSession
 from control_plane.flows.endpoints import base_url
 from control_plane.flows.service import webhook_url
@@ -90,6 +91,9 @@ async def _webhook(request: Request, flow_id: str, token: str) -> Response:
     backpressure.ensure_open()  # refuse before reading the body when the answer is known
     flow = await service.webhook_flow(app, flow_id, token)
     await backpressure.check(flow)
+    callback_url = request.headers.get("x-callback-url")
+    if callback_url is not None:
+        validate_callback(app, callback_url, "X-Callback-Url")
     body = await read_capped_body(request, app.state.settings.webhook_max_body_bytes)
     admitted = await service.accept_webhook(
         app,
@@ -99,6 +103,13 @@ async def _webhook(request: Request, flow_id: str, token: str) -> Response:
         trigger_name=request.query_params.get("trigger") if request.scope["query_string"] else None,
         idempotency_key=request.headers.get("idempotency-key"),
     )
+    if callback_url is not None and admitted.created:
+        await expect_callback(
+            app.state.engine,
+            admitted.execution_id,
+            callback_url,
+            request.headers.get("x-callback-token"),
+        )
     return Response(
         b'{"execution_id":"' + admitted.execution_id.encode() + b'"}',
         status_code=status.HTTP_202_ACCEPTED if admitted.created else status.HTTP_200_OK,
@@ -140,15 +151,26 @@ async def inject(
     wait: Annotated[bool, Query(description="Wait (bounded) for the execution to finish")] = False,
 ) -> TriggerAccepted | RunResult:
     body = body or InjectRequest()
-    flow = await service.manual_flow(request.app, principal, flow_id)
+    app = request.app
+    if body.callback_url is not None:
+        validate_callback(app, body.callback_url)
+    flow = await service.manual_flow(app, principal, flow_id)
     trigger_request = service.manual_request(flow, body.trigger, body.payload)
     if not wait:
-        admitted = await service.submit(request.app, trigger_request)
+        admitted = await service.submit(app, trigger_request)
+        if body.callback_url is not None:
+            await expect_callback(
+                app.state.engine, admitted.execution_id, body.callback_url, body.callback_token
+            )
         return TriggerAccepted(execution_id=admitted.execution_id)
     await session.commit()  # nothing to write: give the connection back for the wait
     result = await service.run_and_wait(
-        request.app, trigger_request, request.app.state.settings.trigger_wait_timeout_seconds
+        app, trigger_request, app.state.settings.trigger_wait_timeout_seconds
     )
+    if body.callback_url is not None:
+        await expect_callback(
+            app.state.engine, result.execution_id, body.callback_url, body.callback_token
+        )
     if result.status in ("succeeded", "failed"):
         response.status_code = status.HTTP_200_OK
     return result
@@ -157,12 +179,13 @@ async def inject(
 @router.post(
     "/flows/{flow_id}/webhook/rotate",
     response_model=WebhookIssued,
-    summary="Issue a new webhook token (the old one stops working); shown only once",
+    summary="Issue a new webhook token (the old one stops working)",
 )
 async def rotate_webhook(
     flow_id: str, request: Request, principal: Editor, session: DatabaseSession
 ) -> WebhookIssued:
-    token = await service.rotate_webhook_token(session, principal, flow_id)
+    box = request.app.state.pumps.secret_box
+    token = await service.rotate_webhook_token(session, principal, flow_id, box)
     await session.commit()  # before the catalog forgets the old hash, or it could re-read it
     trigger_runtime(request.app).catalog.invalidate(flow_id)
     return WebhookIssued(url=webhook_url(base_url(request), flow_id, token), token=token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from control_plane.db import Base, UtcDateTime
@@ -31,3 +31,17 @@ class ScheduleState(Base):
     timezone: Mapped[str] = mapped_column(String(63))
     next_fire_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_fired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class WebhookToken(Base):
+    """The flow's current webhook token, Fernet-encrypted like flow secrets, beside the hash on
+    `flows.webhook_token_hash` (which the trigger path checks): the owner can always see and
+    copy the full webhook URL, and the database alone does not reveal it."""
+
+    __tablename__ = "flow_webhook_tokens"
+
+    flow_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("flows.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

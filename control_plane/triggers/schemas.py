@@ -23,6 +23,14 @@ class InjectRequest(BaseModel):
         default=None,
         description="Trigger of the organism to run (any kind); default: the first manual one",
     )
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="POSTed the signed result when the execution ends (callbacks/README.md)",
+    )
+    callback_token: str | None = Field(
+        default=None, max_length=1024, description="sent as 'Authorization: Bearer' with it"
+    )
 
 
 class RunResult(BaseModel):
@@ -37,4 +45,6 @@ class RunResult(BaseModel):
 
 class WebhookIssued(BaseModel):
     url: str = Field(description="The webhook URL including its secret token")
-    token: str = Field(description="Shown only now; only its hash is stored")
+    token: str = Field(
+        description="The secret token (kept encrypted; GET /api/flows/{id} shows it)"
+    )

@@ -18,14 +18,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.accounts.dependencies import Principal
+from control_plane.db import utcnow
 from control_plane.errors import InvalidInput, NotFound
 from control_plane.executions.models import Execution
 from control_plane.flows import service as flows_service
 from control_plane.flows.models import Flow
+from control_plane.pumps.secrets import SecretBox
 from control_plane.pumps.service import ensure_accepting
 from control_plane.triggers.admission import NO_WEBHOOK_HERE, Admitted, FlowNotHot, TriggerRequest
 from control_plane.triggers.body import parse_payload
 from control_plane.triggers.catalog import FlowTriggers
+from control_plane.triggers.models import WebhookToken
 from control_plane.triggers.runtime import trigger_runtime
 from control_plane.triggers.schemas import RunResult
 
@@ -37,12 +40,22 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def rotate_webhook_token(session: AsyncSession, principal: Principal, flow_id: str) -> str:
-    """Issue a new webhook token for the flow (the old one stops working); returns it. Only its
-    hash is stored, so this is the one time it can be shown."""
+async def rotate_webhook_token(
+    session: AsyncSession, principal: Principal, flow_id: str, box: SecretBox
+) -> str:
+    """Issue a new webhook token for the flow (the old one stops working); returns it. The
+    trigger path checks its hash; the token itself is kept encrypted (like flow secrets) so the
+    owner can see the full URL again later."""
     record = await flows_service.get_flow(session, principal, flow_id)
     token = secrets.token_urlsafe(WEBHOOK_TOKEN_BYTES)
     record.flow.webhook_token_hash = hash_token(token)
+    stored = await session.get(WebhookToken, flow_id)
+    if stored is None:
+        session.add(
+            WebhookToken(flow_id=flow_id, token_encrypted=box.seal(token), created_at=utcnow())
+        )
+    else:
+        stored.token_encrypted, stored.created_at = box.seal(token), utcnow()
     await session.flush()
     return token
 

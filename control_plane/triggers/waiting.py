@@ -16,7 +16,7 @@ import structlog
 from redis.asyncio import Redis
 
 from control_plane.executions.background import stop_task
-from pump.events import FINAL_EVENT_TYPES, Event
+from pump.events import SEGMENT_END_TYPES, Event
 
 log = structlog.get_logger("control_plane.triggers")
 READ_BLOCK_MS = 1000
@@ -25,7 +25,7 @@ READ_COUNT = 1000
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # succeeded | failed
+    status: str  # succeeded | failed | waiting (a builtin.wait parked it)
     outputs: Any = None
     error: str | None = None
     reason: str | None = None
@@ -34,6 +34,8 @@ class Outcome:
 def outcome_of(event: Event) -> Outcome:
     if event.type == "execution.completed":
         return Outcome(status="succeeded", outputs=event.data.get("outputs"))
+    if event.type == "execution.waiting":
+        return Outcome(status="waiting")
     error = event.data.get("error")
     return Outcome(
         status="failed",
@@ -104,7 +106,7 @@ class CompletionWatcher:
 
     @staticmethod
     def _deliver(tail: _Tail, fields: dict[str, str]) -> None:
-        if fields.get("type") not in FINAL_EVENT_TYPES:
+        if fields.get("type") not in SEGMENT_END_TYPES:
             return
         future = tail.waiters.get(fields.get("execution_id", ""))
         if future is None or future.done():

@@ -365,9 +365,9 @@ test('draw, edit as YAML, save, start, run, inspect and stop a flow', { skip: ch
     await page.goto(flowUrl);
     await page.getByTestId('node-reshape').waitFor();
     await page.getByTestId('panel-tab-flow').click();
-    await page.getByTestId('webhook-rotate').click();
-    await page.getByTestId('webhook-token').waitFor();
-    assert.match((await page.getByTestId('webhook-url').textContent()) ?? '', /^https?:\/\/.+\/webhook/);
+    await page.getByTestId('flow-panel').waitFor();
+    // the webhook panel shows only for flows with a webhook trigger (e2e/editor-n8n covers it)
+    assert.equal(await page.getByTestId('webhook-section').count(), 0);
   });
 
   await stage('stop', async () => {

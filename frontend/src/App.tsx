@@ -12,6 +12,7 @@ import { DashboardPage } from './pages/DashboardPage';
 // Everything past the dashboard is split out: the canvas (React Flow) and Monaco load on demand.
 const EditorPage = lazy(() => import('./pages/EditorPage'));
 const RunsPage = lazy(() => import('./pages/RunsPage'));
+const AllRunsPage = lazy(() => import('./pages/AllRunsPage'));
 const SettingsPage = lazy(() => import('./pages/SettingsPage'));
 const ModulesPage = lazy(() => import('./modules/ModulesPage'));
 const ModuleEditorPage = lazy(() => import('./modules/ModuleEditorPage'));
@@ -73,6 +74,7 @@ const router = createBrowserRouter([
       { path: '/settings/billing', element: withSuspense(<BillingPage />) },
       { path: '/settings/members', element: withSuspense(<MembersPage />) },
       { path: '/invite/:token', element: withSuspense(<InvitePage />) },
+      { path: '/runs', element: withSuspense(<AllRunsPage />) },
       { path: '/modules', element: withSuspense(<ModulesPage />) },
       { path: '/modules/:id', element: withSuspense(<ModuleEditorPage />) },
       { path: '/marketplace', element: withSuspense(<MarketplacePage />) },

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_marketplace"
-down_revision: str | None = "0008_billing"
+down_revision: str | None = "0009_waits"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 

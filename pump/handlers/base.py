@@ -24,6 +24,7 @@ class HandlerResult:
     route: list[str] | None = None  # None: every peer (fan-out)
     usage: dict[str, int] | None = None  # token usage of an LLM call
     conversation: list[dict[str, str]] | None = None  # chat turns kept in the thread buffer
+    wait: dict[str, Any] | None = None  # builtin.wait: what the execution now waits for
 
 
 @dataclass(slots=True)
@@ -37,6 +38,22 @@ class ExecutionInfo:
     started_at: float
 
 
+class Cancellation:
+    """Set when the control plane cancels the execution. Handlers whose work the asyncio
+    cancellation cannot stop (a WASM guest in a worker thread) register a hook to stop it."""
+
+    __slots__ = ("hooks", "requested")
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.hooks: set[Callable[[], None]] = set()
+
+    def cancel(self) -> None:
+        self.requested = True
+        for hook in list(self.hooks):
+            hook()
+
+
 @dataclass(slots=True)
 class StepContext:
     execution: ExecutionInfo
@@ -44,6 +61,7 @@ class StepContext:
     listener: Listener
     thread: list[dict[str, Any]]  # entries of the thread buffer so far (this execution only)
     log: Callable[[str, str], None]  # (level, message) -> a `log` event and a line in ...:logs
+    cancellation: Cancellation | None = None
 
     def execution_view(self) -> dict[str, Any]:
         info = self.execution

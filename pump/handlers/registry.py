@@ -20,6 +20,7 @@ from pump.organism.models import (
     MemoryConfig,
     OutputConfig,
     TransformConfig,
+    WaitConfig,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +51,10 @@ def _build(listener: Listener, services: Services) -> Handler:
         return BranchHandler(BranchConfig.model_validate(config))
     if reference == "builtin.output":
         return OutputHandler(OutputConfig.model_validate(config))
+    if reference == "builtin.wait":
+        from pump.handlers.wait import WaitHandler
+
+        return WaitHandler(WaitConfig.model_validate(config), secrets)
     # http, llm and wasm handlers are imported on first use (see pump.services)
     if reference == "builtin.http":
         from pump.handlers.http import HttpHandler

@@ -68,12 +68,22 @@ class WasmHandler:
         host = HostContext(
             loop=loop, log=context.log, memory=self._memory, http=self._http, hosts=self._hosts
         )
+        cancellation = context.cancellation
+
+        def stop() -> None:
+            host.interrupt("cancelled", "the execution was cancelled")
+
+        if cancellation is not None:
+            cancellation.hooks.add(stop)
         try:
             raw = await loop.run_in_executor(
                 self._executor, self._modules.engine.invoke, compiled, request, host
             )
         except InvocationFailure as failure:
             raise StepError(failure.reason, failure.message) from None
+        finally:
+            if cancellation is not None:
+                cancellation.hooks.discard(stop)
         return interpret_result(raw)
 
 

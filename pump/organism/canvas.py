@@ -26,6 +26,7 @@ IMPLIED_HANDLERS = {
     "transform": "builtin.transform",
     "output": "builtin.output",
     "memory": "builtin.memory",
+    "wait": "builtin.wait",
 }
 LOOP_TYPE, CODE_TYPE = "loop", "code"
 LOOP_DEFAULT_HANDLER = "builtin.transform"
@@ -39,6 +40,7 @@ NODE_TYPES = (
     LOOP_TYPE,
     "output",
     "memory",
+    "wait",
 )
 TRIGGER_DATA_KEYS = ("name", "kind", "description", "cron", "timezone", "payload")
 LISTENER_DATA_KEYS = (

@@ -16,6 +16,7 @@ BUILTIN_HANDLERS = (
     "builtin.llm",
     "builtin.output",
     "builtin.memory",
+    "builtin.wait",
 )
 WASM_REFERENCE = re.compile(
     r"^wasm:(?P<module>[a-z0-9][a-z0-9._-]{0,127})@(?P<version>[A-Za-z0-9._+-]{1,64})$"
@@ -130,6 +131,26 @@ class MemoryConfig(StrictModel):
     value: Any = None
 
 
+TOPIC_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+MAX_WAIT_SECONDS = 31_536_000  # a year
+
+
+class WaitConfig(StrictModel):
+    """`builtin.wait`: `timer` (`seconds` or `until`, an ISO 8601 time, templated), `event`
+    (`topic` and a templated `correlation` id) or `approval` (a templated `message`). The
+    execution is parked in the control plane until the condition holds, or `timeout_seconds`
+    pass: then it goes to `on_timeout` (one of the peers), else fails with `wait_timeout`."""
+
+    kind: Literal["timer", "event", "approval"]
+    seconds: float | None = Field(default=None, ge=0, le=MAX_WAIT_SECONDS)
+    until: str | None = None
+    topic: str | None = Field(default=None, pattern=TOPIC_PATTERN)
+    correlation: str | None = None
+    message: str | None = None
+    timeout_seconds: float | None = Field(default=None, gt=0, le=MAX_WAIT_SECONDS)
+    on_timeout: str | None = None
+
+
 HANDLER_CONFIGS: dict[str, type[StrictModel]] = {
     "builtin.transform": TransformConfig,
     "builtin.branch": BranchConfig,
@@ -137,4 +158,5 @@ HANDLER_CONFIGS: dict[str, type[StrictModel]] = {
     "builtin.llm": LlmConfig,
     "builtin.output": OutputConfig,
     "builtin.memory": MemoryConfig,
+    "builtin.wait": WaitConfig,
 }

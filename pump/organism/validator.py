@@ -225,6 +225,40 @@ def _check_builtin_config(
         yield RawProblem(at, "a transform has either 'expression' or 'set', not both")
     if handler == "builtin.http" and None not in (config.get("json"), config.get("body")):
         yield RawProblem(at, "an http request has either 'json' or 'body', not both")
+    if handler == "builtin.wait":
+        yield from _check_wait(at, listener, listener_names)
+
+
+_WAIT_FIELDS = {"timer": ("seconds", "until"), "event": ("topic", "correlation"), "approval": ()}
+
+
+def _check_wait(
+    at: PathParts, listener: Listener, listener_names: dict[str, int]
+) -> Iterator[RawProblem]:
+    config = listener.config
+    kind = config.get("kind")
+    if kind == "timer" and (config.get("seconds") is None) == (config.get("until") is None):
+        yield RawProblem(at, "a timer wait has either 'seconds' or 'until' (an ISO 8601 time)")
+    if kind == "event":
+        for name in ("topic", "correlation"):
+            if config.get(name) is None:
+                yield RawProblem((*at, name), f"an event wait needs '{name}'")
+    for name in ("seconds", "until", "topic", "correlation", "message"):
+        allowed = name in _WAIT_FIELDS.get(str(kind), ()) or (
+            name == "message" and kind == "approval"
+        )
+        if kind in _WAIT_FIELDS and not allowed and config.get(name) is not None:
+            yield RawProblem((*at, name), f"'{name}' does not apply to a {kind} wait")
+    on_timeout = config.get("on_timeout")
+    if isinstance(on_timeout, str):
+        if on_timeout not in listener_names:
+            yield RawProblem((*at, "on_timeout"), _not_a_listener("on_timeout", on_timeout))
+        elif on_timeout not in listener.peers:
+            message = f"on_timeout {quoted(on_timeout)} is not one of this listener's peers"
+            yield RawProblem((*at, "on_timeout"), message)
+        if config.get("timeout_seconds") is None:
+            message = "on_timeout needs timeout_seconds (when the wait gives up)"
+            yield RawProblem((*at, "timeout_seconds"), message)
 
 
 def _check_branch(

@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import wasmtime
@@ -49,6 +49,16 @@ class HostContext:
     fuel_used: int | None = None
     abort: tuple[str, str] | None = None
     log_lines: int = 0
+    # The store running the guest (set by the invoking thread while it runs).
+    store: Any = None
+    store_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def interrupt(self, reason: str, message: str) -> None:
+        """Stop the guest: at its next epoch slice (within about 100 ms, wasm/slices.py), or
+        before it starts."""
+        with self.store_lock:
+            if self.abort is None:
+                self.abort = (reason, message)
 
     def emit_log(self, level: str, message: str) -> None:
         self.log_lines += 1

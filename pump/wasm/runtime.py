@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import wasmtime
 
-from pump.wasm import fastcall
+from pump.wasm import fastcall, slices
 from pump.wasm.abi import InvocationFailure, WasmLimits
 from pump.wasm.hostcalls import HOST_IMPORTS, HostContext, current, define_imports
 
@@ -104,10 +104,20 @@ class WasmEngine:
         store = wasmtime.Store(self.engine)
         store.set_limits(memory_size=self.limits.memory_bytes)
         store.set_fuel(self.limits.fuel)
-        store.set_epoch_deadline(self._deadline_ticks)
+        # kept alive until the store is closed
+        sliced = slices.install(
+            store,
+            host,
+            self._deadline_ticks,
+            f"the module ran past its {self.limits.timeout_seconds:g} s deadline",
+        )
         host.deadline = time.monotonic() + self.limits.timeout_seconds
         current.context = host
         memory: wasmtime.Memory | None = None
+        with host.store_lock:
+            if host.abort is not None:  # cancelled before it began
+                raise InvocationFailure(*host.abort)
+            host.store = store
         try:
             instance = compiled.pre.instantiate(store)
             memory, alloc, handle = fastcall.exports(store, instance)
@@ -140,11 +150,14 @@ class WasmEngine:
                 "invalid_result", f"the module broke the ABI: {error}"
             ) from None
         finally:
+            with host.store_lock:
+                host.store = None
             current.context = None
             if host.measure_fuel:
                 host.fuel_used = self.limits.fuel - store.get_fuel()
             # free the instance slot now, not when a traceback holding this frame is collected
             store.close()
+            del sliced
 
     def _classify(
         self,

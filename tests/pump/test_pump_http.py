@@ -161,7 +161,7 @@ listeners:
                 result = await flow.run({})
             failed = result.of("step.failed")[0].data
             assert failed["reason"] == "blocked_address", url
-            assert "FLOWPLANE_HTTP_ALLOWLIST" in failed["error"]
+            assert "FLOWPLANE_PUMP_HTTP_ALLOWLIST" in failed["error"]
     assert server.requests == []
 
 

@@ -102,6 +102,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Do not send the token (login/signup). */
   anonymous?: boolean;
+  /** The answer is text (a file), not JSON. */
+  text?: boolean;
 }
 
 export function buildUrl(path: string, query?: RequestOptions['query']): string {
@@ -138,6 +140,7 @@ export async function apiRequest<T>(path: string, options: RequestOptions = {}):
   }
   if (response.status === 204) return undefined as T;
   const text = await response.text();
+  if (options.text && response.ok) return text as T;
   let parsed: unknown = null;
   if (text) {
     try {

@@ -15,6 +15,8 @@ import type {
   InjectResult,
   Me,
   ParseResult,
+  Sample,
+  Starter,
   WebhookRotation,
 } from './types';
 
@@ -45,6 +47,27 @@ export const api = {
     apiRequest<Flow>(`/api/flows/${enc(id)}`, { method: 'PUT', body: input }),
   deleteFlow: (id: string) => apiRequest<void>(`/api/flows/${enc(id)}`, { method: 'DELETE' }),
   listVersions: (id: string) => apiRequest<FlowVersion[]>(`/api/flows/${enc(id)}/versions`),
+  getVersion: (id: string, number: number) =>
+    apiRequest<FlowVersion & { organism_yaml: string; canvas_state: CanvasJson }>(
+      `/api/flows/${enc(id)}/versions/${number}`,
+    ),
+  restoreVersion: (id: string, number: number) =>
+    apiRequest<Flow>(`/api/flows/${enc(id)}/versions/${number}/restore`, { method: 'POST' }),
+  exportFlow: (id: string) => apiRequest<string>(`/api/flows/${enc(id)}/export`, { text: true }),
+  importFlow: (file: string, name?: string) =>
+    apiRequest<Flow>('/api/flows/import', { method: 'POST', body: name ? { file, name } : { file } }),
+  listStarters: () => apiRequest<Starter[]>('/api/starters'),
+  listSamples: (id: string) => apiRequest<Sample[]>(`/api/flows/${enc(id)}/samples`),
+  saveSample: (id: string, name: string, payload: unknown) =>
+    apiRequest<Sample>(`/api/flows/${enc(id)}/samples/${enc(name)}`, { method: 'PUT', body: { payload } }),
+  deleteSample: (id: string, name: string) =>
+    apiRequest<void>(`/api/flows/${enc(id)}/samples/${enc(name)}`, { method: 'DELETE' }),
+  listSecrets: (id: string) => apiRequest<{ names: string[]; restart_required?: boolean }>(`/api/flows/${enc(id)}/secrets`),
+  updateSecrets: (id: string, values: Record<string, string | null>) =>
+    apiRequest<{ names: string[]; restart_required?: boolean }>(`/api/flows/${enc(id)}/secrets`, {
+      method: 'PUT',
+      body: values,
+    }),
 
   compile: (canvas: CanvasJson, name?: string, signal?: AbortSignal, description?: string | null) =>
     apiRequest<CompileResult>('/api/organism/compile', {
@@ -56,6 +79,13 @@ export const api = {
     apiRequest<ParseResult>('/api/organism/parse', {
       method: 'POST',
       body: canvas ? { yaml, canvas } : { yaml },
+      signal,
+    }),
+
+  evaluate: (expression: string, payload: unknown, signal?: AbortSignal, template = false) =>
+    apiRequest<{ value?: unknown; error?: string | null }>('/api/organism/evaluate', {
+      method: 'POST',
+      body: { expression, payload, template },
       signal,
     }),
 
@@ -76,9 +106,31 @@ export const api = {
     apiRequest<ExecutionPage>(`/api/flows/${enc(flowId)}/executions`, {
       query: { status: params.status, limit: params.limit, cursor: params.cursor },
     }),
+  listAllExecutions: (params: {
+    flow_id?: string;
+    status?: string;
+    trigger_kind?: string;
+    since?: string;
+    until?: string;
+    cursor?: string | null;
+  }) => apiRequest<ExecutionPage>('/api/executions', { query: { ...params, limit: 50 } }),
   getExecution: (id: string) => apiRequest<ExecutionDetail>(`/api/executions/${enc(id)}`),
   retryExecution: (id: string) =>
     apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/retry`, { method: 'POST' }),
+  cancelExecution: (id: string) =>
+    apiRequest<{ execution_id: string; how: string }>(`/api/executions/${enc(id)}/cancel`, { method: 'POST' }),
+  approveExecution: (id: string) =>
+    apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/approve`, { method: 'POST', body: {} }),
+  rejectExecution: (id: string, comment?: string) =>
+    apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/reject`, {
+      method: 'POST',
+      body: { comment: comment || null },
+    }),
+  rerunExecution: (id: string, fromStep: number) =>
+    apiRequest<{ execution_id: string }>(`/api/executions/${enc(id)}/rerun`, {
+      method: 'POST',
+      body: { from_step: fromStep },
+    }),
 };
 
 /** The SSE URL of a flow's live logs (read with fetch and the Authorization header: no token in URLs). */

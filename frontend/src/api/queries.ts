@@ -12,7 +12,22 @@ export const keys = {
   versions: (id: string) => ['flows', id, 'versions'] as const,
   executions: (flowId: string, status: string) => ['flows', flowId, 'executions', status] as const,
   execution: (id: string) => ['executions', id] as const,
+  samples: (id: string) => ['flows', id, 'samples'] as const,
+  secrets: (id: string) => ['flows', id, 'secrets'] as const,
+  starters: ['starters'] as const,
 };
+
+export function useSamples(id: string) {
+  return useQuery({ queryKey: keys.samples(id), queryFn: () => api.listSamples(id) });
+}
+
+export function useSecretNames(id: string) {
+  return useQuery({ queryKey: keys.secrets(id), queryFn: () => api.listSecrets(id) });
+}
+
+export function useStarters() {
+  return useQuery({ queryKey: keys.starters, queryFn: api.listStarters, staleTime: Infinity });
+}
 
 export function useMe(enabled = true) {
   return useQuery({ queryKey: keys.me, queryFn: api.me, enabled, staleTime: 60_000 });
@@ -46,6 +61,7 @@ export function useUpdateFlow() {
       client.setQueryData(keys.flow(flow.id), flow);
       void client.invalidateQueries({ queryKey: keys.flows, exact: true });
       void client.invalidateQueries({ queryKey: keys.versions(flow.id) });
+      void client.invalidateQueries({ queryKey: keys.status(flow.id) });
     },
   });
 }
@@ -133,7 +149,7 @@ export function useExecutions(flowId: string, status: string) {
   });
 }
 
-const ACTIVE = new Set(['queued', 'running', 'pending', 'started']);
+const ACTIVE = new Set(['queued', 'running', 'waiting', 'pending', 'started']);
 
 export function useExecution(id: string | undefined) {
   return useQuery({
@@ -149,6 +165,34 @@ export function useRetryExecution(flowId: string) {
   return useMutation({
     mutationFn: (executionId: string) => api.retryExecution(executionId),
     onSuccess: () => client.invalidateQueries({ queryKey: ['flows', flowId, 'executions'] }),
+  });
+}
+
+export type ExecutionAction =
+  | { kind: 'cancel' | 'approve' }
+  | { kind: 'reject'; comment?: string }
+  | { kind: 'rerun'; fromStep: number };
+
+/** Cancel, approve, reject or rerun an execution; refreshes the flow's runs and the execution. */
+export function useExecutionAction(flowId: string, executionId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (action: ExecutionAction): Promise<{ execution_id: string }> => {
+      switch (action.kind) {
+        case 'cancel':
+          return api.cancelExecution(executionId);
+        case 'approve':
+          return api.approveExecution(executionId);
+        case 'reject':
+          return api.rejectExecution(executionId, action.comment);
+        case 'rerun':
+          return api.rerunExecution(executionId, action.fromStep);
+      }
+    },
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: ['flows', flowId, 'executions'] });
+      void client.invalidateQueries({ queryKey: keys.execution(executionId) });
+    },
   });
 }
 

@@ -56,6 +56,7 @@ export type FlowStatus = 'stopped' | 'starting' | 'running' | 'error' | (string 
 export type ExecutionStatus =
   | 'queued'
   | 'running'
+  | 'waiting'
   | 'succeeded'
   | 'completed'
   | 'failed'
@@ -102,22 +103,32 @@ export interface Flow {
   description: string | null;
   canvas_state: CanvasJson | null;
   organism_yaml: string | null;
+  /** The YAML as its author wrote it, while it still describes this version. */
+  organism_source?: string | null;
   version: number;
   status: FlowStatus;
   status_reason: string | null;
   webhook_url: string | null;
+  webhook_token_known?: boolean;
+  /** After a save of a running flow: `applied`, or why the running pump kept the old version. */
+  redeploy?: string | null;
   last_execution: ExecutionSummaryRef | null;
   executions_this_month: number;
   executions_limit: number | null;
+  /** What the history keeps of its executions (control_plane/executions/README.md). */
+  history_level?: HistoryLevel;
   created_at: string;
   updated_at: string;
 }
+
+export type HistoryLevel = "full" | "summary" | "errors";
 
 export interface FlowInput {
   name?: string;
   description?: string | null;
   canvas_state?: CanvasJson | null;
   organism_yaml?: string | null;
+  history_level?: HistoryLevel;
 }
 
 export interface FlowVersion {
@@ -154,6 +165,21 @@ export interface FlowRuntimeStatus {
   status: FlowStatus;
   reason?: string | null;
   heartbeat?: PumpHeartbeat | string | null;
+  outdated?: boolean;
+  running_version?: number | null;
+}
+
+export interface Sample {
+  name: string;
+  payload: unknown;
+  updated_at: string;
+}
+
+export interface Starter {
+  id: string;
+  title: string;
+  description: string;
+  organism_yaml: string;
 }
 
 export interface WebhookRotation {
@@ -169,10 +195,26 @@ export interface InjectResult {
   reason?: string | null;
 }
 
+/** What a waiting execution waits for (a builtin.wait step). */
+export interface WaitInfo {
+  kind: 'timer' | 'event' | 'approval' | (string & {});
+  listener: string;
+  step: number;
+  topic?: string | null;
+  correlation_id?: string | null;
+  message?: string | null;
+  fire_at?: string | null;
+  timeout_at?: string | null;
+  on_timeout?: string | null;
+}
+
 export interface ExecutionSummary {
   id: string;
+  flow_id: string;
   status: ExecutionStatus;
+  waiting_for?: WaitInfo | null;
   trigger: string | null;
+  trigger_kind?: string;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -206,6 +248,11 @@ export interface ExecutionDetail {
   id: string;
   flow_id: string;
   status: ExecutionStatus;
+  waiting_for?: WaitInfo | null;
+  rerun_of?: string | null;
+  rerun_from_step?: number | null;
+  callback_status?: string | null;
+  callback_error?: string | null;
   trigger: string | null;
   input: unknown;
   outputs: unknown;

@@ -14,6 +14,9 @@ export function AppHeader() {
       </NavLink>
       <nav aria-label="Main">
         <NavLink to="/dashboard">Flows</NavLink>
+        <NavLink to="/runs" data-testid="nav-runs">
+          Runs
+        </NavLink>
         <NavLink to="/modules">Modules</NavLink>
         <NavLink to="/marketplace">Marketplace</NavLink>
         <NavLink to="/settings" end>

@@ -28,6 +28,25 @@ export function Modal({ title, onClose, children, footer, testId, wide }: ModalP
       if (event.key === 'Escape') {
         event.stopPropagation();
         onClose();
+        return;
+      }
+      // Tab and Shift+Tab cycle inside the dialog: focus never escapes to the page behind it.
+      if (event.key !== 'Tab' || !ref.current) return;
+      const focusable = Array.from(
+        ref.current.querySelectorAll<HTMLElement>(
+          'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])',
+        ),
+      ).filter((element) => element.offsetParent !== null);
+      if (!focusable.length) return;
+      const first = focusable[0];
+      const last = focusable[focusable.length - 1];
+      const active = document.activeElement;
+      if (event.shiftKey && (active === first || !ref.current.contains(active))) {
+        event.preventDefault();
+        last.focus();
+      } else if (!event.shiftKey && (active === last || !ref.current.contains(active))) {
+        event.preventDefault();
+        first.focus();
       }
     };
     document.addEventListener('keydown', onKey);

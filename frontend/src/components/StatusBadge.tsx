@@ -12,6 +12,7 @@ const TONES: Record<string, string> = {
   starting: 'busy',
   stopping: 'busy',
   queued: 'busy',
+  waiting: 'busy',
   pending: 'busy',
   started: 'busy',
   error: 'bad',

@@ -1,6 +1,7 @@
-import { useCallback, useEffect, useMemo, useRef, type Dispatch, type DragEvent } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type Dispatch, type DragEvent } from 'react';
 import {
   Background,
+  ControlButton,
   Controls,
   MarkerType,
   MiniMap,
@@ -15,7 +16,8 @@ import {
 import { ERROR_HANDLE, isNodeKind, type FlowEdge, type FlowNode } from './nodeKinds';
 import { edgeTypes, nodeTypes } from './FlowNodeView';
 import { DND_MIME, TOOL_MIME } from './Palette';
-import { connectionProblem, type EditorAction, type EditorState } from './store';
+import { storeClip } from './clipboard';
+import { connectionProblem, copySelection, selectionIds, type EditorAction, type EditorState } from './store';
 
 interface CanvasProps {
   state: EditorState;
@@ -44,7 +46,22 @@ function decorate(edge: FlowEdge): Edge {
 }
 
 export function Canvas({ state, dispatch, fitOnMount, onInit, compact }: CanvasProps) {
-  const { screenToFlowPosition, getViewport } = useReactFlow();
+  const { screenToFlowPosition, getViewport, fitView } = useReactFlow();
+  const [minimap, setMinimap] = useState(() => window.localStorage.getItem('flowplane.editor.minimap') !== 'off');
+  const toggleMinimap = () => {
+    setMinimap((shown) => {
+      window.localStorage.setItem('flowplane.editor.minimap', shown ? 'off' : 'on');
+      return !shown;
+    });
+  };
+  // Entering or leaving Split view changes the canvas size: fit the flow into the new size.
+  const lastCompact = useRef(compact);
+  useEffect(() => {
+    if (lastCompact.current === compact) return;
+    lastCompact.current = compact;
+    const timer = window.setTimeout(() => void fitView({ maxZoom: 1, padding: 0.2 }), 50);
+    return () => window.clearTimeout(timer);
+  }, [compact, fitView]);
   const stateRef = useRef(state);
   stateRef.current = state;
   const initialViewport = useRef<Viewport>(state.viewport);
@@ -108,8 +125,26 @@ export function Canvas({ state, dispatch, fitOnMount, onInit, compact }: CanvasP
     [dispatch, screenToFlowPosition],
   );
 
+  const [menu, setMenu] = useState<{ x: number; y: number } | null>(null);
+  const wrapper = useRef<HTMLDivElement>(null);
+  const menuAction = (action: 'duplicate' | 'copy' | 'delete') => {
+    const current = stateRef.current;
+    const clip = copySelection(current);
+    if (action === 'duplicate' && clip) dispatch({ type: 'paste', clip, offset: { x: 40, y: 40 } });
+    if (action === 'copy' && clip) storeClip(clip);
+    if (action === 'delete') dispatch({ type: 'remove', ...selectionIds(current) });
+    setMenu(null);
+  };
+
   return (
-    <div className="canvas" data-testid="canvas" onDragOver={onDragOver} onDrop={onDrop}>
+    <div
+      className="canvas"
+      data-testid="canvas"
+      onDragOver={onDragOver}
+      onDrop={onDrop}
+      ref={wrapper}
+      onKeyDown={(event) => event.key === 'Escape' && setMenu(null)}
+    >
       <ReactFlow<FlowNode, Edge>
         nodes={state.nodes}
         edges={edges}
@@ -120,12 +155,20 @@ export function Canvas({ state, dispatch, fitOnMount, onInit, compact }: CanvasP
         onConnect={onConnect}
         isValidConnection={isValidConnection}
         onNodeDragStart={() => dispatch({ type: 'beginDrag' })}
+        onNodeContextMenu={(event, node) => {
+          event.preventDefault();
+          if (!node.selected) dispatch({ type: 'select', id: node.id });
+          const box = wrapper.current?.getBoundingClientRect();
+          setMenu({ x: event.clientX - (box?.left ?? 0), y: event.clientY - (box?.top ?? 0) });
+        }}
+        onPaneClick={() => setMenu(null)}
+        selectionOnDrag={false}
         onMoveEnd={(_, viewport) => dispatch({ type: 'setViewport', viewport })}
         onInit={onInit}
         defaultViewport={initialViewport.current}
         fitView={fitOnInit.current}
         fitViewOptions={{ maxZoom: 1, padding: 0.2 }}
-        deleteKeyCode={['Delete', 'Backspace']}
+        deleteKeyCode={null}
         multiSelectionKeyCode={['Meta', 'Control', 'Shift']}
         minZoom={0.2}
         maxZoom={2}
@@ -135,15 +178,39 @@ export function Canvas({ state, dispatch, fitOnMount, onInit, compact }: CanvasP
         aria-label="Flow canvas"
       >
         <Background gap={20} size={1} />
-        <MiniMap
-          pannable
-          zoomable
-          ariaLabel="Minimap"
-          className="minimap"
-          style={compact ? { width: 120, height: 90 } : undefined}
-        />
-        <Controls showInteractive={false} aria-label="Zoom controls" />
+        {minimap ? (
+          <MiniMap
+            pannable
+            zoomable
+            ariaLabel="Minimap"
+            className="minimap"
+            style={compact ? { width: 120, height: 90 } : undefined}
+          />
+        ) : null}
+        <Controls showInteractive={false} aria-label="Zoom controls">
+          <ControlButton
+            onClick={toggleMinimap}
+            aria-label={minimap ? 'Hide minimap' : 'Show minimap'}
+            title={minimap ? 'Hide minimap' : 'Show minimap'}
+            data-testid="toggle-minimap"
+          >
+            ▦
+          </ControlButton>
+        </Controls>
       </ReactFlow>
+      {menu ? (
+        <div className="context-menu" role="menu" aria-label="Node actions" style={{ left: menu.x, top: menu.y }} data-testid="node-menu">
+          <button type="button" role="menuitem" onClick={() => menuAction('duplicate')} data-testid="node-menu-duplicate" autoFocus>
+            Duplicate <kbd>Ctrl+D</kbd>
+          </button>
+          <button type="button" role="menuitem" onClick={() => menuAction('copy')} data-testid="node-menu-copy">
+            Copy <kbd>Ctrl+C</kbd>
+          </button>
+          <button type="button" role="menuitem" onClick={() => menuAction('delete')} data-testid="node-menu-delete">
+            Delete <kbd>Del</kbd>
+          </button>
+        </div>
+      ) : null}
     </div>
   );
 }

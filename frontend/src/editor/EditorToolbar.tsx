@@ -10,6 +10,9 @@ interface EditorToolbarProps {
   flowName: string;
   status: string;
   statusTitle: string;
+  /** The version the pump runs, while it runs. */
+  liveVersion?: number | null;
+  outdated?: boolean;
   dirty: boolean;
   saving: boolean;
   canUndo: boolean;
@@ -27,6 +30,7 @@ interface EditorToolbarProps {
   onMode: (mode: ViewMode) => void;
   onToggleLogs: () => void;
   onPublish?: () => void;
+  onExport: () => void;
 }
 
 export function EditorToolbar({
@@ -34,6 +38,8 @@ export function EditorToolbar({
   flowName,
   status,
   statusTitle,
+  liveVersion = null,
+  outdated = false,
   dirty,
   saving,
   canUndo,
@@ -51,6 +57,7 @@ export function EditorToolbar({
   onMode,
   onToggleLogs,
   onPublish,
+  onExport,
 }: EditorToolbarProps) {
   return (
     <header className="editor-toolbar" role="toolbar" aria-label="Editor toolbar">
@@ -60,6 +67,16 @@ export function EditorToolbar({
       <div className="editor-title">
         <h1 data-testid="flow-name">{flowName}</h1>
         <StatusBadge status={status} testId="flow-status" title={statusTitle} />
+        {liveVersion ? (
+          <span
+            className={outdated ? 'live-version error-text' : 'live-version muted'}
+            data-testid="live-version"
+            title={outdated ? 'The pump runs an older version than the one saved' : 'The version the pump runs'}
+          >
+            live v{liveVersion}
+            {outdated ? ' · outdated' : ''}
+          </span>
+        ) : null}
       </div>
       <div className="toolbar-group">
         <button
@@ -146,6 +163,16 @@ export function EditorToolbar({
           data-testid="toolbar-logs"
         >
           Logs
+        </button>
+        <button
+          type="button"
+          className="button"
+          onClick={onExport}
+          aria-label="Download the flow as a file"
+          title="Download the saved flow (YAML with its canvas)"
+          data-testid="toolbar-export"
+        >
+          Export
         </button>
         <Link to={`/flow/${flowId}/runs`} className="button" aria-label="Runs of this flow" data-testid="toolbar-runs">
           Runs

@@ -2,6 +2,7 @@ import { memo } from 'react';
 import { BaseEdge, Handle, Position, type EdgeProps, type NodeProps } from '@xyflow/react';
 import { ERROR_HANDLE, KINDS, type FlowNode, type NodeKind } from './nodeKinds';
 import { useNodeProblems } from './problems';
+import { useNodeRun } from './runData';
 
 function text(value: unknown): string {
   return typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value);
@@ -31,6 +32,12 @@ export function nodeSummary(type: NodeKind, data: Record<string, unknown>): stri
       return text(config.expression) || 'whole payload';
     case 'memory':
       return `${text(config.op)} ${text(config.key)}`;
+    case 'wait':
+      return config.kind === 'timer'
+        ? `timer ${text(config.seconds ?? config.until)}`
+        : config.kind === 'event'
+          ? `event ${text(config.topic)}`
+          : 'approval';
     default:
       return '';
   }
@@ -41,12 +48,21 @@ function FlowNodeViewImpl({ id, type, data, selected }: NodeProps<FlowNode>) {
   const info = KINDS[kind];
   const problems = useNodeProblems(id);
   const name = data.name;
+  const run = useNodeRun(name);
   const classes = ['fp-node', `fp-node-${kind}`];
   if (selected) classes.push('selected');
+  if (run?.status === 'failed') classes.push('run-failed');
+  else if (run?.status === 'succeeded') classes.push('run-succeeded');
   if (problems.server.length) classes.push('has-problems');
   else if (problems.local.length) classes.push('has-warnings');
   return (
-    <div className={classes.join(' ')} data-testid={`node-${name}`} data-node-id={id} aria-label={`${info.label} node ${name}`}>
+    <div
+      className={classes.join(' ')}
+      data-testid={`node-${name}`}
+      data-node-id={id}
+      data-run={run?.status ?? ''}
+      aria-label={`${info.label} node ${name}${run ? `, last run ${run.status}` : ''}`}
+    >
       {info.hasInput ? (
         <Handle
           type="target"
@@ -66,6 +82,15 @@ function FlowNodeViewImpl({ id, type, data, selected }: NodeProps<FlowNode>) {
         {name}
       </div>
       <div className="fp-node-summary">{nodeSummary(kind, data)}</div>
+      {run ? (
+        <span
+          className={`fp-node-run fp-node-run-${run.status}`}
+          data-testid={`node-run-${name}`}
+          title={run.status === 'failed' ? `Failed in the last run: ${String(run.error ?? run.reason ?? '')}` : `Last run: ${run.status}`}
+        >
+          {run.status === 'failed' ? '✕ failed' : run.status === 'succeeded' ? '✓' : run.status}
+        </span>
+      ) : null}
       {problems.server.length ? (
         <span
           className="fp-node-badge"
@@ -142,6 +167,7 @@ export const nodeTypes = {
   loop: FlowNodeView,
   output: FlowNodeView,
   memory: FlowNodeView,
+  wait: FlowNodeView,
 };
 
 export const edgeTypes = { selfLoop: SelfLoopEdge };

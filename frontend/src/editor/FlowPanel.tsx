@@ -7,11 +7,17 @@ import { Modal } from '../components/Modal';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatRelative, formatTimestamp } from '../components/format';
 import type { FlowNode } from './nodeKinds';
-import { describeProblem } from './problems';
+import { describeProblem, flowWarnings } from './problems';
+import { SecretsSection } from './SecretsSection';
+import { VersionDialog } from './VersionDialog';
 
 export function absoluteUrl(url: string): string {
   if (/^https?:\/\//.test(url)) return url;
   return `${window.location.origin}${url.startsWith('/') ? '' : '/'}${url}`;
+}
+
+export function curlExample(url: string): string {
+  return `curl -X POST '${url}' \\\n  -H 'Content-Type: application/json' \\\n  -H 'Idempotency-Key: order-1234' \\\n  -d '{"hello": "world"}'`;
 }
 
 /** The pump heartbeat as a time and a one-line summary (it may be an object or a timestamp). */
@@ -29,6 +35,8 @@ export function describeHeartbeat(
 
 interface FlowPanelProps {
   flow: Flow;
+  dirty: boolean;
+  onRestored: (flow: Flow) => void;
   runtime: FlowRuntimeStatus | undefined;
   problems: Problem[];
   localProblemCount: number;
@@ -36,7 +44,8 @@ interface FlowPanelProps {
 }
 
 /** Shown when no node is selected: the flow's runtime, webhook and versions. */
-export function FlowPanel({ flow, runtime, problems, localProblemCount, nodes }: FlowPanelProps) {
+export function FlowPanel({ flow, dirty, onRestored, runtime, problems, localProblemCount, nodes }: FlowPanelProps) {
+  const [openVersion, setOpenVersion] = useState<number | null>(null);
   const rotate = useRotateWebhook(flow.id);
   const versions = useFlowVersions(flow.id);
   const [rotation, setRotation] = useState<WebhookRotation | null>(null);
@@ -54,7 +63,10 @@ export function FlowPanel({ flow, runtime, problems, localProblemCount, nodes }:
   }
 
   const webhookUrl = rotation?.url ?? flow.webhook_url;
+  const tokenKnown = Boolean(rotation) || flow.webhook_token_known !== false;
+  const hasWebhookTrigger = nodes.some((node) => node.type === 'trigger' && node.data.kind === 'webhook');
   const heartbeat = describeHeartbeat(runtime?.heartbeat);
+  const warnings = flowWarnings(nodes);
 
   return (
     <div className="flow-panel" data-testid="flow-panel">
@@ -81,53 +93,76 @@ export function FlowPanel({ flow, runtime, problems, localProblemCount, nodes }:
             </>
           ) : null}
           <dt>Version</dt>
-          <dd>v{flow.version}</dd>
+          <dd data-testid="panel-version">
+            saved v{flow.version}
+            {runtime?.running_version ? (
+              <span className={runtime.outdated ? 'error-text' : 'muted'}>
+                {' '}· live v{runtime.running_version}
+                {runtime.outdated ? ' (outdated)' : ''}
+              </span>
+            ) : null}
+          </dd>
           <dt>Updated</dt>
           <dd title={formatTimestamp(flow.updated_at)}>{formatRelative(flow.updated_at)}</dd>
         </dl>
       </section>
 
-      <section aria-labelledby="webhook-heading" data-testid="webhook-section">
-        <h3 id="webhook-heading">Webhook</h3>
-        {webhookUrl ? (
-          <div className="secret-row">
-            <code data-testid="webhook-url">{absoluteUrl(webhookUrl)}</code>
-            <CopyButton text={absoluteUrl(webhookUrl)} label="Copy webhook URL" testId="webhook-copy" />
-          </div>
-        ) : (
-          <p className="muted">No webhook URL yet. Rotate to create one.</p>
-        )}
-        {rotation ? (
-          <div className="notice notice-warn" data-testid="webhook-token">
-            <p>
-              <strong>Token (shown once):</strong>
+      {hasWebhookTrigger ? (
+        <section aria-labelledby="webhook-heading" data-testid="webhook-section">
+          <h3 id="webhook-heading">Webhook</h3>
+          {webhookUrl && tokenKnown ? (
+            <>
+              <div className="secret-row">
+                <code data-testid="webhook-url">{absoluteUrl(webhookUrl)}</code>
+                <CopyButton text={absoluteUrl(webhookUrl)} label="Copy webhook URL" testId="webhook-copy" />
+              </div>
+              <p className="muted small">
+                POST JSON to this URL. Send an <code>Idempotency-Key</code> header to make retries safe: the same key
+                never runs twice.
+              </p>
+              <pre className="mono small curl-example" data-testid="webhook-curl">
+                {curlExample(absoluteUrl(webhookUrl))}
+              </pre>
+              <CopyButton text={curlExample(absoluteUrl(webhookUrl))} label="Copy curl example" testId="webhook-curl-copy" />
+            </>
+          ) : webhookUrl ? (
+            <p className="muted" data-testid="webhook-unknown">
+              This URL&apos;s token was issued before tokens were kept, so it cannot be shown. Rotate to get a URL you can
+              copy.
             </p>
-            <div className="secret-row">
-              <code>{rotation.token}</code>
-              <CopyButton text={rotation.token} label="Copy webhook token" />
-            </div>
-          </div>
-        ) : null}
-        <button
-          type="button"
-          className="button button-small"
-          aria-label="Rotate webhook URL"
-          data-testid="webhook-rotate"
-          disabled={rotate.isPending}
-          onClick={() => (flow.webhook_url || rotation ? setConfirming(true) : void doRotate())}
-        >
-          {rotate.isPending ? 'Rotating…' : webhookUrl ? 'Rotate' : 'Create webhook URL'}
-        </button>
-        {error ? (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        ) : null}
-      </section>
+          ) : (
+            <p className="muted">No webhook URL yet. Create one to receive calls.</p>
+          )}
+          <button
+            type="button"
+            className="button button-small"
+            aria-label="Rotate webhook URL"
+            data-testid="webhook-rotate"
+            disabled={rotate.isPending}
+            onClick={() => (flow.webhook_url || rotation ? setConfirming(true) : void doRotate())}
+          >
+            {rotate.isPending ? 'Rotating…' : webhookUrl ? 'Rotate' : 'Create webhook URL'}
+          </button>
+          {error ? (
+            <p className="form-error" role="alert">
+              {error}
+            </p>
+          ) : null}
+        </section>
+      ) : null}
+
+      <SecretsSection flowId={flow.id} />
 
       <section aria-labelledby="problems-heading">
         <h3 id="problems-heading">Problems</h3>
-        {problems.length === 0 && localProblemCount === 0 ? <p className="ok-text">None</p> : null}
+        {warnings.length ? (
+          <ul className="problem-list" data-testid="flow-warnings">
+            {warnings.map((warning) => (
+              <li key={warning}>{warning}</li>
+            ))}
+          </ul>
+        ) : null}
+        {problems.length === 0 && localProblemCount === 0 && warnings.length === 0 ? <p className="ok-text">None</p> : null}
         {localProblemCount ? (
           <p className="muted">{localProblemCount} node(s) need attention — select them to see why.</p>
         ) : null}
@@ -149,7 +184,16 @@ export function FlowPanel({ flow, runtime, problems, localProblemCount, nodes }:
               .slice(0, 8)
               .map((version) => (
                 <li key={version.id} title={version.content_hash}>
-                  v{version.number} · <span className="muted">{formatRelative(version.created_at)}</span>
+                  <button
+                    type="button"
+                    className="link-button"
+                    onClick={() => setOpenVersion(version.number)}
+                    data-testid={`version-${version.number}`}
+                    aria-label={`View version ${version.number}`}
+                  >
+                    v{version.number}
+                  </button>{' '}
+                  · <span className="muted">{formatRelative(version.created_at)}</span>
                 </li>
               ))}
           </ol>
@@ -157,6 +201,19 @@ export function FlowPanel({ flow, runtime, problems, localProblemCount, nodes }:
           <p className="muted">{versions.isPending ? 'Loading…' : 'Not saved yet'}</p>
         )}
       </section>
+
+      {openVersion !== null ? (
+        <VersionDialog
+          flow={flow}
+          number={openVersion}
+          dirty={dirty}
+          onClose={() => setOpenVersion(null)}
+          onRestored={(restored) => {
+            setOpenVersion(null);
+            onRestored(restored);
+          }}
+        />
+      ) : null}
 
       {confirming ? (
         <Modal

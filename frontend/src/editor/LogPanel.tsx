@@ -30,6 +30,9 @@ function time(ts: string | number): string {
 export function LogPanel({ flowId, onClose }: { flowId: string; onClose: () => void }) {
   const [lines, setLines] = useState<LogEvent[]>([]);
   const [connection, setConnection] = useState<'connecting' | 'live' | 'retrying'>('connecting');
+  const [execution, setExecution] = useState('');
+  const executions = [...new Set(lines.map((line) => line.execution_id).filter((id): id is string => Boolean(id)))].reverse();
+  const shown = execution ? lines.filter((line) => line.execution_id === execution) : lines;
   const listRef = useRef<HTMLOListElement>(null);
   const stickToBottom = useRef(true);
 
@@ -57,6 +60,19 @@ export function LogPanel({ flowId, onClose }: { flowId: string; onClose: () => v
           {connection === 'live' ? 'live' : connection === 'retrying' ? 'reconnecting…' : 'connecting…'}
         </span>
         <span className="spacer" />
+        <select
+          value={execution}
+          onChange={(event) => setExecution(event.target.value)}
+          aria-label="Show the lines of one execution"
+          data-testid="log-filter"
+        >
+          <option value="">All lines</option>
+          {executions.map((id) => (
+            <option key={id} value={id}>
+              execution {id.slice(0, 8)}
+            </option>
+          ))}
+        </select>
         <button type="button" className="button button-small" onClick={() => setLines([])} aria-label="Clear logs">
           Clear
         </button>
@@ -73,16 +89,26 @@ export function LogPanel({ flowId, onClose }: { flowId: string; onClose: () => v
           stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
         }}
       >
-        {lines.length === 0 ? <li className="muted">No log lines yet. Start the flow and run it.</li> : null}
-        {lines.map((line, index) => (
-          <li key={index} className={`log-line log-${line.level}`}>
+        {shown.length === 0 ? <li className="muted">No log lines yet. Start the flow and run it.</li> : null}
+        {shown.map((line, index) => (
+          <li key={index} className={`log-line log-${line.level}`} data-execution={line.execution_id ?? ''}>
             <time>{time(line.ts)}</time>
             <span className="log-level">{line.level}</span>
             <span className="log-message">{line.message}</span>
             {line.execution_id ? (
-              <Link to={`/flow/${flowId}/runs/${line.execution_id}`} className="log-exec" aria-label="Open execution">
-                {line.execution_id.slice(0, 8)}
-              </Link>
+              <>
+                <button
+                  type="button"
+                  className="link-button log-exec"
+                  onClick={() => setExecution(line.execution_id ?? '')}
+                  aria-label="Show only this execution's lines"
+                >
+                  {line.execution_id.slice(0, 8)}
+                </button>
+                <Link to={`/flow/${flowId}/runs/${line.execution_id}`} className="log-exec" aria-label="Open execution">
+                  ↗
+                </Link>
+              </>
             ) : null}
           </li>
         ))}

@@ -1,11 +1,13 @@
 // The side panel: edits the selected node's settings, with inline validation.
-import { useMemo, type Dispatch } from 'react';
+import { useMemo, useState, type Dispatch } from 'react';
 import type { Problem } from '../api/types';
 import { JsonField, NumberField, SelectField, TextField } from './fields';
 import { ListenerFields, type Config } from './handlerFields';
 import { ERROR_HANDLE, KINDS, type FlowEdge, type FlowNode, type NodeData } from './nodeKinds';
-import { peerNames, type EditorAction } from './store';
+import { connectionProblem, peerNames, type EditorAction } from './store';
 import { validateNode, type FieldErrors } from './validation';
+import { useNodeRun } from './runData';
+import { JsonBlock } from '../components/JsonBlock';
 
 interface NodePanelProps {
   node: FlowNode;
@@ -49,6 +51,7 @@ export function NodePanel({ node, nodes, edges, dispatch, serverProblems }: Node
   const replaceConfig = (next: Config) =>
     dispatch({ type: 'updateNodeData', id: node.id, patch: { config: next } });
 
+  const run = useNodeRun(node.data.name);
   const peers = peerNames(node.id, nodes, edges);
   const errorPeer = edges
     .filter((edge) => edge.source === node.id && edge.sourceHandle === ERROR_HANDLE)
@@ -90,6 +93,25 @@ export function NodePanel({ node, nodes, edges, dispatch, serverProblems }: Node
             </li>
           ))}
         </ul>
+      ) : null}
+
+      {run ? (
+        <section className={`node-last-run node-last-run-${run.status}`} aria-label="Last run" data-testid="node-last-run">
+          <h3>
+            Last run: step {run.step}, {run.status}
+          </h3>
+          {run.status === 'failed' ? (
+            <p className="form-error" data-testid="node-last-error">
+              {String(run.error ?? run.reason ?? 'failed')}
+            </p>
+          ) : null}
+          <JsonBlock label="Input" value={run.input} testId="node-last-input" />
+          {run.status !== 'failed' ? <JsonBlock label="Output" value={run.output} testId="node-last-output" /> : null}
+        </section>
+      ) : node.type !== 'trigger' ? (
+        <p className="muted small" data-testid="node-no-run">
+          Run the flow to see this node&apos;s input and output here.
+        </p>
       ) : null}
 
       <TextField
@@ -149,8 +171,57 @@ export function NodePanel({ node, nodes, edges, dispatch, serverProblems }: Node
             {errors.on_error ? <p className="field-error">{errors.on_error}</p> : null}
           </>
         )}
+        <KeyboardConnect node={node} nodes={nodes} edges={edges} dispatch={dispatch} />
       </section>
     </form>
+  );
+}
+
+/** Connecting without a mouse: pick a node and connect (the same rules as drawing an edge). */
+function KeyboardConnect({ node, nodes, edges, dispatch }: Omit<NodePanelProps, 'serverProblems'>) {
+  const [target, setTarget] = useState('');
+  const [handle, setHandle] = useState<'out' | 'error'>('out');
+  const info = KINDS[node.type as keyof typeof KINDS] ?? KINDS.code;
+  if (!info.hasOutput && !info.hasErrorOutput) return null;
+  const sourceHandle = handle === 'error' ? ERROR_HANDLE : null;
+  const candidates = nodes.filter(
+    (candidate) => !connectionProblem(nodes, edges, { source: node.id, target: candidate.id, sourceHandle }),
+  );
+  return (
+    <div className="field-row keyboard-connect">
+      {info.hasErrorOutput ? (
+        <label className="field">
+          <span>Route</span>
+          <select value={handle} onChange={(event) => setHandle(event.target.value as 'out' | 'error')} data-testid="panel-connect-handle">
+            <option value="out">{node.type === 'trigger' ? 'Starts' : 'Sends to'}</option>
+            <option value="error">On error</option>
+          </select>
+        </label>
+      ) : null}
+      <label className="field">
+        <span>{info.hasErrorOutput ? 'Node' : node.type === 'trigger' ? 'Starts' : 'Sends to'}</span>
+        <select value={target} onChange={(event) => setTarget(event.target.value)} data-testid="panel-connect-target">
+          <option value="">Choose a node…</option>
+          {candidates.map((candidate) => (
+            <option key={candidate.id} value={candidate.id}>
+              {candidate.data.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      <button
+        type="button"
+        className="button button-small"
+        disabled={!target}
+        onClick={() => {
+          dispatch({ type: 'connect', connection: { source: node.id, target, sourceHandle } });
+          setTarget('');
+        }}
+        data-testid="panel-connect"
+      >
+        Connect
+      </button>
+    </div>
   );
 }
 

@@ -15,6 +15,13 @@ type Tab = 'builtin' | 'marketplace';
 /** Built-in node types and installed marketplace tools: drag one onto the canvas, or click (Enter) to add it in the middle of the view. */
 export function Palette({ onAdd }: PaletteProps) {
   const [tab, setTab] = useState<Tab>('builtin');
+  const [query, setQuery] = useState('');
+  const needle = query.trim().toLowerCase();
+  const shown = PALETTE.filter((kind) => {
+    if (!needle) return true;
+    const info = KINDS[kind];
+    return `${info.label} ${info.description} ${info.handler ?? ''} ${kind}`.toLowerCase().includes(needle);
+  });
   const onDragStart = (event: DragEvent, kind: NodeKind, tool?: string) => {
     event.dataTransfer.setData(DND_MIME, kind);
     if (tool) event.dataTransfer.setData(TOOL_MIME, tool);
@@ -41,30 +48,48 @@ export function Palette({ onAdd }: PaletteProps) {
         {tabButton('marketplace', 'Marketplace')}
       </div>
       {tab === 'builtin' ? (
-        <ul id="palette-builtin" role="tabpanel" aria-labelledby="palette-tab-builtin" className="palette-items">
-          {PALETTE.map((kind) => {
-            const info = KINDS[kind];
-            return (
-              <li key={kind}>
-                <button
-                  type="button"
-                  className="palette-item"
-                  draggable
-                  onDragStart={(event) => onDragStart(event, kind)}
-                  onClick={() => onAdd(kind)}
-                  aria-label={`Add ${info.label} node`}
-                  title={`${info.description} — drag onto the canvas or click to add`}
-                  data-testid={`palette-${kind}`}
-                >
-                  <span className={`kind-icon kind-${kind}`} aria-hidden="true">
-                    {info.icon}
-                  </span>
-                  <span className="palette-label">{info.label}</span>
-                </button>
-              </li>
-            );
-          })}
-        </ul>
+        <>
+          <input
+            type="search"
+            className="palette-search"
+            value={query}
+            onChange={(event) => setQuery(event.target.value)}
+            onKeyDown={(event) => {
+              if (event.key === 'Enter' && shown.length) {
+                event.preventDefault();
+                onAdd(shown[0]);
+              }
+            }}
+            placeholder="Search nodes"
+            aria-label="Search nodes"
+            data-testid="palette-search"
+          />
+          <ul id="palette-builtin" role="tabpanel" aria-labelledby="palette-tab-builtin" className="palette-items">
+            {!shown.length ? <li className="muted small">No node matches “{query}”.</li> : null}
+            {shown.map((kind) => {
+              const info = KINDS[kind];
+              return (
+                <li key={kind}>
+                  <button
+                    type="button"
+                    className="palette-item"
+                    draggable
+                    onDragStart={(event) => onDragStart(event, kind)}
+                    onClick={() => onAdd(kind)}
+                    aria-label={`Add ${info.label} node`}
+                    title={`${info.description} — drag onto the canvas or click to add`}
+                    data-testid={`palette-${kind}`}
+                  >
+                    <span className={`kind-icon kind-${kind}`} aria-hidden="true">
+                      {info.icon}
+                    </span>
+                    <span className="palette-label">{info.label}</span>
+                  </button>
+                </li>
+              );
+            })}
+          </ul>
+        </>
       ) : (
         <MarketplaceTab onAdd={onAdd} onDragStart={onDragStart} />
       )}

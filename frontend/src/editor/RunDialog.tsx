@@ -1,7 +1,9 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
+import { useQueryClient } from '@tanstack/react-query';
 import { errorMessage } from '../api/client';
-import { useInject } from '../api/queries';
+import { api } from '../api/endpoints';
+import { keys, useInject, useSamples } from '../api/queries';
 import type { InjectResult } from '../api/types';
 import { JsonBlock } from '../components/JsonBlock';
 import { Modal } from '../components/Modal';
@@ -13,7 +15,13 @@ interface RunDialogProps {
   triggers: Array<{ name: string; kind: string }>;
   flowStatus: string;
   onClose: () => void;
+  /** Saves unsaved changes and starts the flow; false when that failed (the editor says why). */
+  onStart: () => Promise<boolean>;
+  /** A run finished (or was queued): the canvas shows its data. */
+  onResult?: (executionId: string) => void;
 }
+
+const LAST_SAMPLE_KEY = (flowId: string) => `flowplane.run.sample.${flowId}`;
 
 export function parsePayload(text: string): { ok: true; value: unknown } | { ok: false; message: string } {
   if (!text.trim()) return { ok: true, value: {} };
@@ -25,8 +33,15 @@ export function parsePayload(text: string): { ok: true; value: unknown } | { ok:
 }
 
 /** Run: inject a payload through the flow's manual trigger and wait for the result. */
-export function RunDialog({ flowId, triggers, flowStatus, onClose }: RunDialogProps) {
+export function RunDialog({ flowId, triggers, flowStatus, onClose, onStart, onResult }: RunDialogProps) {
   const inject = useInject(flowId);
+  const client = useQueryClient();
+  const samples = useSamples(flowId);
+  const [sampleName, setSampleName] = useState(() => window.localStorage.getItem(LAST_SAMPLE_KEY(flowId)) ?? '');
+  const [newSampleName, setNewSampleName] = useState('');
+  const [sampleNote, setSampleNote] = useState<string | null>(null);
+  const [starting, setStarting] = useState(false);
+  const stopped = flowStatus === 'stopped' || flowStatus === 'error';
   const runnable = triggers.filter((trigger) => trigger.kind !== 'schedule');
   const preferred = runnable.find((trigger) => trigger.kind === 'manual') ?? runnable[0] ?? triggers[0];
   const [trigger, setTrigger] = useState(preferred?.name ?? '');
@@ -35,15 +50,51 @@ export function RunDialog({ flowId, triggers, flowStatus, onClose }: RunDialogPr
   const [result, setResult] = useState<InjectResult | null>(null);
   const [error, setError] = useState<string | null>(null);
 
-  async function submit(event: FormEvent) {
+  // The last sample used for this flow is chosen again (its payload fills the box once loaded).
+  useEffect(() => {
+    const chosen = samples.data?.find((sample) => sample.name === sampleName);
+    if (chosen) setPayload(JSON.stringify(chosen.payload, null, 2));
+  }, [samples.data, sampleName]);
+
+  function chooseSample(name: string) {
+    setSampleName(name);
+    if (name) window.localStorage.setItem(LAST_SAMPLE_KEY(flowId), name);
+    else window.localStorage.removeItem(LAST_SAMPLE_KEY(flowId));
+  }
+
+  async function saveSample() {
+    const parsed = parsePayload(payload);
+    if (!parsed.ok) return setPayloadError(parsed.message);
+    const name = newSampleName.trim() || sampleName;
+    if (!name) return setSampleNote('Name the sample first.');
+    try {
+      await api.saveSample(flowId, name, parsed.value);
+      await client.invalidateQueries({ queryKey: keys.samples(flowId) });
+      chooseSample(name);
+      setNewSampleName('');
+      setSampleNote(`Saved as "${name}".`);
+    } catch (err) {
+      setSampleNote(errorMessage(err));
+    }
+  }
+
+  async function submit(event: FormEvent | { preventDefault(): void }, startFirst = false) {
     event.preventDefault();
     const parsed = parsePayload(payload);
     if (!parsed.ok) return setPayloadError(parsed.message);
     setPayloadError(null);
     setError(null);
     setResult(null);
+    if (startFirst) {
+      setStarting(true);
+      const started = await onStart();
+      setStarting(false);
+      if (!started) return setError('The flow could not be started; the editor shows why.');
+    }
     try {
-      setResult(await inject.mutateAsync({ payload: parsed.value, trigger: trigger || undefined }));
+      const outcome = await inject.mutateAsync({ payload: parsed.value, trigger: trigger || undefined });
+      setResult(outcome);
+      onResult?.(outcome.execution_id);
     } catch (err) {
       setError(errorMessage(err));
     }
@@ -52,9 +103,14 @@ export function RunDialog({ flowId, triggers, flowStatus, onClose }: RunDialogPr
   return (
     <Modal title="Run flow" onClose={onClose} testId="run-dialog" wide>
       <form onSubmit={submit} noValidate>
-        {flowStatus !== 'running' ? (
+        {stopped ? (
           <p className="notice notice-warn" data-testid="run-not-running">
-            The flow is {flowStatus}. The execution is queued and runs once the flow is started.
+            The flow is {flowStatus}: a run needs its pump. Use <strong>Start and run</strong> to start it and run this
+            payload.
+          </p>
+        ) : flowStatus !== 'running' ? (
+          <p className="notice" data-testid="run-not-running">
+            The flow is {flowStatus}. The run waits until its pump is ready.
           </p>
         ) : null}
         {triggers.length > 1 ? (
@@ -68,6 +124,42 @@ export function RunDialog({ flowId, triggers, flowStatus, onClose }: RunDialogPr
               ))}
             </select>
           </label>
+        ) : null}
+        <div className="field-row">
+          <label className="field">
+            <span>Sample</span>
+            <select
+              value={sampleName}
+              onChange={(event) => chooseSample(event.target.value)}
+              aria-label="Sample payload"
+              data-testid="run-sample"
+            >
+              <option value="">(none)</option>
+              {(samples.data ?? []).map((sample) => (
+                <option key={sample.name} value={sample.name}>
+                  {sample.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="field">
+            <span>Save payload as</span>
+            <input
+              value={newSampleName}
+              onChange={(event) => setNewSampleName(event.target.value)}
+              placeholder={sampleName || 'sample name'}
+              aria-label="Sample name"
+              data-testid="run-sample-name"
+            />
+          </label>
+          <button type="button" className="button button-small" onClick={() => void saveSample()} data-testid="run-sample-save">
+            Save sample
+          </button>
+        </div>
+        {sampleNote ? (
+          <p className="muted small" role="status" data-testid="run-sample-note">
+            {sampleNote}
+          </p>
         ) : null}
         <label className="field">
           <span>Payload (JSON, optional)</span>
@@ -91,9 +183,21 @@ export function RunDialog({ flowId, triggers, flowStatus, onClose }: RunDialogPr
           <button type="button" className="button" onClick={onClose}>
             Close
           </button>
-          <button type="submit" className="button button-primary" disabled={inject.isPending} data-testid="run-submit" aria-label="Run now">
-            {inject.isPending ? 'Running…' : 'Run'}
-          </button>
+          {stopped ? (
+            <button
+              type="button"
+              className="button button-primary"
+              disabled={inject.isPending || starting}
+              onClick={(event) => void submit(event, true)}
+              data-testid="run-start-and-run"
+            >
+              {starting ? 'Starting…' : inject.isPending ? 'Running…' : 'Start and run'}
+            </button>
+          ) : (
+            <button type="submit" className="button button-primary" disabled={inject.isPending} data-testid="run-submit" aria-label="Run now">
+              {inject.isPending ? 'Running…' : 'Run'}
+            </button>
+          )}
         </div>
       </form>
 

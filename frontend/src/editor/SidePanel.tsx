@@ -18,9 +18,23 @@ interface SidePanelProps {
   selected: FlowNode | null;
   problems: Problem[];
   localCount: number;
+  dirty: boolean;
+  onRestored: (flow: Flow) => void;
 }
 
-export function SidePanel({ tab, onTab, flow, runtime, state, dispatch, selected, problems, localCount }: SidePanelProps) {
+export function SidePanel({
+  tab,
+  onTab,
+  flow,
+  runtime,
+  state,
+  dispatch,
+  selected,
+  problems,
+  localCount,
+  dirty,
+  onRestored,
+}: SidePanelProps) {
   return (
     <aside className="side-panel" aria-label="Settings panel">
       <div role="tablist" aria-label="Panel" className="panel-tabs">
@@ -62,6 +76,8 @@ export function SidePanel({ tab, onTab, flow, runtime, state, dispatch, selected
         ) : (
           <FlowPanel
             flow={flow}
+            dirty={dirty}
+            onRestored={onRestored}
             runtime={runtime}
             problems={problems}
             localProblemCount={localCount}

@@ -36,10 +36,13 @@ interface TextFieldProps {
   rows?: number;
   testId?: string;
   monospace?: boolean;
+  /** Offered while typing (a datalist), e.g. the flow's secret references. */
+  suggestions?: string[];
 }
 
-export function TextField({ label, value, onChange, error, hint, placeholder, multiline, rows, testId, monospace }: TextFieldProps) {
+export function TextField({ label, value, onChange, error, hint, placeholder, multiline, rows, testId, monospace, suggestions }: TextFieldProps) {
   const text = value === undefined || value === null ? '' : String(value);
+  const listId = suggestions?.length ? `${testId ?? label.replace(/\W+/g, '-')}-suggestions` : undefined;
   return (
     <FieldShell label={label} error={error} hint={hint}>
       {({ id, describedBy }) =>
@@ -57,18 +60,26 @@ export function TextField({ label, value, onChange, error, hint, placeholder, mu
             onChange={(event) => onChange(event.target.value)}
           />
         ) : (
-          <input
-            id={id}
-            value={text}
-            placeholder={placeholder}
-            aria-invalid={Boolean(error)}
-            aria-describedby={describedBy}
-            data-testid={testId}
-            className={monospace ? 'mono' : undefined}
-            spellCheck={false}
-            autoComplete="off"
-            onChange={(event) => onChange(event.target.value)}
-          />
+          <>
+            <input
+              id={id}
+              value={text}
+              placeholder={placeholder}
+              aria-invalid={Boolean(error)}
+              aria-describedby={describedBy}
+              data-testid={testId}
+              className={monospace ? 'mono' : undefined}
+              spellCheck={false}
+              autoComplete="off"
+              list={listId}
+              onChange={(event) => onChange(event.target.value)}
+            />
+            {listId ? (
+              <datalist id={listId}>
+                {suggestions?.map((item) => <option key={item} value={item} />)}
+              </datalist>
+            ) : null}
+          </>
         )
       }
     </FieldShell>

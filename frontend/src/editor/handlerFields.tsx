@@ -4,6 +4,8 @@ import { ToolNodeFields } from '../marketplace/ToolNodeFields';
 import { CodeModuleField } from './CodeModuleField';
 import { CheckboxField, JsonField, NumberField, SelectField, TextField } from './fields';
 import type { FlowNode } from './nodeKinds';
+import { ExpressionPreview, useExpressionPaths } from './ExpressionPreview';
+import { useSecretRefs } from './secretNames';
 import type { FieldErrors } from './validation';
 
 export type Config = Record<string, unknown>;
@@ -20,6 +22,9 @@ interface ListenerFieldsProps {
 
 export function ListenerFields({ node, config, errors, peers, set, setConfig, replaceConfig }: ListenerFieldsProps) {
   const data = node.data;
+  const secretRefs = useSecretRefs();
+  const paths = useExpressionPaths(data.name);
+  const secretHint = secretRefs.length ? `This flow's secrets: ${secretRefs.join(', ')}` : 'Add secrets in the Flow tab, then reference them as ${secrets.NAME}';
   switch (node.type) {
     case 'llm':
       return (
@@ -62,7 +67,9 @@ export function ListenerFields({ node, config, errors, peers, set, setConfig, re
             label="API key"
             value={config.api_key}
             onChange={(v) => setConfig('api_key', v)}
-            hint="Reference a secret: ${secrets.OPENAI_API_KEY}"
+            hint={secretHint}
+            suggestions={secretRefs}
+            testId="panel-llm-api-key"
             monospace
           />
           <CheckboxField
@@ -86,7 +93,16 @@ export function ListenerFields({ node, config, errors, peers, set, setConfig, re
             testId="panel-http-method"
           />
           <TextField label="URL" value={config.url} onChange={(v) => setConfig('url', v)} error={errors['config.url']} testId="panel-http-url" monospace />
-          <JsonField label="Headers" value={config.headers} onChange={(v) => setConfig('headers', v)} error={errors['config.headers']} expect="object" rows={3} />
+          <JsonField
+            label="Headers"
+            value={config.headers}
+            onChange={(v) => setConfig('headers', v)}
+            error={errors['config.headers']}
+            hint={secretRefs.length ? `${secretHint}, e.g. {"Authorization": "Bearer ${secretRefs[0]}"}` : secretHint}
+            expect="object"
+            rows={3}
+            testId="panel-http-headers"
+          />
           <SelectField
             label="Body"
             value={bodyMode}
@@ -172,29 +188,37 @@ export function ListenerFields({ node, config, errors, peers, set, setConfig, re
               testId="panel-transform-set"
             />
           ) : (
-            <TextField
-              label="Expression"
-              value={config.expression}
-              onChange={(v) => replaceConfig({ ...config, expression: v })}
-              error={errors['config.expression']}
-              hint="JMESPath over {payload, execution}"
-              testId="panel-transform-expression"
-              monospace
-            />
+            <>
+              <TextField
+                label="Expression"
+                value={config.expression}
+                onChange={(v) => replaceConfig({ ...config, expression: v })}
+                error={errors['config.expression']}
+                hint="JMESPath over {payload, execution}"
+                testId="panel-transform-expression"
+                suggestions={paths}
+                monospace
+              />
+              <ExpressionPreview nodeName={data.name} expression={config.expression} testId="panel-transform-preview" />
+            </>
           )}
         </>
       );
 
     case 'output':
       return (
-        <TextField
-          label="Expression"
-          value={config.expression}
-          onChange={(v) => setConfig('expression', v)}
-          hint="Optional JMESPath; the whole payload is recorded otherwise"
-          testId="panel-output-expression"
-          monospace
-        />
+        <>
+          <TextField
+            label="Expression"
+            value={config.expression}
+            onChange={(v) => setConfig('expression', v)}
+            hint="Optional JMESPath; the whole payload is recorded otherwise"
+            testId="panel-output-expression"
+            suggestions={paths}
+            monospace
+          />
+          <ExpressionPreview nodeName={data.name} expression={config.expression} testId="panel-output-preview" />
+        </>
       );
 
     case 'memory':
@@ -216,6 +240,44 @@ export function ListenerFields({ node, config, errors, peers, set, setConfig, re
             <TextField label="Value" value={config.value} onChange={(v) => replaceConfig({ ...config, value: v })} error={errors['config.value']} hint="A template, e.g. {{ payload }}" monospace />
           ) : null}
           <p className="muted small">Project memory must be enabled for the flow and allowed by your plan.</p>
+        </>
+      );
+
+    case 'wait':
+      return (
+        <>
+          <SelectField
+            label="Wait for"
+            value={config.kind}
+            options={[
+              ['approval', 'An approval (Approve / Reject in Runs)'],
+              ['timer', 'A timer'],
+              ['event', 'An event (POST /api/flows/{id}/events/{topic})'],
+            ]}
+            onChange={(v) => replaceConfig({ kind: v, timeout_seconds: config.timeout_seconds, on_timeout: config.on_timeout })}
+            error={errors['config.kind']}
+            testId="panel-wait-kind"
+          />
+          {config.kind === 'timer' ? (
+            <NumberField label="Seconds" value={config.seconds} onChange={(v) => setConfig('seconds', v)} error={errors['config.seconds']} />
+          ) : null}
+          {config.kind === 'event' ? (
+            <>
+              <TextField label="Topic" value={config.topic} onChange={(v) => setConfig('topic', v)} error={errors['config.topic']} monospace />
+              <TextField
+                label="Correlation"
+                value={config.correlation}
+                onChange={(v) => setConfig('correlation', v)}
+                error={errors['config.correlation']}
+                hint="A template, e.g. {{ payload.order_id }}: the id the event must carry"
+                monospace
+              />
+            </>
+          ) : null}
+          {config.kind === 'approval' ? (
+            <TextField label="Message" value={config.message} onChange={(v) => setConfig('message', v)} hint="Shown in the runs view" />
+          ) : null}
+          <NumberField label="Timeout (seconds)" value={config.timeout_seconds} onChange={(v) => setConfig('timeout_seconds', v)} hint="Optional: give up after this long" />
         </>
       );
 

@@ -10,7 +10,8 @@ export type NodeKind =
   | 'transform'
   | 'loop'
   | 'output'
-  | 'memory';
+  | 'memory'
+  | 'wait';
 
 export type NodeData = Record<string, unknown> & { name: string };
 export type FlowNode = Node<NodeData, NodeKind>;
@@ -124,10 +125,31 @@ export const KINDS: Record<NodeKind, KindInfo> = {
     hasOutput: true,
     hasErrorOutput: true,
   },
+  wait: {
+    kind: 'wait',
+    label: 'Wait',
+    icon: '‖',
+    description: 'Pause for a timer, an event or an approval',
+    handler: 'builtin.wait',
+    hasInput: true,
+    hasOutput: true,
+    hasErrorOutput: true,
+  },
 };
 
 /** The Built-in palette, in display order. */
-export const PALETTE: NodeKind[] = ['trigger', 'llm', 'http', 'code', 'branch', 'transform', 'loop', 'output', 'memory'];
+export const PALETTE: NodeKind[] = [
+  'trigger',
+  'llm',
+  'http',
+  'code',
+  'branch',
+  'transform',
+  'loop',
+  'output',
+  'memory',
+  'wait',
+];
 
 export function isNodeKind(value: unknown): value is NodeKind {
   return typeof value === 'string' && value in KINDS;
@@ -156,6 +178,8 @@ export function defaultData(kind: NodeKind, name: string): NodeData {
       return { name };
     case 'memory':
       return { name, config: { op: 'get', key: 'last' } };
+    case 'wait':
+      return { name, config: { kind: 'approval', message: 'Continue?' } };
   }
 }
 

@@ -56,9 +56,67 @@ export function problemMarkers(problems: Problem[], lineCount: number): MarkerSp
   return markers;
 }
 
-/** "line 4: …" for YAML problems, "<node name>: …" for canvas problems, else "<path>: …". */
+const FIELD_WORDS: Record<string, string> = {
+  handler: 'handler',
+  target: 'target',
+  cron: 'schedule',
+  peers: 'connections',
+  on_error: 'error route',
+  max_iterations: 'max iterations',
+  timeout_seconds: 'timeout',
+};
+
+/** A path in a user's words: `nodes[7].data.config.url` → `fetch › url` (the node by name),
+ * `listeners[2].peers[0]` → `listener 3 › connections`. */
+export function friendlyPath(path: string, nodes?: FlowNode[]): string {
+  const nodeMatch = /^nodes\[(\d+)\](?:\.data)?(?:\.config)?\.?(.*)$/.exec(path);
+  if (nodeMatch) {
+    const node = nodes?.[Number(nodeMatch[1])];
+    const field = nodeMatch[2].replace(/\[\d+\]/g, '').split('.').filter(Boolean).pop() ?? '';
+    const who = node ? node.data.name : `node ${Number(nodeMatch[1]) + 1}`;
+    return field ? `${who} › ${FIELD_WORDS[field] ?? field.replace(/_/g, ' ')}` : who;
+  }
+  const listMatch = /^(listeners|triggers)\[(\d+)\]\.?(.*)$/.exec(path);
+  if (listMatch) {
+    const field = listMatch[3].replace(/\[\d+\]/g, '').split('.').filter(Boolean).pop() ?? '';
+    const who = `${listMatch[1] === 'listeners' ? 'step' : 'trigger'} ${Number(listMatch[2]) + 1}`;
+    return field ? `${who} › ${FIELD_WORDS[field] ?? field.replace(/_/g, ' ')}` : who;
+  }
+  return path.replace(/_/g, ' ');
+}
+
+/** "line 4: …" for YAML problems, "<node name>: …" for canvas problems, else the field in words. */
 export function describeProblem(problem: Problem, nodes?: FlowNode[]): string {
   const node = problem.node_id && nodes ? nodes.find((candidate) => candidate.id === problem.node_id) : undefined;
-  const where = problem.line ? `line ${problem.line}` : node ? node.data.name : problem.path || '';
+  const where = problem.line
+    ? `line ${problem.line}`
+    : node
+      ? node.data.name
+      : problem.path
+        ? friendlyPath(problem.path, nodes)
+        : '';
   return where ? `${where}: ${problem.message}` : problem.message;
+}
+
+/** One entry per problem a user would call the same (the compile and the save report some twice). */
+export function dedupeProblems(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((problem) => {
+    const key = `${problem.node_id ?? problem.line ?? problem.path ?? ''}|${problem.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** What keeps a flow from starting although it saves: no trigger, no step. */
+export function flowWarnings(nodes: FlowNode[]): string[] {
+  const warnings: string[] = [];
+  if (!nodes.some((node) => node.type === 'trigger')) {
+    warnings.push('No trigger: add a Trigger node, or nothing can start this flow (Run needs a manual or webhook trigger).');
+  }
+  if (!nodes.some((node) => node.type !== 'trigger')) {
+    warnings.push('No steps: add at least one node after the trigger; a flow without steps cannot be started.');
+  }
+  return warnings;
 }

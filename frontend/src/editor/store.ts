@@ -55,7 +55,8 @@ export interface Connection {
 
 export type EditorAction =
   | { type: 'load'; canvas: CanvasJson | null | undefined }
-  | { type: 'addNode'; kind: NodeKind; position: XYPosition; data?: Partial<NodeData> }
+  | { type: 'addNode'; kind: NodeKind; position: XYPosition; data?: Partial<NodeData>; avoidOverlap?: boolean }
+  | { type: 'paste'; clip: Clip; offset: XYPosition }
   | { type: 'remove'; nodeIds?: string[]; edgeIds?: string[] }
   | { type: 'connect'; connection: Connection }
   | { type: 'nodesChange'; changes: NodeChange<FlowNode>[] }
@@ -70,6 +71,48 @@ export type EditorAction =
   | { type: 'markSaved'; key?: string };
 
 export const HISTORY_LIMIT = 100;
+
+/** Nodes (and the edges between them) copied with Ctrl+C, pasted with Ctrl+V. */
+export interface Clip {
+  nodes: FlowNode[];
+  edges: FlowEdge[];
+}
+
+const NODE_BOX = { width: 200, height: 90 };
+
+/** A position near `wanted` that no node's box covers (new nodes never land on others). */
+export function freePosition(wanted: XYPosition, nodes: FlowNode[]): XYPosition {
+  const overlaps = (point: XYPosition) =>
+    nodes.some(
+      (node) =>
+        Math.abs(node.position.x - point.x) < NODE_BOX.width && Math.abs(node.position.y - point.y) < NODE_BOX.height,
+    );
+  if (!overlaps(wanted)) return wanted;
+  for (let ring = 1; ring < 40; ring += 1) {
+    for (const [dx, dy] of [[0, 1], [1, 0], [1, 1], [0, -1], [-1, 0], [1, -1], [-1, 1], [-1, -1]]) {
+      const point = { x: wanted.x + dx * ring * (NODE_BOX.width + 20), y: wanted.y + dy * ring * (NODE_BOX.height + 20) };
+      if (!overlaps(point)) return point;
+    }
+  }
+  return wanted;
+}
+
+/** The selected nodes and the edges among them. */
+export function copySelection(state: EditorState): Clip | null {
+  const nodes = state.nodes.filter((node) => node.selected);
+  if (!nodes.length) return null;
+  const ids = new Set(nodes.map((node) => node.id));
+  const edges = state.edges.filter((edge) => ids.has(edge.source) && ids.has(edge.target));
+  return { nodes: nodes.map((node) => ({ ...node, selected: false })), edges };
+}
+
+/** Removes every selected node and edge (and the edges of removed nodes) as one undo step. */
+export function selectionIds(state: EditorState): { nodeIds: string[]; edgeIds: string[] } {
+  return {
+    nodeIds: state.nodes.filter((node) => node.selected).map((node) => node.id),
+    edgeIds: state.edges.filter((edge) => edge.selected).map((edge) => edge.id),
+  };
+}
 
 export function createEditorState(canvas?: CanvasJson | null): EditorState {
   const { nodes, edges, viewport, settings } = fromCanvasJson(canvas);
@@ -239,13 +282,49 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
       return { ...next, revision: state.revision + 1 };
     }
 
+    case 'paste': {
+      const idMap = new Map<string, string>();
+      const added: FlowNode[] = [];
+      let all = state.nodes.map((n) => (n.selected ? { ...n, selected: false } : n));
+      for (const original of action.clip.nodes) {
+        const kind = original.type as NodeKind;
+        const id = uniqueId(kind, all);
+        const name = uniqueName(original.data.name, all);
+        idMap.set(original.id, id);
+        const node: FlowNode = {
+          id,
+          type: kind,
+          position: {
+            x: Math.round(original.position.x + action.offset.x),
+            y: Math.round(original.position.y + action.offset.y),
+          },
+          data: { ...structuredClone(original.data), name },
+          selected: true,
+        };
+        added.push(node);
+        all = [...all, node];
+      }
+      const edges = action.clip.edges
+        .filter((edge) => idMap.has(edge.source) && idMap.has(edge.target))
+        .map((edge) => {
+          const source = idMap.get(edge.source) as string;
+          const target = idMap.get(edge.target) as string;
+          const copy: FlowEdge = { id: edgeId(source, target, edge.sourceHandle ?? null), source, target };
+          if (edge.sourceHandle) copy.sourceHandle = edge.sourceHandle;
+          return copy;
+        });
+      if (!added.length) return state;
+      return commit(state, { nodes: all, edges: [...state.edges, ...edges] }, 'canvas');
+    }
+
     case 'addNode': {
       const id = uniqueId(action.kind, state.nodes);
       const name = uniqueName(action.kind, state.nodes);
+      const wanted = { x: Math.round(action.position.x), y: Math.round(action.position.y) };
       const node: FlowNode = {
         id,
         type: action.kind,
-        position: { x: Math.round(action.position.x), y: Math.round(action.position.y) },
+        position: action.avoidOverlap ? freePosition(wanted, state.nodes) : wanted,
         data: { ...defaultData(action.kind, name), ...(action.data ?? {}), name },
         selected: true,
       };

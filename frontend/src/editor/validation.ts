@@ -149,6 +149,13 @@ export function validateNode(node: FlowNode, nodes: FlowNode[], edges: FlowEdge[
       }
       break;
     }
+    case 'wait': {
+      if (!['timer', 'event', 'approval'].includes(String(cfg.kind))) errors['config.kind'] = 'Wait for a timer, an event or an approval';
+      if (cfg.kind === 'timer' && isBlank(cfg.seconds) && isBlank(cfg.until)) errors['config.seconds'] = 'Seconds (or until) is required';
+      if (cfg.kind === 'event' && isBlank(cfg.topic)) errors['config.topic'] = 'Topic is required';
+      if (cfg.kind === 'event' && isBlank(cfg.correlation)) errors['config.correlation'] = 'Correlation is required';
+      break;
+    }
     case 'memory': {
       if (!MEMORY_OPS.includes(String(cfg.op))) errors['config.op'] = 'Operation is get, set or delete';
       if (isBlank(cfg.key)) errors['config.key'] = 'Key is required';

@@ -2,9 +2,11 @@ import { useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { api } from '../api/endpoints';
 import { errorMessage } from '../api/client';
-import { useCreateFlow, useDeleteFlow, useFlows, useMe, useUpdateFlow } from '../api/queries';
+import { useQueryClient } from '@tanstack/react-query';
+import { keys, useCreateFlow, useDeleteFlow, useFlows, useMe, useUpdateFlow } from '../api/queries';
 import type { Flow, FlowInput } from '../api/types';
 import { Modal } from '../components/Modal';
+import { NewFlowSource, type FlowSource } from './NewFlowSource';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatRelative } from '../components/format';
 import { copyName, flowNameProblem } from './flowNames';
@@ -43,6 +45,7 @@ function FlowNameDialog({
   onSubmit,
   onClose,
   fromTemplate,
+  withSource = false,
 }: {
   title: string;
   initialName: string;
@@ -50,10 +53,12 @@ function FlowNameDialog({
   taken: string[];
   submitLabel: string;
   withDescription: boolean;
-  onSubmit: (name: string, description: string) => Promise<void>;
+  onSubmit: (name: string, description: string, source: FlowSource) => Promise<void>;
   onClose: () => void;
   fromTemplate?: boolean;
+  withSource?: boolean;
 }) {
+  const [source, setSource] = useState<FlowSource>({ kind: 'empty' });
   const [name, setName] = useState(initialName);
   const [description, setDescription] = useState(initialDescription ?? '');
   const [error, setError] = useState<string | null>(null);
@@ -66,7 +71,7 @@ function FlowNameDialog({
     setBusy(true);
     setError(null);
     try {
-      await onSubmit(name, description);
+      await onSubmit(name, description, source);
     } catch (err) {
       setError(errorMessage(err));
       setBusy(false);
@@ -101,6 +106,7 @@ function FlowNameDialog({
             />
           </label>
         ) : null}
+        {withSource ? <NewFlowSource value={source} onChange={setSource} /> : null}
         {error ? (
           <p className="form-error" role="alert">
             {error}
@@ -128,6 +134,12 @@ function FlowNameDialog({
   );
 }
 
+/** A starter's YAML under the new flow's name (the first `name:` is the organism's), so the text
+ * stays the flow's own and is kept as written, comments included. */
+export function withOrganismName(yaml: string, name: string): string {
+  return yaml.replace(/^(\s+name:\s*)[A-Za-z0-9_-]+[ \t]*$/m, `$1${name}`);
+}
+
 type DialogState =
   | { kind: 'create' }
   | { kind: 'rename'; flow: Flow }
@@ -139,6 +151,7 @@ export function DashboardPage() {
   const me = useMe();
   const navigate = useNavigate();
   const createFlow = useCreateFlow();
+  const client = useQueryClient();
   const updateFlow = useUpdateFlow();
   const deleteFlow = useDeleteFlow();
   const [dialog, setDialog] = useState<DialogState>(null);
@@ -302,9 +315,18 @@ export function DashboardPage() {
           submitLabel="Create"
           withDescription
           fromTemplate
+          withSource
           onClose={() => setDialog(null)}
-          onSubmit={async (name, description) => {
-            const flow = await createFlow.mutateAsync({ name, description: description || undefined });
+          onSubmit={async (name, description, source) => {
+            const flow =
+              source.kind === 'file'
+                ? await api.importFlow(source.text, name)
+                : await createFlow.mutateAsync({
+                    name,
+                    description: description || undefined,
+                    organism_yaml: source.kind === 'starter' ? withOrganismName(source.yaml, name) : undefined,
+                  });
+            if (source.kind === 'file') void client.invalidateQueries({ queryKey: keys.flows, exact: true });
             setDialog(null);
             navigate(`/flow/${flow.id}`);
           }}

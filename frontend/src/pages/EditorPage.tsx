@@ -6,7 +6,15 @@ import '@xyflow/react/dist/style.css';
 import { useQueryClient } from '@tanstack/react-query';
 import { ApiError, errorMessage } from '../api/client';
 import { api } from '../api/endpoints';
-import { keys, useFlow, useFlowStatus, useStartStop, useUpdateFlow } from '../api/queries';
+import {
+  keys,
+  useExecution,
+  useFlow,
+  useFlowStatus,
+  useSecretNames,
+  useStartStop,
+  useUpdateFlow,
+} from '../api/queries';
 import type { Flow, FlowRuntimeStatus, Problem } from '../api/types';
 import { Modal } from '../components/Modal';
 import { Canvas } from '../editor/Canvas';
@@ -16,17 +24,22 @@ import { Palette } from '../editor/Palette';
 import { SidePanel, type PanelTab } from '../editor/SidePanel';
 import { RunDialog } from '../editor/RunDialog';
 import type { NodeKind } from '../editor/nodeKinds';
-import { NodeProblemsContext, describeProblem, problemsByNode } from '../editor/problems';
+import { NodeProblemsContext, dedupeProblems, describeProblem, problemsByNode } from '../editor/problems';
+import { loadClip, storeClip } from '../editor/clipboard';
 import {
   canRedo,
   canUndo,
   contentKey,
+  copySelection,
+  selectionIds,
   createEditorState,
   editorReducer,
   fromCanvasJson,
   isDirty,
   selectedNode,
 } from '../editor/store';
+import { RunDataContext, runDataOf } from '../editor/runData';
+import { SecretNamesContext } from '../editor/secretNames';
 import { useOrganismSync } from '../editor/useOrganismSync';
 import { validateCanvas } from '../editor/validation';
 import { PublishDialog } from '../marketplace/PublishDialog';
@@ -54,11 +67,10 @@ function isEditableTarget(target: EventTarget | null): boolean {
 }
 
 const NO_PROBLEMS: Problem[] = [];
+const NO_NAMES: string[] = [];
 
 function mergeProblems(first: Problem[], second: Problem[]): Problem[] {
-  if (!second.length) return first;
-  const seen = new Set(first.map((problem) => JSON.stringify(problem)));
-  return [...first, ...second.filter((problem) => !seen.has(JSON.stringify(problem)))];
+  return dedupeProblems([...first, ...second]);
 }
 
 function ZoomReadout() {
@@ -66,7 +78,7 @@ function ZoomReadout() {
   return <span data-testid="footer-zoom">{Math.round(zoom * 100)}%</span>;
 }
 
-function FlowEditor({ flow }: { flow: Flow }) {
+function FlowEditor({ flow, onReload }: { flow: Flow; onReload: (flow: Flow) => void }) {
   const client = useQueryClient();
   const [state, dispatch] = useReducer(editorReducer, flow.canvas_state, createEditorState);
   const needsLayout = !state.nodes.length && Boolean(flow.organism_yaml?.trim());
@@ -88,11 +100,16 @@ function FlowEditor({ flow }: { flow: Flow }) {
     dispatch,
     flowName: flow.name,
     flowDescription: flow.description,
-    initialYaml: flow.organism_yaml ?? '',
+    initialYaml: flow.organism_source || flow.organism_yaml || '',
     enabled: !bootstrapping,
   });
 
   const updateFlow = useUpdateFlow();
+  // The run whose data the canvas shows: the latest Run from this editor, else the flow's last.
+  const [lastRunId, setLastRunId] = useState<string | undefined>(flow.last_execution?.id);
+  const lastRun = useExecution(lastRunId);
+  const runData = useMemo(() => runDataOf(lastRun.data), [lastRun.data]);
+  const secretNames = useSecretNames(flow.id);
   const runtime = useFlowStatus(flow.id);
   const { start, stop } = useStartStop(flow.id);
   const status = runtime.data?.status ?? flow.status;
@@ -142,11 +159,14 @@ function FlowEditor({ flow }: { flow: Flow }) {
     const saved = fromCanvasJson(result.canvas);
     const key = contentKey(saved.nodes, saved.edges, saved.settings);
     try {
-      await updateFlow.mutateAsync({
+      const savedFlow = await updateFlow.mutateAsync({
         id: flow.id,
         input: { canvas_state: result.canvas, organism_yaml: result.yaml },
       });
       dispatch({ type: 'markSaved', key });
+      if (savedFlow.redeploy && savedFlow.redeploy !== 'applied') {
+        setActionError(`Saved v${savedFlow.version}, but ${savedFlow.redeploy}`);
+      }
       setSaveState({ status: 'saved', at: Date.now() });
       return true;
     } catch (error) {
@@ -164,14 +184,33 @@ function FlowEditor({ flow }: { flow: Flow }) {
       old ? { ...old, status: next } : { desired: next, observed: status, status: next, reason: null, heartbeat: null },
     );
 
-  const onStart = async () => {
+  const onStart = async (): Promise<boolean> => {
     setActionError(null);
-    if (dirty && !(await save())) return;
+    if (dirty && !(await save())) return false;
     try {
       const result = await start.mutateAsync();
       setRuntimeStatus(result?.status ?? 'starting');
+      return true;
     } catch (error) {
       setActionError(`Could not start: ${errorMessage(error)}`);
+      return false;
+    }
+  };
+
+  const onExport = async () => {
+    setActionError(null);
+    try {
+      const text = await api.exportFlow(flow.id);
+      const url = URL.createObjectURL(new Blob([text], { type: 'application/yaml' }));
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = `${flow.name}.flow.yaml`;
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      window.setTimeout(() => URL.revokeObjectURL(url), 1000);
+    } catch (error) {
+      setActionError(`Could not export: ${errorMessage(error)}`);
     }
   };
 
@@ -187,24 +226,35 @@ function FlowEditor({ flow }: { flow: Flow }) {
 
   const addFromPalette = (kind: NodeKind, handler?: string) => {
     const rect = canvasWrap.current?.getBoundingClientRect();
-    const offset = (state.nodes.length % 6) * 24;
     const position = rect
       ? screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 })
       : { x: 120, y: 120 };
     dispatch({
       type: 'addNode',
       kind,
-      position: { x: position.x - 90 + offset, y: position.y - 35 + offset },
+      position: { x: position.x - 90, y: position.y - 35 },
+      avoidOverlap: true,
       ...(handler ? { data: { handler, config: {} } } : {}),
     });
   };
 
-  // Keyboard: Ctrl/Cmd+S saves anywhere; undo/redo when focus is not in a text field or Monaco.
+  // Keyboard: Ctrl/Cmd+S saves anywhere; undo/redo, delete, copy, paste and duplicate when focus
+  // is not in a text field or Monaco. Delete is one action (nodes with their edges): one undo step.
   const saveRef = useRef(save);
   saveRef.current = save;
+  const stateRef = useRef(state);
+  stateRef.current = state;
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       const mod = event.ctrlKey || event.metaKey;
+      if (!mod && (event.key === 'Delete' || event.key === 'Backspace')) {
+        if (isEditableTarget(event.target)) return;
+        const ids = selectionIds(stateRef.current);
+        if (!ids.nodeIds.length && !ids.edgeIds.length) return;
+        event.preventDefault();
+        dispatch({ type: 'remove', ...ids });
+        return;
+      }
       if (!mod) return;
       const key = event.key.toLowerCase();
       if (key === 's') {
@@ -213,6 +263,21 @@ function FlowEditor({ flow }: { flow: Flow }) {
         return;
       }
       if (isEditableTarget(event.target)) return;
+      if (key === 'c' || key === 'd') {
+        const clip = copySelection(stateRef.current);
+        if (!clip) return;
+        event.preventDefault();
+        if (key === 'c') storeClip(clip);
+        else dispatch({ type: 'paste', clip, offset: { x: 40, y: 40 } });
+        return;
+      }
+      if (key === 'v') {
+        const clip = loadClip();
+        if (!clip) return;
+        event.preventDefault();
+        dispatch({ type: 'paste', clip, offset: { x: 40, y: 40 } });
+        return;
+      }
       if (key === 'z' && !event.shiftKey) {
         event.preventDefault();
         dispatch({ type: 'undo' });
@@ -258,6 +323,8 @@ function FlowEditor({ flow }: { flow: Flow }) {
   const saveTone = saveState.status === 'error' ? 'error' : saveState.status === 'saving' ? 'saving' : dirty ? 'dirty' : 'saved';
 
   return (
+    <SecretNamesContext.Provider value={secretNames.data?.names ?? NO_NAMES}>
+    <RunDataContext.Provider value={runData}>
     <NodeProblemsContext.Provider value={problemsContext}>
       <div className={`editor mode-${mode}`} data-testid="editor">
         <EditorToolbar
@@ -265,6 +332,8 @@ function FlowEditor({ flow }: { flow: Flow }) {
           flowName={flow.name}
           status={status}
           statusTitle={runtime.data?.reason ?? flow.status_reason ?? status}
+          liveVersion={isRunning ? (runtime.data?.running_version ?? null) : null}
+          outdated={isRunning && Boolean(runtime.data?.outdated)}
           dirty={dirty}
           saving={saving}
           canUndo={canUndo(state)}
@@ -282,6 +351,7 @@ function FlowEditor({ flow }: { flow: Flow }) {
           onMode={setMode}
           onToggleLogs={() => setLogsOpen((open) => !open)}
           onPublish={() => setPublishing(true)}
+          onExport={() => void onExport()}
         />
         {publishing ? (
           <PublishDialog source={{ kind: 'flow', flowId: flow.id, name: flow.name }} onClose={() => setPublishing(false)} />
@@ -337,6 +407,8 @@ function FlowEditor({ flow }: { flow: Flow }) {
             selected={selected}
             problems={problems}
             localCount={localCount}
+            dirty={dirty}
+            onRestored={onReload}
           />
         </div>
 
@@ -348,15 +420,34 @@ function FlowEditor({ flow }: { flow: Flow }) {
           zoom={mode !== 'yaml' ? <ZoomReadout /> : null}
           saveTone={saveTone}
           saveLabel={saveLabel}
-          syncLabel={sync.syncError ?? (sync.syncing ? 'Syncing YAML…' : 'YAML in sync')}
-          syncFailed={Boolean(sync.syncError)}
+          syncLabel={
+            sync.syncError ??
+            (sync.syncing
+              ? 'Syncing YAML…'
+              : sync.parseProblems.length
+                ? 'YAML has errors: the canvas shows its last valid state'
+                : sync.yamlStale
+                  ? 'YAML not updated: fix the canvas problems'
+                  : 'YAML in sync')
+          }
+          syncFailed={Boolean(sync.syncError) || sync.parseProblems.length > 0 || sync.yamlStale}
           problemCount={problems.length + localCount}
           version={flow.version}
           onShowProblems={() => setTab('flow')}
         />
 
         {runOpen ? (
-          <RunDialog flowId={flow.id} triggers={triggers} flowStatus={status} onClose={() => setRunOpen(false)} />
+          <RunDialog
+            flowId={flow.id}
+            triggers={triggers}
+            flowStatus={status}
+            onClose={() => setRunOpen(false)}
+            onStart={onStart}
+            onResult={(executionId) => {
+              setLastRunId(executionId);
+              void client.invalidateQueries({ queryKey: keys.execution(executionId) });
+            }}
+          />
         ) : null}
 
         {blocker.state === 'blocked' ? (
@@ -384,12 +475,26 @@ function FlowEditor({ flow }: { flow: Flow }) {
         ) : null}
       </div>
     </NodeProblemsContext.Provider>
+    </RunDataContext.Provider>
+    </SecretNamesContext.Provider>
   );
 }
 
 export default function EditorPage() {
   const { id = '' } = useParams();
   const flow = useFlow(id);
+  const client = useQueryClient();
+  // A restored version replaces the editor's content: mount a fresh editor on it.
+  const [generation, setGeneration] = useState(0);
+  const reload = useCallback(
+    (next: Flow) => {
+      client.setQueryData(keys.flow(next.id), next);
+      void client.invalidateQueries({ queryKey: keys.versions(next.id) });
+      void client.invalidateQueries({ queryKey: keys.status(next.id) });
+      setGeneration((value) => value + 1);
+    },
+    [client],
+  );
   if (flow.isPending) {
     return (
       <div className="page-loading" role="status">
@@ -408,7 +513,7 @@ export default function EditorPage() {
   }
   return (
     <ReactFlowProvider>
-      <FlowEditor key={flow.data.id} flow={flow.data} />
+      <FlowEditor key={`${flow.data.id}:${generation}`} flow={flow.data} onReload={reload} />
     </ReactFlowProvider>
   );
 }

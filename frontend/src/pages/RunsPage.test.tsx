@@ -87,4 +87,44 @@ describe('RunsPage', () => {
     expect(timeline.textContent).toContain(markup);
     expect((window as unknown as { __pwned?: number }).__pwned).toBeUndefined();
   });
+
+  it('shows what a waiting execution waits for, approves it, and reruns a failed one from a step', async () => {
+    const waiting = {
+      ...execution,
+      id: 'exec-wait',
+      status: 'waiting',
+      error: null,
+      reason: null,
+      waiting_for: { kind: 'approval', listener: 'review', step: 2, message: 'Ship order 7?' },
+    };
+    const calls = mockFetch([
+      { path: '/api/flows/f1', body: { id: 'f1', name: 'triage' } },
+      {
+        path: '/api/flows/f1/executions',
+        body: { items: [{ ...waiting, steps: undefined }], next_cursor: null },
+      },
+      { path: '/api/executions/exec-wait', body: waiting },
+      { method: 'POST', path: '/api/executions/exec-wait/approve', body: { execution_id: 'exec-wait' } },
+      { path: `/api/executions/${execution.id}`, body: execution },
+      { method: 'POST', path: `/api/executions/${execution.id}/rerun`, status: 202, body: { execution_id: 'exec-0003' } },
+    ]);
+    const { router } = renderRoutes(
+      [{ path: '/flow/:id/runs/:executionId', element: <RunsPage /> }],
+      '/flow/f1/runs/exec-wait',
+    );
+    const banner = await screen.findByTestId('execution-waiting');
+    expect(banner.textContent).toContain('approval: Ship order 7?');
+    expect((await screen.findByTestId('run-waiting-exec-wait')).textContent).toContain('Ship order 7?');
+    expect(screen.getByTestId('execution-cancel')).toBeTruthy();
+    fireEvent.click(screen.getByTestId('execution-approve'));
+    await waitFor(() =>
+      expect(calls.some((call) => call.url.endsWith('/api/executions/exec-wait/approve'))).toBe(true),
+    );
+
+    await router.navigate(`/flow/f1/runs/${execution.id}`);
+    fireEvent.click(await screen.findByTestId('step-rerun-2'));
+    await waitFor(() => expect(router.state.location.pathname).toBe('/flow/f1/runs/exec-0003'));
+    const rerun = calls.find((call) => call.url.endsWith('/rerun'));
+    expect(rerun?.body).toEqual({ from_step: 2 });
+  });
 });

@@ -2,8 +2,16 @@
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { errorMessage } from '../api/client';
-import { isActiveExecution, useExecution, useExecutions, useFlow, useRetryExecution } from '../api/queries';
-import type { ExecutionDetail, ExecutionStep } from '../api/types';
+import {
+  isActiveExecution,
+  useExecution,
+  useExecutionAction,
+  useExecutions,
+  useFlow,
+  useRetryExecution,
+} from '../api/queries';
+import type { ExecutionAction } from '../api/queries';
+import type { ExecutionDetail, ExecutionStep, WaitInfo } from '../api/types';
 import { JsonBlock } from '../components/JsonBlock';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatDuration, formatRelative, formatTimestamp, isEmptyValue } from '../components/format';
@@ -12,9 +20,119 @@ const STATUS_FILTERS: Array<[string, string]> = [
   ['', 'All'],
   ['queued', 'Queued'],
   ['running', 'Running'],
+  ['waiting', 'Waiting'],
   ['succeeded', 'Succeeded'],
   ['failed', 'Failed'],
+  ['cancelled', 'Cancelled'],
 ];
+
+const CANCELLABLE = new Set(['queued', 'running', 'waiting']);
+
+/** What a waiting execution waits for, in a few words. */
+export function describeWait(wait: WaitInfo): string {
+  if (wait.kind === 'approval') return `approval${wait.message ? `: ${wait.message}` : ''}`;
+  if (wait.kind === 'event') return `event ${wait.topic ?? ''} (${wait.correlation_id ?? ''})`;
+  if (wait.kind === 'timer') return wait.fire_at ? `timer until ${formatTimestamp(wait.fire_at)}` : 'timer';
+  return wait.kind;
+}
+
+/** Cancel, and Approve / Reject when the execution waits for a decision. */
+function ExecutionActions({ execution, flowId }: { execution: ExecutionDetail; flowId: string }) {
+  const action = useExecutionAction(flowId, execution.id);
+  const [error, setError] = useState<string | null>(null);
+  const run = async (what: ExecutionAction) => {
+    setError(null);
+    try {
+      await action.mutateAsync(what);
+    } catch (failure) {
+      setError(errorMessage(failure));
+    }
+  };
+  const wait = execution.waiting_for;
+  return (
+    <>
+      {execution.status === 'waiting' && wait ? (
+        <div className="wait-banner" data-testid="execution-waiting">
+          <p>
+            Waiting at step {wait.step} ({wait.listener}) for {describeWait(wait)}
+            {wait.timeout_at ? <span className="muted small"> · gives up {formatTimestamp(wait.timeout_at)}</span> : null}
+          </p>
+          {wait.kind === 'approval' ? (
+            <div className="wait-actions">
+              <button
+                type="button"
+                className="button button-small button-primary"
+                data-testid="execution-approve"
+                disabled={action.isPending}
+                onClick={() => void run({ kind: 'approve' })}
+              >
+                Approve
+              </button>
+              <button
+                type="button"
+                className="button button-small"
+                data-testid="execution-reject"
+                disabled={action.isPending}
+                onClick={() => void run({ kind: 'reject' })}
+              >
+                Reject
+              </button>
+            </div>
+          ) : null}
+        </div>
+      ) : null}
+      {CANCELLABLE.has(execution.status) ? (
+        <button
+          type="button"
+          className="button button-small"
+          data-testid="execution-cancel"
+          disabled={action.isPending}
+          onClick={() => void run({ kind: 'cancel' })}
+        >
+          Cancel
+        </button>
+      ) : null}
+      {error ? (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+    </>
+  );
+}
+
+/** "Rerun from here" on a step of a failed execution: a new execution begins at that step. */
+function RerunFromStep({ execution, step, flowId }: { execution: ExecutionDetail; step: number; flowId: string }) {
+  const action = useExecutionAction(flowId, execution.id);
+  const navigate = useNavigate();
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <>
+      <button
+        type="button"
+        className="button button-small"
+        data-testid={`step-rerun-${step}`}
+        disabled={action.isPending}
+        onClick={async () => {
+          setError(null);
+          try {
+            const result = await action.mutateAsync({ kind: 'rerun', fromStep: step });
+            navigate(`/flow/${flowId}/runs/${result.execution_id}`);
+          } catch (failure) {
+            setError(errorMessage(failure));
+          }
+        }}
+      >
+        Rerun from here
+      </button>
+      {error ? (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+    </>
+  );
+}
 
 /** Start offset and width of each step as fractions of the execution's span (for the bars). */
 export function stepBars(steps: ExecutionStep[]): Array<{ left: number; width: number }> {
@@ -85,7 +203,20 @@ function Timeline({ execution, flowId }: { execution: ExecutionDetail; flowId: s
         >
           Retry
         </button>
+        <ExecutionActions execution={execution} flowId={flowId} />
       </header>
+      {execution.rerun_of ? (
+        <p className="muted small">
+          Rerun of <Link to={`/flow/${flowId}/runs/${execution.rerun_of}`}>{execution.rerun_of.slice(0, 8)}</Link> from step{' '}
+          {execution.rerun_from_step}
+        </p>
+      ) : null}
+      {execution.callback_status ? (
+        <p className={execution.callback_status === 'callback_failed' ? 'form-error' : 'muted small'} data-testid="execution-callback">
+          callback {execution.callback_status}
+          {execution.callback_error ? `: ${execution.callback_error}` : ''}
+        </p>
+      ) : null}
       {retryError ? (
         <p className="form-error" role="alert">
           {retryError}
@@ -135,6 +266,9 @@ function Timeline({ execution, flowId }: { execution: ExecutionDetail; flowId: s
                     <p className="muted small step-routed">→ {step.routed_to.map(String).join(', ')}</p>
                   ) : null}
                   {step.reason ? <p className="form-error step-routed">{step.reason}</p> : null}
+                  {execution.status === 'failed' ? (
+                    <RerunFromStep execution={execution} step={step.step} flowId={flowId} />
+                  ) : null}
                   <JsonBlock label="Input" value={step.input} />
                   <JsonBlock label="Output" value={step.output} />
                   {!isEmptyValue(step.error) ? <JsonBlock label="Error" value={step.error} tone="error" /> : null}
@@ -200,6 +334,11 @@ export default function RunsPage() {
                     <span className="muted small">
                       {item.trigger ?? 'trigger'} · {formatDuration(item.duration_ms)}
                     </span>
+                    {item.status === 'waiting' && item.waiting_for ? (
+                      <span className="muted small" data-testid={`run-waiting-${item.id}`}>
+                        waits for {describeWait(item.waiting_for)}
+                      </span>
+                    ) : null}
                   </span>
                 </Link>
               </li>

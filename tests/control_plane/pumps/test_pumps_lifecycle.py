@@ -99,7 +99,7 @@ async def test_a_flow_starts_serves_reports_and_stops(
     assert await count_rows(pump_app, PumpRun, PumpRun.flow_id == flow_id) == 0
 
 
-async def test_starting_again_keeps_a_current_pump_and_replaces_an_outdated_one(
+async def test_starting_again_keeps_a_current_pump_and_saving_replaces_it(
     pump_app: FastAPI, pump_client: httpx.AsyncClient, handed: dict[str, dict[str, str]]
 ) -> None:
     owner = await sign_up_on(pump_client, pump_app)
@@ -120,15 +120,11 @@ async def test_starting_again_keeps_a_current_pump_and_replaces_an_outdated_one(
         f"/api/flows/{flow_id}", json={"organism_yaml": changed}, headers=owner.headers
     )
     assert saved.status_code == 200, saved.text
-    assert (await status_of(pump_client, owner, flow_id))["outdated"] is True
-
-    assert (
-        await pump_client.post(f"/api/flows/{flow_id}/start", headers=owner.headers)
-    ).status_code == 202
+    assert saved.json()["redeploy"] == "applied"  # a save rolls a running pump (issue 15)
     status = await wait_for_status(
         pump_client, owner, flow_id, status="running", observed="running"
     )
-    assert status["outdated"] is False
+    assert (status["outdated"], status["running_version"]) == (False, 2)
     [second_pid] = pump_pids(pump_app, owner, flow_id)
     assert second_pid != first_pid
     assert handed[flow_id][PumpEnv.REDIS_URL] != first_credential

@@ -1,0 +1,1 @@
+"""Authoring helpers of the editor: sample payloads, starter templates, flow files."""
