@@ -252,6 +252,14 @@ export default function ListingPage() {
               <h2>Needs</h2>
               <p className="small">Secrets: {latest?.required_secrets.join(', ') || 'none'}</p>
               <p className="small">Tools: {latest?.required_tools.join(', ') || 'none'}</p>
+              {item.organism_yaml ? (
+                <details>
+                  <summary className="small">Organism</summary>
+                  <pre className="mono small" data-testid="listing-organism">
+                    {item.organism_yaml}
+                  </pre>
+                </details>
+              ) : null}
             </section>
           )}
           <section className="card">

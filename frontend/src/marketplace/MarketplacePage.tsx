@@ -80,6 +80,7 @@ export default function MarketplacePage() {
           <p className="muted">
             Tools are sandboxed WebAssembly with declared capabilities you grant on install, signed by the platform. Templates start a flow without anyone&apos;s secrets.
           </p>
+          <p className="muted small">To publish, use Publish in a module&apos;s editor (a tool) or in a flow&apos;s toolbar (a template).</p>
         </div>
       </div>
       <div role="tablist" aria-label="Kind" className="palette-tabs marketplace-tabs">

@@ -23,17 +23,29 @@ from tests.control_plane.marketplace.marketplace_helpers import (
     unique,
 )
 from tests.control_plane.modules.modules_helpers import modules_settings
-from tests.control_plane.triggers.triggers_helpers import running_app, start_flow
+from tests.control_plane.triggers.triggers_helpers import running_app, start_flow, wait_for
 
 API = "/api/marketplace"
+FINAL = ("succeeded", "failed")
 
 
 async def run(client: httpx.AsyncClient, who: Account, flow_id: str, payload: Any) -> Any:
+    """The finished execution (polled past the Run button's wait on a loaded machine)."""
     response = await client.post(
         f"/api/triggers/{flow_id}/inject?wait=true", json={"payload": payload}, headers=who.headers
     )
     assert response.status_code == 200, response.text
-    return response.json()
+    body = response.json()
+    if body["status"] in FINAL:
+        return body
+
+    async def fetch() -> Any:
+        answer = await client.get(f"/api/executions/{body['execution_id']}", headers=who.headers)
+        return answer.json()
+
+    return await wait_for(
+        fetch, lambda item: item.get("status") in FINAL, within=120, what="the run to finish"
+    )
 
 
 async def stop(client: httpx.AsyncClient, who: Account, flow_id: str) -> None:
