@@ -11,6 +11,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, update
 
+from control_plane.billing.tiers import TIER_LIMITS
 from control_plane.executions.models import Execution
 from control_plane.flows.models import Flow
 from control_plane.metrics import metrics_token
@@ -19,7 +20,7 @@ from control_plane.triggers import trimming
 from control_plane.triggers.admission import Admitted, TriggerRequest
 from control_plane.triggers.runtime import trigger_runtime
 from pump.keys import TRIGGER_GROUP, FlowKeys
-from tests.control_plane.accounts.accounts_helpers import sessions
+from tests.control_plane.accounts.accounts_helpers import sessions, set_tier
 from tests.control_plane.triggers.triggers_helpers import (
     make_flow,
     mark_running,
@@ -75,10 +76,14 @@ async def test_a_full_queue_answers_429_and_the_depth_is_shown(settings: Setting
 
 
 async def test_the_tier_sets_the_queue_limit_when_the_setting_is_empty(settings: Settings) -> None:
-    async with running_app(settings) as (_, client):
+    async with running_app(settings) as (app, client):
         flow = await make_flow(client, start=False)
         status = await client.get(f"/api/flows/{flow.flow_id}/status", headers=flow.account.headers)
-        assert status.json()["queue"]["limit"] == 1_000  # the free tier's max_queued_per_flow
+        # new workspaces are self-hosted without Stripe: that plan's max_queued_per_flow
+        assert status.json()["queue"]["limit"] == TIER_LIMITS["self-hosted"].max_queued_per_flow
+        await set_tier(app, flow.account.tenant_id, "free")
+        status = await client.get(f"/api/flows/{flow.flow_id}/status", headers=flow.account.headers)
+        assert status.json()["queue"]["limit"] == TIER_LIMITS["free"].max_queued_per_flow
 
 
 async def test_a_saturated_app_answers_503_at_once_and_stores_nothing(settings: Settings) -> None:
