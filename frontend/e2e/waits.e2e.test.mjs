@@ -1,101 +1,14 @@
 // End-to-end for durable waits: the real app (`flowplane up`) driven by Debian's Chromium. A flow
 // whose second step waits for an approval: Run it from the editor, see `waiting` (and what it
 // waits for) in the runs view, Approve there, see it complete with its output.
-// Screenshots per stage in ../test-artifacts/e2e-waits/. Same variables as editor.e2e.test.mjs.
+// Screenshots per stage in ../test-artifacts/e2e-waits/ (the app and browser through harness.mjs).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { chromiumMissing, stages, startApp } from './harness.mjs';
 
-const FRONTEND = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const FLOWPLANE_BIN = resolve(FRONTEND, process.env.FLOWPLANE_BIN || '../.venv/bin/flowplane');
-const ARTIFACTS = resolve(FRONTEND, '../test-artifacts/e2e-waits');
-const DIST_INDEX = join(FRONTEND, 'dist', 'index.html');
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-default-apps',
-  '--disable-extensions',
-  '--metrics-recording-only',
-];
-
-const chromiumMissing = !existsSync(CHROMIUM);
-if (chromiumMissing) {
-  console.log(`# SKIP browser tests: Chromium not found at ${CHROMIUM} (set CHROMIUM_BIN or install chromium)`);
-}
-
-let server = null;
-let baseUrl = '';
-let dataDir = '';
-let browser = null;
+let app = null;
 let page = null;
-const consoleErrors = [];
-let shot = 0;
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
-
-async function waitForHealth(url, child, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`flowplane exited early with code ${child.exitCode}; see server.log`);
-    try {
-      const response = await fetch(`${url}/health`);
-      if (response.status === 200) return;
-      last = `HTTP ${response.status}`;
-    } catch (error) {
-      last = error.message;
-    }
-    await sleep(300);
-  }
-  throw new Error(`GET /health did not answer 200 within ${timeoutMs} ms (${last})`);
-}
-
-async function stopServer() {
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((done) => server.once('exit', done));
-  try {
-    process.kill(-server.pid, 'SIGTERM');
-  } catch {
-    server.kill('SIGTERM');
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-server.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }, 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function screenshot(name) {
-  shot += 1;
-  await page.screenshot({ path: join(ARTIFACTS, `${String(shot).padStart(2, '0')}-${name}.png`) });
-}
+let baseUrl = '';
 
 const ORGANISM = `version: 1
 organism: {name: shipping}
@@ -128,55 +41,18 @@ async function api(path, options = {}) {
 
 before(async () => {
   if (chromiumMissing) return;
-  assert.ok(existsSync(DIST_INDEX), 'frontend/dist is missing: run `npm --prefix frontend run build` first');
-  assert.ok(existsSync(FLOWPLANE_BIN), `flowplane not found at ${FLOWPLANE_BIN} (set FLOWPLANE_BIN)`);
-  rmSync(ARTIFACTS, { recursive: true, force: true });
-  mkdirSync(ARTIFACTS, { recursive: true });
-  dataDir = mkdtempSync(join(tmpdir(), 'flowplane-e2e-waits-'));
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  const log = createWriteStream(join(ARTIFACTS, 'server.log'));
-  server = spawn(FLOWPLANE_BIN, ['up', '--host', '127.0.0.1', '--port', String(port)], {
-    cwd: dataDir,
-    env: { ...process.env, FLOWPLANE_DATA_DIR: dataDir, FLOWPLANE_WAIT_POLL_SECONDS: '0.2' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  server.stdout.pipe(log);
-  server.stderr.pipe(log);
-  await waitForHealth(baseUrl, server, 90_000);
-
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: !process.env.E2E_HEADED, args: CHROMIUM_ARGS });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  page = await context.newPage();
+  app = await startApp('e2e-waits', { FLOWPLANE_WAIT_POLL_SECONDS: '0.2' });
+  ({ page, baseUrl } = app);
   page.setDefaultTimeout(30_000);
-  page.on('console', (message) => {
-    if (message.type() === 'error') consoleErrors.push(`console: ${message.text()} (${message.location()?.url ?? ''})`);
-  });
-  page.on('pageerror', (error) => consoleErrors.push(`page error: ${error.message}`));
 });
 
 after(async () => {
-  await browser?.close().catch(() => {});
-  await stopServer();
-  if (dataDir && !process.env.E2E_KEEP_DATA) rmSync(dataDir, { recursive: true, force: true });
+  await app?.close();
 });
 
 test('run a flow that waits for an approval, approve it in the runs view', { skip: chromiumMissing && 'Chromium is not installed', timeout: 300_000 }, async (t) => {
-  let failed = false;
   let flowId = '';
-  const stage = (name, body) =>
-    t.test(name, { skip: failed && 'an earlier stage failed' }, async () => {
-      try {
-        await body();
-        await screenshot(name);
-      } catch (error) {
-        failed = true;
-        await screenshot(`FAILED-${name}`).catch(() => {});
-        throw error;
-      }
-    });
+  const { stage } = stages(t, app);
 
   await stage('signup-and-flow', async () => {
     await page.goto(`${baseUrl}/signup`);
@@ -216,6 +92,6 @@ test('run a flow that waits for an approval, approve it in the runs view', { ski
 
   await stage('no-console-errors', async () => {
     await api(`/api/flows/${flowId}/stop`, { method: 'POST' });
-    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(app.consoleErrors, []);
   });
 });
