@@ -3,118 +3,15 @@
 // marketplace, open the listing (README, capabilities), install it through the grant dialog, find
 // it in the palette's Marketplace tab, drag it onto a flow, fill its settings form (from the
 // tool's JSON Schema), start and run; then publish the flow as a template and start a new flow
-// from it. Screenshots per stage in ../test-artifacts/e2e-marketplace/.
+// from it. Screenshots per stage in ../test-artifacts/e2e-marketplace/ (the app and browser through
+// harness.mjs).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { chromiumMissing, connect, stages, startApp } from './harness.mjs';
 
-const FRONTEND = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const FLOWPLANE_BIN = resolve(FRONTEND, process.env.FLOWPLANE_BIN || '../.venv/bin/flowplane');
-const ARTIFACTS = resolve(FRONTEND, '../test-artifacts/e2e-marketplace');
-const DIST_INDEX = join(FRONTEND, 'dist', 'index.html');
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-default-apps',
-  '--disable-extensions',
-  '--metrics-recording-only',
-];
-
-const chromiumMissing = !existsSync(CHROMIUM);
-if (chromiumMissing) {
-  console.log(`# SKIP browser tests: Chromium not found at ${CHROMIUM} (set CHROMIUM_BIN or install chromium)`);
-}
-
-let server = null;
-let baseUrl = '';
-let dataDir = '';
-let browser = null;
+let app = null;
 let page = null;
-const consoleErrors = [];
-let shot = 0;
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
-
-async function waitForHealth(url, child, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`flowplane exited early with code ${child.exitCode}; see server.log`);
-    try {
-      const response = await fetch(`${url}/health`);
-      if (response.status === 200) return;
-      last = `HTTP ${response.status}`;
-    } catch (error) {
-      last = error.message;
-    }
-    await sleep(300);
-  }
-  throw new Error(`GET /health did not answer 200 within ${timeoutMs} ms (${last})`);
-}
-
-async function stopServer() {
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((done) => server.once('exit', done));
-  try {
-    process.kill(-server.pid, 'SIGTERM');
-  } catch {
-    server.kill('SIGTERM');
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-server.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }, 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function screenshot(name) {
-  shot += 1;
-  await page.screenshot({ path: join(ARTIFACTS, `${String(shot).padStart(2, '0')}-${name}.png`) });
-}
-
-
-async function center(locator) {
-  const box = await locator.boundingBox();
-  assert.ok(box, 'element is not visible');
-  return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
-}
-
-async function connect(sourceHandle, targetHandle) {
-  const from = await center(page.getByTestId(sourceHandle));
-  const to = await center(page.getByTestId(targetHandle));
-  await page.mouse.move(from.x, from.y);
-  await page.mouse.down();
-  await page.mouse.move((from.x + to.x) / 2, (from.y + to.y) / 2 + 20, { steps: 8 });
-  await page.mouse.move(to.x, to.y, { steps: 8 });
-  await page.mouse.up();
-}
+let baseUrl = '';
 
 async function dropFromPalette(kind, x, y) {
   await page.getByTestId(`palette-${kind}`).dragTo(page.getByTestId('canvas'), { targetPosition: { x, y } });
@@ -129,56 +26,18 @@ const CONFIG_SCHEMA = JSON.stringify({ type: 'object', properties: { city: { typ
 
 before(async () => {
   if (chromiumMissing) return;
-  assert.ok(existsSync(DIST_INDEX), 'frontend/dist is missing: run `npm --prefix frontend run build` first');
-  assert.ok(existsSync(FLOWPLANE_BIN), `flowplane not found at ${FLOWPLANE_BIN} (set FLOWPLANE_BIN)`);
-  rmSync(ARTIFACTS, { recursive: true, force: true });
-  mkdirSync(ARTIFACTS, { recursive: true });
-  dataDir = mkdtempSync(join(tmpdir(), 'flowplane-e2e-marketplace-'));
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  const log = createWriteStream(join(ARTIFACTS, 'server.log'));
-  server = spawn(FLOWPLANE_BIN, ['up', '--host', '127.0.0.1', '--port', String(port)], {
-    cwd: dataDir,
-    // Publishing tools needs Pro: the workspace this test signs up is on Pro.
-    env: { ...process.env, FLOWPLANE_DATA_DIR: dataDir, FLOWPLANE_DEFAULT_TIER: 'pro' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  server.stdout.pipe(log);
-  server.stderr.pipe(log);
-  await waitForHealth(baseUrl, server, 90_000);
-
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: !process.env.E2E_HEADED, args: CHROMIUM_ARGS });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  page = await context.newPage();
+  // Publishing tools needs Pro: the workspace this test signs up is on Pro.
+  app = await startApp('e2e-marketplace', { FLOWPLANE_DEFAULT_TIER: 'pro' });
+  ({ page, baseUrl } = app);
   page.setDefaultTimeout(30_000);
-  page.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    consoleErrors.push(`console: ${message.text()} (${message.location()?.url ?? ''})`);
-  });
-  page.on('pageerror', (error) => consoleErrors.push(`page error: ${error.message}`));
 });
 
 after(async () => {
-  await browser?.close().catch(() => {});
-  await stopServer();
-  if (dataDir && !process.env.E2E_KEEP_DATA) rmSync(dataDir, { recursive: true, force: true });
+  await app?.close();
 });
 
 test('publish, find, install and run a tool; publish a flow as a template and start from it', { skip: chromiumMissing && 'Chromium is not installed', timeout: 600_000 }, async (t) => {
-  let failed = false;
-  const stage = (name, body) =>
-    t.test(name, { skip: failed && 'an earlier stage failed' }, async () => {
-      try {
-        await body();
-        await screenshot(name);
-      } catch (error) {
-        failed = true;
-        await screenshot(`FAILED-${name}`).catch(() => {});
-        throw error;
-      }
-    });
+  const { stage } = stages(t, app);
 
   await stage('signup-and-upload-a-module', async () => {
     await page.goto(`${baseUrl}/signup`);
@@ -262,8 +121,8 @@ test('publish, find, install and run a tool; publish a flow as a template and st
     await page.getByTestId('palette-tab-builtin').click();
     await dropFromPalette('output', 700, 220);
     await page.getByTestId('node-output').waitFor();
-    await connect('handle-trigger-out', 'handle-code-in');
-    await connect('handle-code-out', 'handle-output-in');
+    await connect(page, 'handle-trigger-out', 'handle-code-in');
+    await connect(page, 'handle-code-out', 'handle-output-in');
     await page.getByText('3 nodes · 2 edges').waitFor();
     await page.getByTestId('node-code').click();
     assert.equal(await page.getByTestId('panel-tool-reference').inputValue(), 'tool:weather-echo@1.0.0');
@@ -316,6 +175,6 @@ test('publish, find, install and run a tool; publish a flow as a template and st
   });
 
   await stage('no-console-errors', async () => {
-    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(app.consoleErrors, []);
   });
 });
