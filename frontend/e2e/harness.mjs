@@ -9,9 +9,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const FRONTEND = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const FLOWPLANE_BIN = resolve(FRONTEND, process.env.FLOWPLANE_BIN || '../.venv/bin/flowplane');
-const CHROMIUM_ARGS = [
+export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+export const FLOWPLANE_BIN = resolve(FRONTEND, process.env.FLOWPLANE_BIN || '../.venv/bin/flowplane');
+export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-dev-shm-usage',
@@ -27,7 +27,7 @@ const CHROMIUM_ARGS = [
 export const chromiumMissing = !existsSync(CHROMIUM);
 export const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
-function freePort() {
+export function freePort() {
   return new Promise((resolvePort, reject) => {
     const probe = createServer();
     probe.unref();
@@ -39,7 +39,7 @@ function freePort() {
   });
 }
 
-async function waitForHealth(url, child, timeoutMs) {
+export async function waitForHealth(url, child, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
