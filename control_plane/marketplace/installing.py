@@ -24,6 +24,7 @@ from control_plane.marketplace.runtime import MarketplaceRuntime
 from control_plane.marketplace.schemas import InstallRequest, MissingTool, UseOut, UseRequest
 from control_plane.marketplace.service import installation_of, versions_of, visible_listing
 from control_plane.marketplace.signing import flow_message, tool_message
+from control_plane.modules.usage import flows_with_handler
 from control_plane.pumps import secrets as flow_secrets
 from control_plane.pumps.secrets import SecretBox
 from pump.organism import OrganismError, parse_organism
@@ -198,24 +199,11 @@ async def verify_tool_version(
 
 
 async def flows_using_tool(session: AsyncSession, tenant_id: str, slug: str) -> list[str]:
-    needle = f"tool:{slug}@"
-    candidates = await session.scalars(
-        select(Flow)
-        .where(Flow.tenant_id == tenant_id, Flow.organism_yaml.contains(needle, autoescape=True))
-        .order_by(Flow.name)
-    )
-    names: list[str] = []
-    for flow in candidates:
-        try:
-            organism = parse_organism(flow.organism_yaml)
-        except OrganismError:
-            continue
-        for listener in organism.listeners:
-            match = TOOL_REFERENCE.match(listener.handler)
-            if match is not None and match.group("listing") == slug:
-                names.append(flow.name)
-                break
-    return names
+    def uses(handler: str) -> bool:
+        match = TOOL_REFERENCE.match(handler)
+        return match is not None and match.group("listing") == slug
+
+    return await flows_with_handler(session, tenant_id, f"tool:{slug}@", uses)
 
 
 async def _installable_version(

@@ -34,7 +34,19 @@ BlobOwners = Callable[[AsyncSession, set[str]], Awaitable[set[str]]]
 async def flows_using(session: AsyncSession, tenant_id: str, module_name: str) -> list[str]:
     """Names of the workspace's flows whose saved organism has a `wasm:<module_name>@...`
     listener."""
-    needle = f"wasm:{module_name}@"
+
+    def uses(handler: str) -> bool:
+        match = WASM_REFERENCE.match(handler)
+        return match is not None and match.group("module") == module_name
+
+    return await flows_with_handler(session, tenant_id, f"wasm:{module_name}@", uses)
+
+
+async def flows_with_handler(
+    session: AsyncSession, tenant_id: str, needle: str, uses: Callable[[str], bool]
+) -> list[str]:
+    """Names of the workspace's flows with a listener whose handler `uses` accepts (`needle`
+    narrows the candidates in the database)."""
     candidates = await session.scalars(
         select(Flow)
         .where(Flow.tenant_id == tenant_id, Flow.organism_yaml.contains(needle, autoescape=True))
@@ -46,11 +58,8 @@ async def flows_using(session: AsyncSession, tenant_id: str, module_name: str) -
             organism = parse_organism(flow.organism_yaml)
         except OrganismError:
             continue
-        for listener in organism.listeners:
-            match = WASM_REFERENCE.match(listener.handler)
-            if match is not None and match.group("module") == module_name:
-                names.append(flow.name)
-                break
+        if any(uses(listener.handler) for listener in organism.listeners):
+            names.append(flow.name)
     return names
 
 
