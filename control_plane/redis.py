@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from control_plane.redis_server import EmbeddedRedis, RedisSupervisor
 from control_plane.settings import Settings
+from control_plane.tasks import stop_task
 
 __all__ = ["MINIMUM_SERVER_VERSION", "EmbeddedRedis", "RedisConnections"]
 
@@ -123,9 +124,7 @@ class RedisConnections:
 
     async def close(self) -> None:
         if self._probe is not None:
-            self._probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._probe
+            await stop_task(self._probe)
             self._probe = None
         if self._client is not None:
             await self._client.aclose()

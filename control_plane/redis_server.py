@@ -35,6 +35,8 @@ from typing import Any
 import redis
 import structlog
 
+from control_plane.tasks import stop_task
+
 log = structlog.get_logger("control_plane.redis")
 
 PR_SET_PDEATHSIG = 1
@@ -224,9 +226,7 @@ class RedisSupervisor:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
         await asyncio.to_thread(self.server.stop)
         self.state = "stopped"

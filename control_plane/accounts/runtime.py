@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from control_plane.accounts.clerk import ClerkVerifier
 from control_plane.accounts.clerk_webhooks import purge_deleted_workspaces
 from control_plane.settings import Settings
+from control_plane.tasks import stop_task
 
 log = structlog.get_logger("control_plane.accounts")
 PURGE_INTERVAL_SECONDS = 3600.0
@@ -29,9 +30,7 @@ async def accounts_service(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         if task is not None:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
 
 
 async def _purge_loop(app: FastAPI) -> None:

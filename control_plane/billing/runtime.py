@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
@@ -17,6 +17,7 @@ from control_plane.billing.stripe_api import StripeGateway
 from control_plane.billing.webhooks import after_plan_change, expire_grace_periods
 from control_plane.errors import ControlPlaneError
 from control_plane.settings import Settings
+from control_plane.tasks import stop_task
 
 log = structlog.get_logger("control_plane.billing")
 
@@ -45,9 +46,7 @@ async def billing_service(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         if task is not None:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
 
 
 async def _loop(app: FastAPI, interval: float) -> None:

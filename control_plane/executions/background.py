@@ -4,13 +4,13 @@ the app stops; an exception is logged and the loop carries on at the next interv
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import structlog
 
 from control_plane.outages import log_failure
+from control_plane.tasks import stop_task
 
 log = structlog.get_logger("control_plane.background")
 
@@ -34,14 +34,3 @@ async def periodic(
         yield task
     finally:
         await stop_task(task)
-
-
-async def stop_task(task: asyncio.Task[None]) -> None:
-    """Cancel `task` until it ends. Once is not always enough: a cancellation that lands as a
-    read timeout fires can be turned into that timeout by the client library (redis-py's
-    blocking reads do this) and the task would run on."""
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=1.0)
-    with contextlib.suppress(asyncio.CancelledError):
-        task.result()

@@ -33,7 +33,6 @@ from redis.exceptions import ResponseError
 from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_plane.executions.background import stop_task
 from control_plane.executions.events import StreamOwner, parse_event
 from control_plane.executions.models import Execution
 from control_plane.executions.recording import Caps, apply
@@ -42,6 +41,7 @@ from control_plane.flows.models import Flow
 from control_plane.metrics import Metrics, app_metrics
 from control_plane.outages import log_failure
 from control_plane.settings import Settings
+from control_plane.tasks import stop_task
 from pump.keys import EVENT_STREAM_MAXLEN, LOG_STREAM_MAXLEN, FlowKeys, parse_flow_key
 
 log = structlog.get_logger("control_plane.recorder")

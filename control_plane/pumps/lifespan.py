@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
@@ -15,6 +15,7 @@ from control_plane.health.endpoints import HEALTH_CHECKS
 from control_plane.pumps.keylayout import migrate_when_possible
 from control_plane.pumps.orchestrator import Orchestrator
 from control_plane.pumps.reconciler import Reconciler
+from control_plane.tasks import stop_task
 
 
 @asynccontextmanager
@@ -40,20 +41,15 @@ async def pumps_service(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if task is not None and reconciler is not None:
             reconciler.stop()
-            task.cancel()
-            grace = app.state.settings.pump_stop_timeout_seconds + 30.0
-            done, _ = await asyncio.wait({task}, timeout=grace)
-            if not done:
-                structlog.get_logger("control_plane.pumps").error("reconciler.did_not_stop")
-            elif not task.cancelled() and task.exception() is not None:
+            try:
+                await stop_task(task)
+            except Exception as error:
                 structlog.get_logger("control_plane.pumps").error(
-                    "reconciler.failed", error=repr(task.exception())
+                    "reconciler.failed", error=repr(error)
                 )
             await reconciler.close()
         if migrating is not None:
-            migrating.cancel()
-            with suppress(asyncio.CancelledError):
-                await migrating
+            await stop_task(migrating)
         await pumps.close()
 
 

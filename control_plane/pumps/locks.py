@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 
 from control_plane.errors import ServiceUnavailable
+from control_plane.tasks import stop_task
 
 HOLD_OR_TAKE = """
 local holder = redis.call('GET', KEYS[1])
@@ -98,9 +99,7 @@ async def flow_lock(
     try:
         yield
     finally:
-        renewal.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await renewal
+        await stop_task(renewal)
         await redis.eval(RELEASE, 1, key, token)
 
 

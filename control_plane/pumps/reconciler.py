@@ -60,6 +60,7 @@ from control_plane.pumps.service import (
     wake_claim_key,
 )
 from control_plane.settings import Settings
+from control_plane.tasks import stop_task
 from pump.keys import HEARTBEAT_TTL_SECONDS
 
 log = structlog.get_logger("control_plane.pumps.reconciler")
@@ -109,9 +110,7 @@ class Reconciler:
                     log_failure(log, "reconciler.pass_failed", error)
                 await self._wait_for_next_pass()
         finally:
-            lease.cancel()
-            with suppress(asyncio.CancelledError):
-                await lease
+            await stop_task(lease)
 
     def kick(self) -> None:
         """Run a pass now instead of at the next interval."""

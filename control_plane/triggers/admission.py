@@ -35,12 +35,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from control_plane.db import utcnow
 from control_plane.errors import NotFound, ServiceUnavailable
-from control_plane.executions.background import stop_task
 from control_plane.executions.models import Execution
 from control_plane.executions.storage import HeldConnection
 from control_plane.flows.models import Flow
 from control_plane.metrics import Metrics
 from control_plane.outages import DATABASE_RETRY_AFTER_SECONDS, database_unavailable
+from control_plane.tasks import stop_task
 from control_plane.triggers.admission_postgres import admit_batch
 from control_plane.triggers.catalog import FlowTriggers, TriggerSpec, is_hot
 from control_plane.triggers.quota import UsageTracker

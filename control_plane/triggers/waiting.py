@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from redis.asyncio import Redis
 
-from control_plane.executions.background import stop_task
+from control_plane.tasks import stop_task
 from pump.events import SEGMENT_END_TYPES, Event
 
 log = structlog.get_logger("control_plane.triggers")
