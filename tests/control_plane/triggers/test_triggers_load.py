@@ -66,7 +66,7 @@ async def test_sigkill_of_the_pump_mid_load_loses_no_accepted_webhook(
         killed: list[int] = []
 
         async def kill_pump_once(accepted: int) -> None:
-            if accepted == 150 and not killed:
+            if accepted >= 150 and not killed:  # the first acceptance with a pump up
                 for pid in app.state.pumps.backend.pump_pids(ref):
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
