@@ -9,30 +9,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { CHROMIUM, CHROMIUM_ARGS, FLOWPLANE_BIN, FRONTEND, chromiumMissing, freePort, sleep, waitForHealth } from './harness.mjs';
 
-const FRONTEND = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const FLOWPLANE_BIN = resolve(FRONTEND, process.env.FLOWPLANE_BIN || '../.venv/bin/flowplane');
 const ARTIFACTS = resolve(FRONTEND, '../test-artifacts/e2e');
 const DIST_INDEX = join(FRONTEND, 'dist', 'index.html');
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-default-apps',
-  '--disable-extensions',
-  '--metrics-recording-only',
-];
 
-const chromiumMissing = !existsSync(CHROMIUM);
 if (chromiumMissing) {
   console.log(`# SKIP browser tests: Chromium not found at ${CHROMIUM} (set CHROMIUM_BIN or install chromium)`);
 }
@@ -51,37 +34,6 @@ const droppedLogStreams = [];
 // No request may carry a token in its URL (access logs and history would keep it).
 const tokenUrls = [];
 let shot = 0;
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
-
-async function waitForHealth(url, child, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`flowplane exited early with code ${child.exitCode}; see server.log`);
-    try {
-      const response = await fetch(`${url}/health`);
-      if (response.status === 200) return;
-      last = `HTTP ${response.status}`;
-    } catch (error) {
-      last = error.message;
-    }
-    await sleep(300);
-  }
-  throw new Error(`GET /health did not answer 200 within ${timeoutMs} ms (${last})`);
-}
 
 async function stopServer() {
   if (!server || server.exitCode !== null) return;
