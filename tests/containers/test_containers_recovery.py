@@ -99,6 +99,11 @@ async def test_a_pump_over_its_memory_limit_ends_the_flow_with_out_of_memory(
         body = await eventually(failed, what="the flow to end in error")
         assert body["reason"].startswith("out_of_memory: "), body["reason"]
         assert "96 MiB" in body["reason"]
-        assert container_of(docker_client, flow.account.tenant_id, flow.flow_id) is None
+
+        # The error is recorded first, then the container is removed.
+        async def removed() -> bool:
+            return container_of(docker_client, flow.account.tenant_id, flow.flow_id) is None
+
+        await eventually(removed, what="the container to be removed")
         refused = await client.post(flow.webhook_url, json={})
         assert refused.status_code == 409 and "out_of_memory" in refused.text

@@ -160,12 +160,17 @@ class ProcessBackend:
     async def observe(self, ref: PumpRef) -> PumpState:
         flow_id = ref.flow_id
         child = self._children.get(flow_id)
+        record = self._pid_record(flow_id)
+        if child is not None and record is not None and record["pid"] != child.pid:
+            # Another worker replaced the pump this one started: the shared record is current.
+            child.poll()
+            self._children.pop(flow_id)
+            child = None
         if child is not None:
             code = child.poll()
             if code is None:
                 return PumpState("running", extra={"pid": child.pid})
             return PumpState("exited", procfs.describe_exit(code), self._log_tail(flow_id))
-        record = self._pid_record(flow_id)
         if record is None:
             return PumpState("absent")
         if procfs.alive(record["pid"], record.get("start_ticks")):

@@ -7,8 +7,10 @@ import uuid
 import httpx
 from fastapi import FastAPI
 
+from control_plane.app import create_app
 from control_plane.pumps.backends.sandbox import pump_package_dir
 from control_plane.pumps.models import PumpRun
+from control_plane.settings import Settings
 from pump.keys import FlowKeys, PumpEnv, acl_username
 from tests.control_plane.accounts.accounts_helpers import count_rows, sign_up
 from tests.control_plane.pumps.pumps_helpers import (
@@ -129,6 +131,39 @@ async def test_starting_again_keeps_a_current_pump_and_saving_replaces_it(
     assert second_pid != first_pid
     assert handed[flow_id][PumpEnv.REDIS_URL] != first_credential
     await assert_rejected(first_credential)
+
+
+async def test_a_worker_sees_the_pump_another_worker_started_in_place_of_its_own(
+    pump_app: FastAPI, pump_client: httpx.AsyncClient, pump_settings: Settings
+) -> None:
+    """Two workers share the database and data dir: when the other one replaces the pump this
+    one started, this one reports the new pump, not its own exited child."""
+    owner = await sign_up_on(pump_client, pump_app)
+    flow_id = await create_flow(pump_client, owner, echo_yaml("workers"))
+    started = await pump_client.post(f"/api/flows/{flow_id}/start", headers=owner.headers)
+    assert started.status_code == 202, started.text
+    await wait_for_status(pump_client, owner, flow_id, status="running", observed="running")
+    [first_pid] = pump_pids(pump_app, owner, flow_id)
+
+    other_worker = create_app(pump_settings)
+    async with (
+        other_worker.router.lifespan_context(other_worker),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=other_worker), base_url="http://testserver"
+        ) as other_client,
+    ):
+        changed = echo_yaml("workers").replace("{name: workers}", "{name: workers, description: b}")
+        saved = await other_client.put(
+            f"/api/flows/{flow_id}", json={"organism_yaml": changed}, headers=owner.headers
+        )
+        assert saved.status_code == 200 and saved.json()["redeploy"] == "applied", saved.text
+        await wait_for_status(other_client, owner, flow_id, status="running", observed="running")
+        [second_pid] = pump_pids(other_worker, owner, flow_id)
+        assert second_pid != first_pid and not process_exists(first_pid)
+
+        status = await status_of(pump_client, owner, flow_id)
+        assert (status["status"], status["observed"]) == ("running", "running"), status
+        assert pump_pids(pump_app, owner, flow_id) == [second_pid]
 
 
 async def test_unstartable_flows_are_refused_with_a_reason(
