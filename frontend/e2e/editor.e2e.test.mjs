@@ -276,6 +276,34 @@ test('draw, edit as YAML, save, start, run, inspect and stop a flow', { skip: ch
     assert.equal(await page.locator('[data-testid="yaml-editor"] .squiggly-error').count(), 0);
   });
 
+  await stage('yaml-undo', async () => {
+    // One paste is one undo step, in Monaco and on the canvas, and the text comes back as written.
+    const written = `# kept as written\n${renamedYaml}`;
+    const pasted = written.replace('- name: output', '- name: sink').replace('peers: [output]', 'peers: [sink]');
+    const shows = (text) => (yaml) => yaml.trimEnd() === text.trimEnd();
+    await replaceYaml(written);
+    await waitForMonacoText(shows(written), 'the commented YAML');
+    await page.getByTestId('yaml-ok').waitFor();
+    await replaceYaml(pasted);
+    await page.getByTestId('node-sink').waitFor();
+    await page.keyboard.press('Control+Z'); // in Monaco
+    await waitForMonacoText(shows(written), 'the text before the paste');
+    await page.getByTestId('node-output').waitFor();
+
+    await replaceYaml(pasted);
+    await page.getByTestId('node-sink').waitFor();
+    await page.getByTestId('node-trigger').click();
+    await page.keyboard.press('Control+Z'); // on the canvas
+    await page.getByTestId('node-output').waitFor();
+    await waitForMonacoText(shows(written), 'the text before the paste, comment included');
+    await page.keyboard.press('Control+Shift+Z');
+    await page.getByTestId('node-sink').waitFor();
+    await waitForMonacoText(shows(pasted), 'the pasted text again');
+    await page.keyboard.press('Control+Z');
+    await page.getByTestId('node-output').waitFor();
+    await waitForMonacoText(shows(written), 'the commented YAML again');
+  });
+
   await stage('save', async () => {
     await page.getByTestId('toolbar-save').click();
     await page.locator('[data-testid="save-status"][data-state="saved"]').waitFor();

@@ -26,6 +26,8 @@ export interface Snapshot {
   edges: FlowEdge[];
   /** Organism settings carried by the canvas (memory, limits); edited through the YAML. */
   settings?: CanvasSettings;
+  /** The hand-written YAML this canvas came from; undo and redo bring it back as written. */
+  yaml?: string;
 }
 
 /** Where the latest content change came from; the YAML sync uses it to avoid echo loops. */
@@ -35,6 +37,8 @@ export interface EditorState {
   nodes: FlowNode[];
   edges: FlowEdge[];
   settings?: CanvasSettings;
+  /** Set when the YAML was written by hand (applyParsed); a canvas edit compiles new text. */
+  yaml?: string;
   viewport: Viewport;
   past: Snapshot[];
   future: Snapshot[];
@@ -65,7 +69,7 @@ export type EditorAction =
   | { type: 'updateNodeData'; id: string; patch: Partial<NodeData>; coalesceKey?: string }
   | { type: 'select'; id: string | null }
   | { type: 'setViewport'; viewport: Viewport }
-  | { type: 'applyParsed'; canvas: CanvasJson }
+  | { type: 'applyParsed'; canvas: CanvasJson; yaml?: string; previousYaml?: string }
   | { type: 'undo' }
   | { type: 'redo' }
   | { type: 'markSaved'; key?: string };
@@ -212,7 +216,7 @@ export function connectionProblem(
 }
 
 function snapshot(state: EditorState): Snapshot {
-  return { nodes: state.nodes, edges: state.edges, settings: state.settings };
+  return { nodes: state.nodes, edges: state.edges, settings: state.settings, yaml: state.yaml };
 }
 
 function roleAndName(node: FlowNode): string {
@@ -228,11 +232,16 @@ function commit(
 ): EditorState {
   const coalesce = coalesceKey !== null && coalesceKey === state.coalesceKey;
   const past = coalesce ? state.past : [...state.past, snapshot(state)].slice(-HISTORY_LIMIT);
+  const settings = 'settings' in next ? next.settings : state.settings;
   return {
     ...state,
     nodes: next.nodes,
     edges: next.edges,
-    settings: 'settings' in next ? next.settings : state.settings,
+    settings,
+    // Moving nodes leaves the YAML as it is; any other edit compiles new text.
+    yaml: semanticKey(next.nodes, next.edges, settings) === semanticKey(state.nodes, state.edges, state.settings)
+      ? state.yaml
+      : undefined,
     past,
     future: [],
     coalesceKey,
@@ -434,7 +443,11 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
       if (contentKey(nodes, parsed.edges, parsed.settings) === contentKey(state.nodes, state.edges, state.settings)) {
         return state;
       }
-      return commit(state, { nodes, edges: parsed.edges, settings: parsed.settings }, 'yaml');
+      const before = { ...state, yaml: action.previousYaml ?? state.yaml };
+      return {
+        ...commit(before, { nodes, edges: parsed.edges, settings: parsed.settings }, 'yaml'),
+        yaml: action.yaml,
+      };
     }
 
     case 'undo': {
@@ -445,6 +458,7 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
         nodes: previous.nodes,
         edges: previous.edges,
         settings: previous.settings,
+        yaml: previous.yaml,
         past: state.past.slice(0, -1),
         future: [snapshot(state), ...state.future],
         coalesceKey: null,
@@ -461,6 +475,7 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
         nodes: next.nodes,
         edges: next.edges,
         settings: next.settings,
+        yaml: next.yaml,
         past: [...state.past, snapshot(state)],
         future,
         coalesceKey: null,

@@ -115,6 +115,64 @@ describe('YAML → canvas', () => {
     expect(result.current.sync.yamlText).toBe('typed: reshape');
   });
 
+  it('brings hand-written YAML back as written on undo and redo of a YAML edit', async () => {
+    const renamed: CanvasJson = {
+      ...canvas,
+      nodes: [canvas.nodes[0], { ...canvas.nodes[1], data: { name: 'reshape', config: { expression: 'payload' } } }],
+    };
+    mockFetch([
+      { method: 'POST', path: '/api/organism/compile', body: { yaml: 'compiled: drops comments\n', problems: [] } },
+      { method: 'POST', path: '/api/organism/parse', body: { canvas: renamed, problems: [] } },
+    ]);
+    const { result } = renderHook(() => useHarness('# stored as written\n'));
+    await advance(COMPILE_DEBOUNCE_MS + 10);
+    act(() => result.current.sync.onYamlChange('# pasted\nname: reshape\n'));
+    await advance(PARSE_DEBOUNCE_MS + COMPILE_DEBOUNCE_MS + 20);
+    expect(result.current.state.nodes[1].data.name).toBe('reshape');
+
+    act(() => result.current.dispatch({ type: 'undo' }));
+    await advance(COMPILE_DEBOUNCE_MS + 10);
+    expect(result.current.state.nodes[1].data.name).toBe('shape');
+    expect(result.current.sync.yamlText).toBe('# stored as written\n');
+
+    act(() => result.current.dispatch({ type: 'redo' }));
+    await advance(COMPILE_DEBOUNCE_MS + 10);
+    expect(result.current.sync.yamlText).toBe('# pasted\nname: reshape\n');
+
+    // a canvas edit compiles new text, and undoing it brings the pasted text back
+    act(() => result.current.dispatch({ type: 'addNode', kind: 'output', position: { x: 0, y: 0 } }));
+    await advance(COMPILE_DEBOUNCE_MS + 10);
+    expect(result.current.sync.yamlText).toBe('compiled: drops comments\n');
+    act(() => result.current.dispatch({ type: 'undo' }));
+    await advance(COMPILE_DEBOUNCE_MS + 10);
+    expect(result.current.sync.yamlText).toBe('# pasted\nname: reshape\n');
+  });
+
+  it('never lets a compile that started before typing overwrite the typed text', async () => {
+    let answer: (value: Response) => void = () => undefined;
+    mockFetch([{ method: 'POST', path: '/api/organism/parse', body: { canvas, problems: [] } }]);
+    const fetchParse = globalThis.fetch;
+    vi.stubGlobal(
+      'fetch',
+      vi.fn((input: RequestInfo | URL, init?: RequestInit) =>
+        String(input).startsWith('/api/organism/compile')
+          ? new Promise<Response>((resolve) => {
+              answer = resolve;
+            })
+          : fetchParse(input, init),
+      ),
+    );
+    const { result } = renderHook(() => useHarness('stored\n'));
+    act(() => result.current.dispatch({ type: 'addNode', kind: 'output', position: { x: 0, y: 0 } }));
+    await advance(COMPILE_DEBOUNCE_MS + 10); // the compile is in flight
+    act(() => result.current.sync.onYamlChange('# pasted meanwhile\n'));
+    await act(async () => {
+      answer(new Response(JSON.stringify({ yaml: 'late: compile\n', problems: [] }), { status: 200, headers: { 'Content-Type': 'application/json' } }));
+      await vi.advanceTimersByTimeAsync(10);
+    });
+    expect(result.current.sync.yamlText).toBe('# pasted meanwhile\n');
+  });
+
   it('shows parse problems and keeps the canvas when the YAML is broken', async () => {
     mockFetch([
       { method: 'POST', path: '/api/organism/compile', body: { yaml: 'ok', problems: [] } },

@@ -50,6 +50,8 @@ export function useOrganismSync({ state, dispatch, flowName, flowDescription, in
   const stateRef = useRef(state);
   stateRef.current = state;
   const yamlRef = useRef(initialYaml);
+  /** The text the canvas as it stands came from or compiled to (what undo of the next parse restores). */
+  const canvasYamlRef = useRef(initialYaml);
   const sourceRef = useRef<YamlSource>('server');
   const parseProblemsRef = useRef<Problem[]>([]);
   const flowNameRef = useRef(flowName);
@@ -84,6 +86,7 @@ export function useOrganismSync({ state, dispatch, flowName, flowDescription, in
       const controller = new AbortController();
       compileAbort.current = controller;
       setCompiling(true);
+      const textAtStart = yamlRef.current;
       try {
         const result = await api.compile(
           toCanvasJson(stateRef.current),
@@ -94,12 +97,14 @@ export function useOrganismSync({ state, dispatch, flowName, flowDescription, in
         if (seq !== compileSeq.current) return null;
         setCompileProblems(result.problems ?? []);
         if (replaceText) setYamlStale(typeof result.yaml !== 'string');
-        if (replaceText && typeof result.yaml === 'string') {
+        // Text typed meanwhile wins: its own parse follows.
+        if (replaceText && typeof result.yaml === 'string' && yamlRef.current === textAtStart) {
           // The canvas is the newer truth: drop any parse still pending for older text.
           parseSeq.current += 1;
           if (parseTimer.current) clearTimeout(parseTimer.current);
           parseTimer.current = null;
           setYaml(result.yaml, 'compiled');
+          canvasYamlRef.current = result.yaml;
           setParseProblems([]);
         }
         setSyncError(null);
@@ -127,7 +132,10 @@ export function useOrganismSync({ state, dispatch, flowName, flowDescription, in
         const result = await api.parse(text, toCanvasJson(stateRef.current), controller.signal);
         if (seq !== parseSeq.current) return null;
         setParseProblems(result.problems ?? []);
-        if (result.canvas) dispatch({ type: 'applyParsed', canvas: result.canvas });
+        if (result.canvas) {
+          dispatch({ type: 'applyParsed', canvas: result.canvas, yaml: text, previousYaml: canvasYamlRef.current });
+          canvasYamlRef.current = text;
+        }
         setSyncError(null);
         return result;
       } catch (error) {
@@ -152,8 +160,19 @@ export function useOrganismSync({ state, dispatch, flowName, flowDescription, in
   );
   useEffect(() => {
     if (!enabled) return;
-    const origin = stateRef.current.origin;
-    const replaceText = origin === 'canvas' || origin === 'history' || !yamlRef.current.trim();
+    const { origin, yaml } = stateRef.current;
+    const restored = origin === 'history' && typeof yaml === 'string';
+    if (restored) {
+      // Undo or redo of a YAML edit: the text comes back as it was written.
+      parseSeq.current += 1;
+      if (parseTimer.current) clearTimeout(parseTimer.current);
+      parseTimer.current = null;
+      setYaml(yaml, 'user');
+      canvasYamlRef.current = yaml;
+      setParseProblems([]);
+      setYamlStale(false);
+    }
+    const replaceText = !restored && (origin === 'canvas' || origin === 'history' || !yamlRef.current.trim());
     if (compileTimer.current) clearTimeout(compileTimer.current);
     compileTimer.current = setTimeout(() => {
       compileTimer.current = null;
