@@ -36,6 +36,7 @@ from control_plane.executions.recording import (  # noqa: E402
     Caps,
     apply,
 )
+from control_plane.triggers.records import new_execution_id  # noqa: E402
 
 BATCH_EXECUTIONS = 160  # ~1,000 events: the recorder's default batch
 CAPS = Caps(outputs_max_bytes=65_536, step_max_bytes=65_536)
@@ -74,7 +75,13 @@ async def fill(engine: AsyncEngine, rows: int) -> float:
         else "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < :n) "
         "SELECT i FROM s"
     )
-    ident = "md5(i::text)" if postgres else "printf('%032x', i)"
+    # time-ordered like the product's ids (triggers.records.new_execution_id), i seconds ago
+    ident = (
+        "lpad(to_hex((extract(epoch FROM now()) * 1000)::bigint - i * 1000), 12, '0')"
+        " || substr(md5(i::text), 1, 20)"
+        if postgres
+        else "printf('%012x%020x', CAST(strftime('%s', 'now') AS INTEGER) * 1000 - i * 1000, i)"
+    )
     moment = (
         "now() - (i || ' seconds')::interval"
         if postgres
@@ -146,7 +153,7 @@ async def record_rate(engine: AsyncEngine, batches: int) -> float:
     """Executions recorded/s by `apply`, one transaction per batch (queueing not timed)."""
     spent = 0.0
     for _ in range(batches):
-        ids = [uuid.uuid4().hex for _ in range(BATCH_EXECUTIONS)]
+        ids = [new_execution_id() for _ in range(BATCH_EXECUTIONS)]
         async with engine.begin() as connection:
             await queue(connection, ids)
         events = batch_events(ids)

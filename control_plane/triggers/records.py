@@ -5,6 +5,7 @@ batches (admission.py), the scheduler and the reaper."""
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter as Tally
 from collections.abc import Sequence
 from datetime import datetime
@@ -30,9 +31,10 @@ NEVER_ENQUEUED = (ENQUEUE_FAILED, "enqueue_lost")
 
 
 def new_execution_id() -> str:
-    """A new execution id: 32 hex characters like `db.new_id`, without building a UUID object
-    (measurable at thousands of triggers a second)."""
-    return os.urandom(16).hex()
+    """A new execution id: 32 hex characters like `db.new_id`, time-ordered like a UUIDv7 (the
+    milliseconds since the epoch, then 80 random bits) so that each batch's rows sit on the
+    newest pages of the history's indexes however large the history grows."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
 
 
 def execution_row(

@@ -4,10 +4,13 @@ scaled to zero woken by a webhook."""
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 
 import httpx
 
 from control_plane.settings import Settings
+from control_plane.triggers.records import new_execution_id
 from tests.control_plane.triggers.triggers_helpers import (
     FlowUnderTest,
     app_settings,
@@ -81,3 +84,12 @@ async def test_a_webhook_wakes_a_scaled_to_zero_flow(settings: Settings) -> None
 async def flow_status(client: httpx.AsyncClient, flow: FlowUnderTest) -> str:
     response = await client.get(f"/api/flows/{flow.flow_id}/status", headers=flow.account.headers)
     return str(response.json()["status"])
+
+
+def test_execution_ids_are_unique_and_time_ordered() -> None:
+    """New executions land on the newest pages of the history's indexes (issue 16)."""
+    first = new_execution_id()
+    time.sleep(0.002)  # the next millisecond
+    second = new_execution_id()
+    assert re.fullmatch("[0-9a-f]{32}", first) and first < second
+    assert len({new_execution_id() for _ in range(10_000)}) == 10_000
