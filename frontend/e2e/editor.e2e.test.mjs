@@ -307,6 +307,11 @@ test('draw, edit as YAML, save, start, run, inspect and stop a flow', { skip: ch
   await stage('save', async () => {
     await page.getByTestId('toolbar-save').click();
     await page.locator('[data-testid="save-status"][data-state="saved"]').waitFor();
+    // what was written by hand is stored as written
+    await page.reload();
+    await page.getByTestId('view-yaml').click();
+    await page.locator('[data-testid="yaml-editor"] .monaco-editor').waitFor();
+    await waitForMonacoText((yaml) => yaml.startsWith('# kept as written\n'), 'the saved YAML as written');
     await page.getByTestId('view-canvas').click();
     await page.getByTestId('node-reshape').waitFor();
   });
