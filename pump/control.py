@@ -13,9 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from pump.events import encode_event
-from pump.keys import CONTROL_LOOKBACK_SECONDS, EVENT_STREAM_MAXLEN, TRIGGER_GROUP, FlowKeys
-from pump.writer import RedisWriter
+from pump.keys import CONTROL_LOOKBACK_SECONDS, FlowKeys
 
 logger = logging.getLogger("pump.control")
 
@@ -51,20 +49,3 @@ async def read_control(
         for execution_id, moment in list(heard.items()):
             if moment < horizon:
                 del heard[execution_id]
-
-
-def skip_cancelled(writer: RedisWriter, keys: FlowKeys, entry_id: str, execution_id: str) -> None:
-    """An entry of a cancelled execution: it never runs; its end is recorded and it is
-    acknowledged."""
-    data = {
-        "reason": "cancelled",
-        "error": "the execution was cancelled before it ran",
-        "steps": 0,
-        "duration_ms": 0,
-    }
-    writer.xadd(
-        keys.events,
-        encode_event("execution.failed", execution_id, data),
-        maxlen=EVENT_STREAM_MAXLEN,
-    )
-    writer.ack(keys.triggers, TRIGGER_GROUP, entry_id)

@@ -18,13 +18,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pump import __version__
 from pump.cluster import SlotClient
-from pump.control import read_control, skip_cancelled
+from pump.control import read_control
 from pump.engine import Execution
-from pump.events import TriggerEntry, encode_event, run_key_of
+from pump.events import TriggerEntry, run_key_of
 from pump.flow import Flow
 from pump.keys import (
-    EVENT_STREAM_MAXLEN,
-    EXECUTION_STATE_TTL_SECONDS,
     HEARTBEAT_TTL_SECONDS,
     LOG_STREAM_MAXLEN,
     TRIGGER_GROUP,
@@ -34,6 +32,7 @@ from pump.resp import RespConnection
 from pump.services import Services
 from pump.settings import PumpSettings
 from pump.triggers import Entry, TriggerStream
+from pump.unrunnable import fail_poison, reject_malformed, skip_cancelled
 from pump.wasm.abi import InvocationFailure
 from pump.writer import RedisWriter
 
@@ -238,35 +237,14 @@ class Pump:
         """An entry whose pump died every time it ran it: fail its execution, acknowledge it,
         and go on serving the flow."""
         assert self.flow is not None
-        keys = self.flow.keys
-        execution_id = fields.get("execution_id", "")
         message = (
             f"the trigger was delivered {deliveries - 1} times and its pump stopped each time "
             "before finishing it (it crashed or was killed; the last time it ran alone), so it "
             f"is not run again (delivery limit {self.settings.delivery_limit})"
         )
-        self.log("error", f"execution {execution_id}: {message}")
+        self.log("error", f"execution {fields.get('execution_id', '')}: {message}")
         self.failed += 1
-        if execution_id:
-            self.writer.xadd(
-                keys.events,
-                encode_event(
-                    "execution.failed",
-                    execution_id,
-                    {"reason": "poison_message", "error": message, "steps": 0, "duration_ms": 0},
-                ),
-            )
-            self.writer.send("DEL", keys.buffer(execution_id))
-            self.writer.send(
-                "SET", keys.execution_state(run_key_of(fields)), "failed",
-                "EX", EXECUTION_STATE_TTL_SECONDS,
-            )  # fmt: skip
-        self.writer.ack(
-            keys.triggers,
-            TRIGGER_GROUP,
-            entry_id,
-            forget=keys.execution_state(run_key_of(fields)) if execution_id else None,
-        )
+        fail_poison(self.writer, self.flow.keys, entry_id, fields, message)
 
     def _skip_cancelled(self, entry_id: str, entry: TriggerEntry) -> None:
         assert self.flow is not None
@@ -292,21 +270,10 @@ class Pump:
 
     def _reject(self, entry_id: str, fields: dict[str, str], error: Exception) -> None:
         """A malformed trigger entry cannot run; record why and acknowledge it."""
-        assert self.flow is not None and self.stream is not None
+        assert self.flow is not None
         message = f"trigger entry {entry_id} is malformed: {error}"
         self.log("error", message)
-        execution_id = fields.get("execution_id")
-        if execution_id:
-            self.writer.xadd(
-                self.flow.keys.events,
-                encode_event(
-                    "execution.failed",
-                    execution_id,
-                    {"reason": "invalid_trigger", "error": message, "steps": 0, "duration_ms": 0},
-                ),
-                maxlen=EVENT_STREAM_MAXLEN,
-            )
-        self.writer.ack(self.flow.keys.triggers, TRIGGER_GROUP, entry_id)
+        reject_malformed(self.writer, self.flow.keys, entry_id, fields, message)
 
     async def _reclaim(self) -> None:
         assert self.stream is not None
