@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from aiohttp import web
-from pump_testkit import PumpProcess, eventually, new_keys, serve
+from pump_testkit import PumpProcess, eventually, new_execution_id, new_keys, serve
 
 from pump.keys import TRIGGER_GROUP, PumpEnv
 
@@ -116,3 +116,27 @@ async def test_a_trigger_that_kills_every_pump_fails_as_poison_and_spares_its_ne
             server.released.set()
             for pump in pumps:
                 await pump.close()
+
+
+async def test_a_malformed_entry_fails_alone_as_invalid_trigger(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """An entry the pump cannot decode is recorded as failed, acknowledged, and the next runs."""
+    async def work(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    async with serve([web.get("/work", work)]) as server:
+        pump = PumpProcess(redis_url, new_keys(), FLOW % server.url, tmp_path / "pump.log").start()
+        try:
+            assert pump.client is not None
+            bad = new_execution_id()
+            await pump.client.xadd(pump.keys.triggers, {"execution_id": bad, "payload": "{"})
+            failed = await pump.wait_final(bad)
+            assert (failed.type, failed.data["reason"]) == ("execution.failed", "invalid_trigger")
+            assert "is malformed" in failed.data["error"]
+            good = await pump.trigger({"poison": False})
+            assert (await pump.wait_final(good)).type == "execution.completed"
+            pending = await pump.client.xpending(pump.keys.triggers, TRIGGER_GROUP)
+            assert pending["pending"] == 0
+        finally:
+            await pump.close()
