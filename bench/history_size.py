@@ -65,7 +65,7 @@ def _now() -> Any:
     return utcnow()
 
 
-async def fill(engine: AsyncEngine, rows: int) -> float:
+async def fill(engine: AsyncEngine, rows: int, random_ids: bool) -> float:
     """`rows` succeeded executions with two succeeded steps each; returns seconds taken."""
     began = time.perf_counter()
     postgres = engine.dialect.name == "postgresql"
@@ -82,6 +82,11 @@ async def fill(engine: AsyncEngine, rows: int) -> float:
         if postgres
         else "printf('%012x%020x', CAST(strftime('%s', 'now') AS INTEGER) * 1000 - i * 1000, i)"
     )
+    if random_ids:  # spread like UUID4s (and deterministic in i: the steps name the same ids)
+        spread = ", ".join(
+            f"i * {k} % 4294967296" for k in (2654435761, 2246822519, 3266489917, 668265263)
+        )
+        ident = "md5(i::text)" if postgres else f"printf('%08x%08x%08x%08x', {spread})"
     moment = (
         "now() - (i || ' seconds')::interval"
         if postgres
@@ -149,11 +154,13 @@ async def queue(connection: AsyncConnection, ids: list[str]) -> None:
     )
 
 
-async def record_rate(engine: AsyncEngine, batches: int) -> float:
+async def record_rate(engine: AsyncEngine, batches: int, random_ids: bool) -> float:
     """Executions recorded/s by `apply`, one transaction per batch (queueing not timed)."""
     spent = 0.0
     for _ in range(batches):
-        ids = [new_execution_id() for _ in range(BATCH_EXECUTIONS)]
+        ids = [
+            uuid.uuid4().hex if random_ids else new_execution_id() for _ in range(BATCH_EXECUTIONS)
+        ]
         async with engine.begin() as connection:
             await queue(connection, ids)
         events = batch_events(ids)
@@ -196,11 +203,12 @@ async def run(database_url: str, arguments: argparse.Namespace) -> None:
     engine = create_engine(database_url)
     try:
         await set_up(engine)
-        await record_rate(engine, 2)  # warm up
-        empty = await record_rate(engine, arguments.batches)
+        random_ids = arguments.ids == "random"
+        await record_rate(engine, 2, random_ids)  # warm up
+        empty = await record_rate(engine, arguments.batches, random_ids)
         empty_plans = await plans(engine)
-        seconds = await fill(engine, arguments.rows)
-        full = await record_rate(engine, arguments.batches)
+        seconds = await fill(engine, arguments.rows, random_ids)
+        full = await record_rate(engine, arguments.batches, random_ids)
         full_plans = await plans(engine)
     finally:
         await engine.dispose()
@@ -221,6 +229,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument(
+        "--ids",
+        choices=("time", "random"),
+        default="time",
+        help="execution ids as the product makes them (time-ordered) or random (as before)",
+    )
     arguments = parser.parse_args()
     if arguments.sqlite:
         directory = Path(tempfile.mkdtemp(prefix="flowplane-bench-history-"))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
@@ -86,7 +88,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # /docs is served by install_openapi with Swagger UI from frontend/dist (no CDN).
     app = FastAPI(
-        title="Flowplane", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+        title="Flowplane",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        **telemetry_options(settings.opentelemetry),
     )
     install_error_handlers(app)
     install_outage_handlers(app)
@@ -136,3 +143,10 @@ API_ROUTERS: list[APIRouter] = [
     billing_router,
     marketplace_router,
 ]
+
+
+def telemetry_options(enabled: bool) -> dict[str, Any]:
+    """FastAPI's `telemetry` argument (FastAPI 0.165 and later), every signal on or off."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": enabled, "metrics": enabled, "logs": enabled}}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 import structlog
 from fastapi import FastAPI
@@ -57,7 +57,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = Headers(scope=scope).get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        request_id = Headers(scope=scope).get(REQUEST_ID_HEADER) or os.urandom(16).hex()
         started = time.perf_counter()
         status = 500
 

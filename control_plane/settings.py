@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     embedded_redis_maxmemory_mb: int = 1024
     # bearer token /metrics asks for; empty: generated once into <data_dir>/metrics.token
     metrics_token: str = ""
+    # FastAPI's native OpenTelemetry (spans, metrics, logs to the global providers); off by
+    # default: it costs every request a look-up of the providers (~4 % of a webhook's CPU)
+    opentelemetry: bool = False
     api_max_body_bytes: int = 4 * 1024 * 1024  # larger JSON API bodies get 413 (not webhooks)
 
     # --- pumps (control_plane/pumps/README.md) ------------------------------------------------

@@ -9,10 +9,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest.mock import patch
 
 import httpx
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from control_plane.app import create_app
 from control_plane.settings import Settings, normalize_database_url
 
 
@@ -111,3 +117,24 @@ def _wait_for_health(port: int, process: subprocess.Popen[bytes]) -> dict[str, o
             pass
         time.sleep(0.1)
     raise AssertionError("flowplane up did not become healthy within 60 s")
+
+
+async def test_opentelemetry_spans_only_when_asked(settings: Settings) -> None:
+    """FLOWPLANE_OPENTELEMETRY turns FastAPI's native spans on; by default a request does not
+    even look the providers up."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with patch.object(trace, "get_tracer_provider", return_value=provider):
+        for enabled in (False, True):
+            app = create_app(settings.model_copy(update={"opentelemetry": enabled}))
+            async with (
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+                ) as client,
+            ):
+                assert (await client.get("/health")).status_code == 200
+            names = [span.name for span in exporter.get_finished_spans()]
+            assert any("/health" in name for name in names) is enabled, names
+            exporter.clear()
