@@ -77,10 +77,9 @@ async def fill(engine: AsyncEngine, rows: int, random_ids: bool) -> float:
     )
     # time-ordered like the product's ids (triggers.records.new_execution_id), i seconds ago
     ident = (
-        "lpad(to_hex((extract(epoch FROM now()) * 1000)::bigint - i * 1000), 12, '0')"
-        " || substr(md5(i::text), 1, 20)"
+        "lpad(to_hex(CAST(:base AS bigint) - i * 1000), 12, '0') || substr(md5(i::text), 1, 20)"
         if postgres
-        else "printf('%012x%020x', CAST(strftime('%s', 'now') AS INTEGER) * 1000 - i * 1000, i)"
+        else "printf('%012x%020x', :base - i * 1000, i)"
     )
     if random_ids:  # spread like UUID4s (and deterministic in i: the steps name the same ids)
         spread = ", ".join(
@@ -92,6 +91,7 @@ async def fill(engine: AsyncEngine, rows: int, random_ids: bool) -> float:
         if postgres
         else "datetime('now', '-' || i || ' seconds')"
     )
+    base = time.time_ns() // 1_000_000  # the same ids in both statements
     async with engine.begin() as connection:
         await connection.execute(
             text(
@@ -102,7 +102,7 @@ async def fill(engine: AsyncEngine, rows: int, random_ids: bool) -> float:
                 f" '{{\"n\": 1}}', false, '[]', false, 2, {moment}, {moment}, {moment},"
                 f" {moment}, {moment} FROM ({series}) AS g"
             ),
-            {"t": TENANT, "f": FLOW, "n": rows},
+            {"t": TENANT, "f": FLOW, "n": rows, "base": base},
         )
         for step in (1, 2):
             await connection.execute(
@@ -113,7 +113,7 @@ async def fill(engine: AsyncEngine, rows: int, random_ids: bool) -> float:
                     f" '{{\"n\": 1}}', '{{\"n\": 1}}', false, {moment}, {moment}, 0.1"
                     f" FROM ({series}) AS g"
                 ),
-                {"n": rows},
+                {"n": rows, "base": base},
             )
     # settle what autovacuum would do next (visibility map, statistics) so that it does not
     # run during the measurement

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -264,6 +265,7 @@ class Recorder:
             )  # fmt: skip
 
 
+@lru_cache(maxsize=4096)  # asked once per event, of a few streams
 def stream_owner(stream: str) -> StreamOwner | None:
     """The flow whose events stream this is (`pump.keys.FlowKeys.events`)."""
     parsed = parse_flow_key(stream)
