@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -79,9 +80,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with AsyncExitStack() as services:
             for start_service in SERVICES:
                 await services.enter_async_context(start_service(app))
+            # What startup built lives as long as the app: kept out of the cyclic collector's
+            # full passes, which otherwise walk it again and again under load (bench/README.md).
+            gc.collect()
+            gc.freeze()
             try:
                 yield
             finally:
+                gc.unfreeze()
                 await services.aclose()
                 await redis.close()
                 await engine.dispose()
