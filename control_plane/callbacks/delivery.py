@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,9 +30,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.callbacks.models import CallbackDelivery
+from control_plane.callbacks.secret import signing_secret
 from control_plane.db import utcnow
 from control_plane.executions.models import FINAL_STATUSES, Execution
-from control_plane.flows.models import Flow
+from control_plane.pumps.secrets import SecretBox
 from control_plane.settings import Settings
 from pump.handlers.base import StepError
 from pump.netguard import GuardedHttpClient
@@ -68,27 +68,12 @@ def verify(secret: str, body: bytes, header: str, window_seconds: int, now: floa
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-async def signing_secret(engine: AsyncEngine, flow_id: str) -> str:
-    """The flow's signing secret, made on first use."""
-    async with engine.begin() as connection:
-        current = await connection.scalar(select(Flow.signing_secret).where(Flow.id == flow_id))
-        if current:
-            return str(current)
-        fresh = secrets.token_hex(32)
-        await connection.execute(
-            update(Flow)
-            .where(Flow.id == flow_id, Flow.signing_secret.is_(None))
-            .values(signing_secret=fresh)
-        )
-        stored = await connection.scalar(select(Flow.signing_secret).where(Flow.id == flow_id))
-        return str(stored or fresh)
-
-
 class Deliverer:
     def __init__(self, app: FastAPI) -> None:
         self._app = app
         self._engine: AsyncEngine = app.state.engine
         self._settings: Settings = app.state.settings
+        self._box: SecretBox = app.state.pumps.secret_box
         allowlist = [
             item.strip() for item in self._settings.pump_http_allowlist.split(",") if item.strip()
         ]
@@ -153,7 +138,7 @@ class Deliverer:
         body, error = await self._body(delivery["execution_id"]), None
         if body is None:
             return 0  # the execution is gone (deleted with its flow)
-        secret = await signing_secret(self._engine, delivery["flow_id"])
+        secret = await signing_secret(self._engine, self._box, delivery["flow_id"])
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": delivery["execution_id"],

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
-
 from fastapi import APIRouter, Request
 
 from control_plane.accounts.roles import Editor
-from control_plane.callbacks.delivery import signing_secret
 from control_plane.callbacks.outbox import validate_callback
 from control_plane.callbacks.schemas import CallbackSettings, CallbackSettingsIn
+from control_plane.callbacks.secret import new_sealed_secret, signing_secret
 from control_plane.db import DatabaseSession
 from control_plane.flows import service as flows_service
 
@@ -17,7 +15,9 @@ router = APIRouter(tags=["callbacks"])
 
 
 async def _settings(request: Request, flow_id: str, failure_url: str | None) -> CallbackSettings:
-    secret = await signing_secret(request.app.state.engine, flow_id)
+    secret = await signing_secret(
+        request.app.state.engine, request.app.state.pumps.secret_box, flow_id
+    )
     return CallbackSettings(
         signing_secret=secret,
         failure_url=failure_url,
@@ -68,7 +68,7 @@ async def rotate_secret(
     flow_id: str, request: Request, principal: Editor, session: DatabaseSession
 ) -> CallbackSettings:
     flow = (await flows_service.get_flow(session, principal, flow_id)).flow
-    flow.signing_secret = secrets.token_hex(32)
+    flow.signing_secret = new_sealed_secret(request.app.state.pumps.secret_box)
     failure_url = flow.failure_url
     await session.commit()
     return await _settings(request, flow_id, failure_url)

@@ -35,7 +35,8 @@ class Flow(Base):
     status: Mapped[str] = mapped_column(String(16), default="stopped")
     status_reason: Mapped[str | None] = mapped_column(Text)
     webhook_token_hash: Mapped[str | None] = mapped_column(String(64))
-    signing_secret: Mapped[str | None] = mapped_column(String(64))  # signs completion callbacks
+    # signs completion callbacks; sealed with the secrets key (callbacks/secret.py)
+    signing_secret: Mapped[str | None] = mapped_column(String(255))
     event_token_hash: Mapped[str | None] = mapped_column(String(64))  # POST .../events/{topic}
     failure_url: Mapped[str | None] = mapped_column(Text)  # called for every failed execution
     # what the recorder keeps of this flow's executions: full | summary | errors

@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from control_plane.callbacks.delivery import Deliverer
+from control_plane.callbacks.secret import seal_clear_secrets
 from control_plane.executions.background import periodic
 from control_plane.executions.stalls import detect_stalls
 from control_plane.jobs import service as jobs
@@ -21,6 +22,7 @@ async def waits_service(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     async with AsyncExitStack() as stack:
         if settings.background_tasks:
+            await seal_clear_secrets(app.state.engine, app.state.pumps.secret_box)
             deliverer = Deliverer(app)
             stack.push_async_callback(deliverer.close)
 

@@ -122,6 +122,7 @@ async def test_a_malformed_entry_fails_alone_as_invalid_trigger(
     redis_url: str, tmp_path: Path
 ) -> None:
     """An entry the pump cannot decode is recorded as failed, acknowledged, and the next runs."""
+
     async def work(request: web.Request) -> web.Response:
         return web.json_response({})
 
