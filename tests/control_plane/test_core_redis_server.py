@@ -23,6 +23,13 @@ from control_plane.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def in_directory(pid: int, directory: Path) -> bool:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")) == directory.resolve()
+    except OSError:
+        return False
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -134,6 +141,11 @@ def test_the_server_dies_with_the_control_plane_and_a_stale_one_is_stopped(
         [str(server_binary()), str(stale.write_config())], start_new_session=True
     )
     stale.pid_path.write_text(f"{orphan.pid}\n")
+    # Left running: it has read its configuration. (Just after the fork, /proc shows neither
+    # its executable nor its arguments yet: nothing could tell it is a server.)
+    deadline = time.monotonic() + 10
+    while not in_directory(orphan.pid, stale.directory) and time.monotonic() < deadline:
+        time.sleep(0.01)
     fresh = EmbeddedRedis(tmp_path / "redis")
     fresh.start()
     try:
