@@ -38,12 +38,16 @@ class KillingServer:
         self.calls: Counter[str] = Counter()
         self.hold = True
         self.released = asyncio.Event()
+        # the poison strikes once this many executions have called (those beside it are in
+        # flight then, whatever order the pump's requests arrive in)
+        self.strike_after = 0
 
     async def work(self, request: web.Request) -> web.Response:
         execution_id = request.query["execution"]
         self.calls[execution_id] += 1
         if request.query["poison"] == "true":
             assert self.pump is not None and self.pump.process is not None
+            await eventually(lambda: len(self.calls) >= self.strike_after)
             os.kill(self.pump.process.pid, signal.SIGKILL)
             await asyncio.sleep(5)
         elif self.hold:
@@ -76,6 +80,7 @@ async def test_a_trigger_that_kills_every_pump_fails_as_poison_and_spares_its_ne
             await eventually(lambda: first.process is not None and first.process.poll() is not None)
 
             # Second delivery: everything runs again side by side, the poison kills again.
+            server.strike_after = len(innocents) + 1 + len(behind)
             second = start_pump()
             await eventually(lambda: server.calls[poison] == 2)
             await eventually(
