@@ -43,7 +43,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.peers_parts import REDIS_URL, Usage, node_red_files  # noqa: E402
+from bench.peers_parts import REDIS_URL, Usage, node_red_files, running_webhook_flow  # noqa: E402
 
 HOST = "127.0.0.1"
 FLOWPLANE_KEYS = ("embedded-before", "embedded", "production-before", "production")
@@ -401,7 +401,8 @@ async def flowplane(sink: str, production: bool, before: str = "") -> AsyncItera
         async with process(*command, env=env, cwd=data_dir) as pid:
             base = f"http://{HOST}:{port}"
             await wait_http(f"{base}/health", seconds=120)
-            url, flow_id, headers = await _set_up_flow(base, f"{sink}/sink")
+            organism = FLOW % (uuid.uuid4().hex[:8], f"{sink}/sink")
+            url, flow_id, headers = await running_webhook_flow(base, organism)
             name = (
                 "Flowplane, Postgres + Redis, 2 workers"
                 if production
@@ -427,32 +428,6 @@ async def _database(production: bool) -> AsyncIterator[str]:
         yield url
     finally:
         await asyncio.to_thread(context.__exit__, None, None, None)
-
-
-async def _set_up_flow(base: str, sink_url: str) -> tuple[str, str, dict[str, str]]:
-    async with aiohttp.ClientSession() as http:
-        email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
-        async with http.post(
-            f"{base}/api/auth/signup", json={"email": email, "password": "bench password 1"}
-        ) as response:
-            headers = {"Authorization": f"Bearer {(await response.json())['token']}"}
-        organism = FLOW % (uuid.uuid4().hex[:8], sink_url)
-        async with http.post(
-            f"{base}/api/flows", json={"organism_yaml": organism}, headers=headers
-        ) as response:
-            flow_id = (await response.json())["id"]
-        async with http.post(
-            f"{base}/api/flows/{flow_id}/webhook/rotate", headers=headers
-        ) as response:
-            token = (await response.json())["token"]
-        async with http.post(f"{base}/api/flows/{flow_id}/start", headers=headers) as response:
-            assert response.status == 202, await response.text()
-        for _ in range(600):
-            async with http.get(f"{base}/api/flows/{flow_id}/status", headers=headers) as response:
-                if (await response.json())["status"] == "running":
-                    break
-            await asyncio.sleep(0.1)
-        return f"{base}/api/triggers/{flow_id}/webhook/{token}", flow_id, headers
 
 
 async def set_history_level(peer: Peer, level: str) -> Peer:

@@ -14,12 +14,53 @@ import json
 import os
 import sys
 import time
+import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 REDIS_URL = os.environ.get("FLOWPLANE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+
+# --- a Flowplane flow to load -------------------------------------------------------------------
+
+
+async def running_webhook_flow(
+    base: str,
+    organism_yaml: str,
+    on_sign_up: Callable[[str], Awaitable[None]] | None = None,
+) -> tuple[str, str, dict[str, str]]:
+    """Sign up on `base`, create the flow, start it, wait until it runs: (webhook URL, flow id,
+    headers). `on_sign_up(tenant_id)` runs before the flow is created (e.g. to raise its tier)."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
+        async with http.post(
+            f"{base}/api/auth/signup", json={"email": email, "password": "bench password 1"}
+        ) as response:
+            account = await response.json()
+        headers = {"Authorization": f"Bearer {account['token']}"}
+        if on_sign_up is not None:
+            await on_sign_up(account["tenant"]["id"])
+        async with http.post(
+            f"{base}/api/flows", json={"organism_yaml": organism_yaml}, headers=headers
+        ) as response:
+            flow_id = (await response.json())["id"]
+        async with http.post(
+            f"{base}/api/flows/{flow_id}/webhook/rotate", headers=headers
+        ) as response:
+            token = (await response.json())["token"]
+        async with http.post(f"{base}/api/flows/{flow_id}/start", headers=headers) as response:
+            assert response.status == 202, await response.text()
+        for _ in range(600):
+            async with http.get(f"{base}/api/flows/{flow_id}/status", headers=headers) as response:
+                if (await response.json())["status"] == "running":
+                    break
+            await asyncio.sleep(0.1)
+        return f"{base}/api/triggers/{flow_id}/webhook/{token}", flow_id, headers
+
 
 # --- the sink -----------------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.peers_parts import running_webhook_flow  # noqa: E402
 from control_plane.db import migrate  # noqa: E402
 from control_plane.executions.models import Execution  # noqa: E402
 from tests.services import fresh_postgres_database  # noqa: E402
@@ -218,34 +219,6 @@ async def wait_for_executions(database_url: str, sent: dict[str, float]) -> list
 # --- the run ------------------------------------------------------------------------------------
 
 
-async def set_up_flow(base: str, database_url: str) -> str:
-    async with aiohttp.ClientSession() as http:
-        email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
-        async with http.post(
-            f"{base}/api/auth/signup", json={"email": email, "password": "bench password 1"}
-        ) as response:
-            account = await response.json()
-        headers = {"Authorization": f"Bearer {account['token']}"}
-        await make_enterprise(database_url, account["tenant"]["id"])
-        organism = ONE_STEP_FLOW % uuid.uuid4().hex[:8]
-        async with http.post(
-            f"{base}/api/flows", json={"organism_yaml": organism}, headers=headers
-        ) as response:
-            flow_id = (await response.json())["id"]
-        async with http.post(
-            f"{base}/api/flows/{flow_id}/webhook/rotate", headers=headers
-        ) as response:
-            token = (await response.json())["token"]
-        async with http.post(f"{base}/api/flows/{flow_id}/start", headers=headers) as response:
-            assert response.status == 202, await response.text()
-        for _ in range(300):
-            async with http.get(f"{base}/api/flows/{flow_id}/status", headers=headers) as response:
-                if (await response.json())["status"] == "running":
-                    break
-            await asyncio.sleep(0.1)
-        return f"{base}/api/triggers/{flow_id}/webhook/{token}"
-
-
 async def make_enterprise(database_url: str, tenant_id: str) -> None:
     from sqlalchemy import update
 
@@ -277,7 +250,11 @@ async def run(database_url: str, arguments: argparse.Namespace) -> None:
             baseline + "/", arguments.requests, arguments.concurrency
         )
     async with uvicorn("control_plane.app:create_app", env, arguments.workers) as base:
-        url = await set_up_flow(base, database_url)
+        url, _, _ = await running_webhook_flow(
+            base,
+            ONE_STEP_FLOW % uuid.uuid4().hex[:8],
+            lambda tenant_id: make_enterprise(database_url, tenant_id),
+        )
         _, warm_sent, _ = await load(url, warmup, arguments.concurrency)
         await wait_for_executions(database_url, warm_sent)
         seconds, sent, refused = await load(url, arguments.requests, arguments.concurrency)
