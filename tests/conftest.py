@@ -85,6 +85,19 @@ def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def own_database(settings: Settings) -> Iterator[Settings]:
+    """The test's settings on a database of its own, migrated when the app starts: for apps with
+    background services, which act on every flow and execution in their database (earlier tests
+    share the session's)."""
+    if settings.database_url.startswith("sqlite"):
+        own = f"sqlite+aiosqlite:///{settings.data_dir.parent / 'own.db'}"
+        yield settings.model_copy(update={"database_url": own, "run_migrations": True})
+        return
+    with fresh_postgres_database() as url:
+        yield settings.model_copy(update={"database_url": url, "run_migrations": True})
+
+
+@pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):

@@ -113,8 +113,8 @@ async def test_a_cold_started_pump_sees_only_its_flows_modules(
     await check_confined(pump_app, pump_client, warm=False)
 
 
-async def test_a_warm_standby_sees_only_its_flows_modules(settings: Settings) -> None:
-    app = create_app(fast_pump_settings(settings, pump_warm_standby=1, background_tasks=True))
+async def test_a_warm_standby_sees_only_its_flows_modules(own_database: Settings) -> None:
+    app = create_app(fast_pump_settings(own_database, pump_warm_standby=1, background_tasks=True))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -45,12 +45,11 @@ async def test_api_only_replicas_keep_no_standby(settings: Settings) -> None:
         assert process_backend(app).standby_pids() == []
 
 
-async def test_a_start_takes_a_warm_standby_and_a_new_one_replaces_it(settings: Settings) -> None:
-    if settings.database_url.startswith("sqlite"):
-        # a database of its own: this app's background services act on every flow, execution,
-        # wait and job in it, and whatever earlier tests left could take the standby first
-        own = f"sqlite+aiosqlite:///{settings.data_dir.parent / 'standby.db'}"
-        settings = settings.model_copy(update={"database_url": own, "run_migrations": True})
+async def test_a_start_takes_a_warm_standby_and_a_new_one_replaces_it(
+    own_database: Settings,
+) -> None:
+    # whatever earlier tests left in the shared database could take the standby first
+    settings = own_database
     app: FastAPI = create_app(
         fast_pump_settings(settings, pump_warm_standby=1, background_tasks=True)
     )
