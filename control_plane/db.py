@@ -13,7 +13,8 @@ from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -80,6 +81,21 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     return create_async_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, **codec)
+
+
+def sqlite_sync_engine(engine: AsyncEngine) -> Engine:
+    """A blocking engine on the same SQLite file, for workers that run a whole transaction in
+    one thread hop (`executions.storage.HeldConnection`): through aiosqlite every statement is
+    a hop to its thread and back, and under load each return waits a turn of the event loop
+    while the transaction holds SQLite's one write lock."""
+    sync = create_sync_engine(
+        engine.url.set(drivername="sqlite"),
+        connect_args={"timeout": 30, "check_same_thread": False},
+        json_serializer=json_codec.dumps,
+        json_deserializer=json_codec.loads,
+    )
+    event.listen(sync, "connect", _configure_sqlite)
+    return sync
 
 
 def _configure_sqlite(connection: Any, _: Any) -> None:

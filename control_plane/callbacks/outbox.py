@@ -11,8 +11,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.callbacks.models import CallbackDelivery
 from control_plane.db import new_id, utcnow
@@ -104,12 +104,12 @@ async def expect_callback(
         )
 
 
-async def owe(connection: AsyncConnection, execution_ids: list[str]) -> None:
+def owe(connection: Connection, execution_ids: list[str]) -> None:
     """The executions ended: their callbacks are due, and each failed one owes its flow's
     failure notification (once: a repeat inserts nothing)."""
     if not execution_ids:
         return
-    await connection.execute(
+    connection.execute(
         update(CallbackDelivery)
         .where(
             CallbackDelivery.execution_id.in_(execution_ids),
@@ -117,7 +117,7 @@ async def owe(connection: AsyncConnection, execution_ids: list[str]) -> None:
         )
         .values(status="pending", next_attempt_at=utcnow())
     )
-    rows = await connection.execute(
+    rows = connection.execute(
         select(Execution.id, Execution.tenant_id, Execution.flow_id, Flow.failure_url)
         .join(Flow, Flow.id == Execution.flow_id)
         .where(
@@ -144,7 +144,7 @@ async def owe(connection: AsyncConnection, execution_ids: list[str]) -> None:
         for ident, tenant_id, flow_id, failure_url in rows
     ]
     if owed:
-        await connection.execute(_insert(connection.dialect.name), owed)
+        connection.execute(_insert(connection.dialect.name), owed)
 
 
 @lru_cache(maxsize=4)

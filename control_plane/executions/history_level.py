@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, bindparam, delete, select
 
 from control_plane.executions.events import StreamOwner
 from control_plane.executions.models import Execution
@@ -23,14 +22,12 @@ FLOW_LEVELS = select(Flow.id, Flow.history_level).where(
 DROP_EXECUTIONS = delete(Execution).where(Execution.id.in_(bindparam("ids", expanding=True)))
 
 
-async def history_levels(
-    connection: AsyncConnection, owners: dict[str, StreamOwner]
-) -> dict[str, str]:
+def history_levels(connection: Connection, owners: dict[str, StreamOwner]) -> dict[str, str]:
     """Each known execution's history level (its flow's)."""
     flow_ids = sorted({owner.flow_id for owner in owners.values()})
     if not flow_ids:
         return {}
-    rows = await connection.execute(FLOW_LEVELS, {"ids": flow_ids})
+    rows = connection.execute(FLOW_LEVELS, {"ids": flow_ids})
     by_flow = {str(flow_id): str(level) for flow_id, level in rows}
     return {ident: by_flow.get(owner.flow_id, "full") for ident, owner in owners.items()}
 

@@ -166,8 +166,7 @@ class Recorder:
         ]
         while True:
             try:
-                async with self._held.begin() as connection:
-                    recorded = await apply(connection, events, self._caps)
+                recorded = await self._held.run(apply, events, self._caps)
                 break
             except Exception as error:  # the database is away: keep the batch, try again
                 log.warning("recorder.write_failed", error=str(error), events=len(events))

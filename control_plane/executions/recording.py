@@ -15,8 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, and_, bindparam, case, func, literal, or_, select, update
 
 from control_plane.db import UtcDateTime
 from control_plane.executions.events import (
@@ -164,14 +163,14 @@ STEP_COLUMNS = (
 )  # fmt: skip
 
 
-async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps) -> Recorded:
+def apply(connection: Connection, events: list[RawEvent], caps: Caps) -> Recorded:
     """Write the batch. Events of executions that no longer exist are dropped; so are events
     naming an execution of another flow than the stream's (a pump forging another tenant's
     history), which are logged."""
     recorded = Recorded()
     if not events:
         return recorded
-    found = await connection.execute(
+    found = connection.execute(
         KNOWN_EXECUTIONS, {"ids": sorted({event.execution_id for event in events})}
     )
     known: dict[str, tuple[Any, ...]] = {}
@@ -182,7 +181,7 @@ async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps)
         owners[ident] = StreamOwner(tenant_id, flow_id)
         if callback:
             awaited.add(ident)
-    levels = await history_levels(connection, owners)
+    levels = history_levels(connection, owners)
     for ident in awaited:  # its caller awaits a callback, which is built from its history
         levels[ident] = "full"
     events = _own_events(events, owners)
@@ -199,7 +198,7 @@ async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps)
         and patch.status == "succeeded"
         and known[ident][0] not in FINAL_STATUSES
     }
-    await _upsert_steps(
+    _upsert_steps(
         connection,
         {
             key: step
@@ -208,7 +207,7 @@ async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps)
         },
     )
     finals = [ident for ident, patch in executions.items() if patch.final and ident in known]
-    usage = await _usage_totals(connection, [ident for ident in finals if ident not in dropped])
+    usage = _usage_totals(connection, [ident for ident in finals if ident not in dropped])
     rows = []
     for ident, patch in executions.items():
         if ident not in known:
@@ -221,20 +220,20 @@ async def apply(connection: AsyncConnection, events: list[RawEvent], caps: Caps)
         if ident not in dropped:
             rows.append(_execution_params(ident, patch, usage.get(ident)))
     if rows:
-        await connection.execute(EXECUTION_UPDATE, rows)
+        connection.execute(EXECUTION_UPDATE, rows)
     if finals:
         from control_plane.callbacks.outbox import owe
 
-        await owe(connection, finals)
+        owe(connection, finals)
     parked = [
         event for ident, patch in executions.items() if ident in known for event in patch.waits
     ]
     if parked:
         from control_plane.waits.parking import park
 
-        await park(connection, parked, caps.step_max_bytes)
+        park(connection, parked, caps.step_max_bytes)
     if dropped:  # steps recorded by earlier batches go by cascade
-        await connection.execute(DROP_EXECUTIONS, {"ids": sorted(dropped)})
+        connection.execute(DROP_EXECUTIONS, {"ids": sorted(dropped)})
     return recorded
 
 
@@ -321,9 +320,7 @@ def _build_execution_update() -> Any:
 EXECUTION_UPDATE = _build_execution_update()
 
 
-async def _upsert_steps(
-    connection: AsyncConnection, steps: dict[tuple[str, int], StepPatch]
-) -> None:
+def _upsert_steps(connection: Connection, steps: dict[tuple[str, int], StepPatch]) -> None:
     if not steps:
         return
     rows = []
@@ -334,7 +331,7 @@ async def _upsert_steps(
         row["status"] = row["status"] or "running"
         row["truncated"] = bool(row["truncated"])
         rows.append(row)
-    await connection.execute(_step_upsert(connection.dialect.name), rows)
+    connection.execute(_step_upsert(connection.dialect.name), rows)
 
 
 @lru_cache(maxsize=4)
@@ -404,13 +401,11 @@ STEP_USAGE = select(ExecutionStep.execution_id, ExecutionStep.usage).where(
 )
 
 
-async def _usage_totals(
-    connection: AsyncConnection, execution_ids: list[str]
-) -> dict[str, dict[str, Any]]:
+def _usage_totals(connection: Connection, execution_ids: list[str]) -> dict[str, dict[str, Any]]:
     """Token usage of each finished execution: its steps' usage summed key by key."""
     if not execution_ids:
         return {}
-    rows = await connection.execute(STEP_USAGE, {"ids": execution_ids})
+    rows = connection.execute(STEP_USAGE, {"ids": execution_ids})
     totals: dict[str, dict[str, Any]] = {}
     for execution_id, usage in rows:
         if not isinstance(usage, dict):

@@ -69,7 +69,7 @@ async def detect_stalls(app: FastAPI) -> int:
             )
             if not result.rowcount:
                 continue
-            await owe(connection, [ident])
+            await connection.run_sync(owe, [ident])
         stalled += 1
         app_metrics(app).stalled.inc()
         app_metrics(app).executions.labels("failed").inc()

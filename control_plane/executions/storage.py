@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Table
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from control_plane.db import sqlite_sync_engine
+
+T = TypeVar("T")
 
 
 def dialect_insert(dialect_name: str, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -53,20 +58,33 @@ def month_key(moment: datetime) -> str:
 
 
 class HeldConnection:
-    """A database connection kept by one long-running worker (trigger admission, recorder).
+    """A database connection kept by one long-running worker (trigger admission, recorder),
+    on which `run(work, *args)` runs the blocking `work(connection, *args)` in one transaction.
 
-    Checking a connection out of the pool costs a pre-ping (three round trips on asyncpg) per
-    batch; a worker that writes hundreds of batches a second keeps one instead, and drops it
-    after any error so the next batch reconnects."""
+    On SQLite `work` runs in the worker's own thread on a blocking connection: one hop per
+    transaction, so SQLite's write lock is held for the statements only (through aiosqlite each
+    statement is a hop, and under load each return waits its turn on the event loop). On
+    Postgres it runs through `run_sync` on a kept asyncpg connection: checking one out of the
+    pool costs a pre-ping (three round trips) per batch. After any error the connection is
+    dropped and the next transaction reconnects."""
 
     def __init__(self, engine: AsyncEngine, *, autocommit: bool = False) -> None:
         self._engine = engine
         self._autocommit = autocommit
         self._connection: AsyncConnection | None = None
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._sqlite_engine: Engine | None = None
+        self._sqlite_connection: Connection | None = None
+        self._thread: ThreadPoolExecutor | None = None
 
-    @asynccontextmanager
-    async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction; with `autocommit`, each statement commits on its own instead."""
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(connection, *args)` in a transaction (with `autocommit`, each statement
+        commits on its own instead); returns its result."""
+        if self._sqlite:
+            if self._thread is None:
+                self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="held-sqlite")
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._thread, self._run_blocking, work, args)
         if self._connection is None:
             self._connection = await self._engine.connect()
             if self._autocommit:
@@ -74,15 +92,41 @@ class HeldConnection:
         connection = self._connection
         try:
             async with connection.begin():
-                yield connection
+                return await connection.run_sync(work, *args)
         except BaseException:
             self._connection = None
             with contextlib.suppress(Exception):
                 await connection.close()
             raise
 
+    def _run_blocking(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self._sqlite_connection is None:
+            if self._sqlite_engine is None:
+                self._sqlite_engine = sqlite_sync_engine(self._engine)
+            self._sqlite_connection = self._sqlite_engine.connect()
+        connection = self._sqlite_connection
+        try:
+            with connection.begin():
+                return work(connection, *args)
+        except BaseException:
+            self._close_blocking()
+            raise
+
+    def _close_blocking(self) -> None:
+        connection, self._sqlite_connection = self._sqlite_connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
+
     async def close(self) -> None:
         if self._connection is not None:
             connection, self._connection = self._connection, None
             with contextlib.suppress(Exception):
                 await connection.close()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            await asyncio.get_running_loop().run_in_executor(thread, self._close_blocking)
+            thread.shutdown()
+        if self._sqlite_engine is not None:
+            self._sqlite_engine.dispose()
+            self._sqlite_engine = None

@@ -30,8 +30,8 @@ from typing import Any
 
 import structlog
 from redis.asyncio import Redis
-from sqlalchemy import bindparam, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, bindparam, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.db import utcnow
 from control_plane.errors import NotFound, ServiceUnavailable
@@ -96,7 +96,8 @@ class _Pending:
 
 
 _Repeat = tuple[_Pending, str, datetime, bool]  # (request, earlier id, its creation, revive it)
-_Stored = tuple[list[_Pending], list[_Repeat]]  # (fresh, repeats)
+_Refusal = tuple[_Pending, Exception]
+_Stored = tuple[list[_Pending], list[_Repeat], list[_Refusal]]  # (fresh, repeats, refused)
 
 
 class Admitter:
@@ -179,13 +180,10 @@ class Admitter:
                 idempotency_key=request.idempotency_key,
                 retry_of=request.retry_of,
             )
+        store = self._store_in_one_statement if self._dialect == "postgresql" else self._store
         for attempt in range(STORE_ATTEMPTS):
             try:
-                async with held.begin() as connection:
-                    if self._dialect == "postgresql":
-                        fresh, repeats = await self._store_in_one_statement(connection, batch, now)
-                    else:
-                        fresh, repeats = await self._store(connection, batch)
+                fresh, repeats, refused = await held.run(store, batch, now)
                 break
             except Exception as error:
                 # The held connection may have died with a database restart: one more try on
@@ -201,6 +199,8 @@ class Admitter:
                 for item in batch:
                     _reject(item, unavailable)
                 return
+        for item, refusal in refused:
+            _reject(item, refusal)
         revive = [
             (item, ident, at) for item, ident, at, never_enqueued in repeats if never_enqueued
         ]
@@ -213,23 +213,24 @@ class Admitter:
             self._usage.add(item.request.flow.tenant_id, 1)
         await self._enqueue(fresh, now)
 
-    async def _store(self, connection: AsyncConnection, batch: list[_Pending]) -> _Stored:
-        """Portable: check the flows, insert, count, in the caller's transaction."""
-        candidates = await self._check_flows(connection, batch)
-        inserted = await insert_executions(connection, [item.row for item in candidates])
-        fresh = [item for item in candidates if item.row["id"] in inserted]
-        await add_to_counters(connection, [item.row for item in fresh])
-        repeats, unmatched = await self._earlier(
-            connection, [i for i in candidates if i not in fresh]
-        )
-        for item in unmatched:  # cannot happen: a conflict means the row exists
-            _reject(item, ServiceUnavailable("the trigger could not be stored; try again"))
-        return fresh, repeats
+    # The store functions run in the held connection's thread (SQLite) or through `run_sync`:
+    # blocking, and they only return refusals (futures belong to the event loop).
 
-    async def _store_in_one_statement(
-        self, connection: AsyncConnection, batch: list[_Pending], now: datetime
+    def _store(self, connection: Connection, batch: list[_Pending], _: datetime) -> _Stored:
+        """Portable: check the flows, insert, count, in the caller's transaction."""
+        candidates, refused = self._check_flows(connection, batch)
+        inserted = insert_executions(connection, [item.row for item in candidates])
+        fresh = [item for item in candidates if item.row["id"] in inserted]
+        add_to_counters(connection, [item.row for item in fresh])
+        repeats, unmatched = self._earlier(connection, [i for i in candidates if i not in fresh])
+        for item in unmatched:  # cannot happen: a conflict means the row exists
+            refused.append((item, ServiceUnavailable("the trigger could not be stored; try again")))
+        return fresh, repeats, refused
+
+    def _store_in_one_statement(
+        self, connection: Connection, batch: list[_Pending], now: datetime
     ) -> _Stored:
-        inserted = await admit_batch(
+        inserted = admit_batch(
             connection,
             [item.row for item in batch],
             [item.request.token_hash for item in batch],
@@ -239,40 +240,41 @@ class Admitter:
         fresh = [item for item in batch if item.row["id"] in inserted]
         missing = [item for item in batch if item.row["id"] not in inserted]
         if not missing:
-            return fresh, []
-        candidates = await self._check_flows(connection, missing)
-        repeats, unmatched = await self._earlier(connection, candidates)
+            return fresh, [], []
+        candidates, refused = self._check_flows(connection, missing)
+        repeats, unmatched = self._earlier(connection, candidates)
         for item in unmatched:  # the flow's state changed under the statement: ask again
-            _reject(item, FlowNotHot(item.request.flow.flow_id))
-        return fresh, repeats
+            refused.append((item, FlowNotHot(item.request.flow.flow_id)))
+        return fresh, repeats, refused
 
-    async def _check_flows(
-        self, connection: AsyncConnection, batch: list[_Pending]
-    ) -> list[_Pending]:
+    def _check_flows(
+        self, connection: Connection, batch: list[_Pending]
+    ) -> tuple[list[_Pending], list[_Refusal]]:
         """Refuse the requests whose flow changed since the catalog read it."""
         flow_ids = sorted({item.request.flow.flow_id for item in batch})
-        rows = await connection.execute(FLOW_STATES, {"flow_ids": flow_ids})
+        rows = connection.execute(FLOW_STATES, {"flow_ids": flow_ids})
         current = {row[0]: row[1:] for row in rows}
         accepted: list[_Pending] = []
+        refused: list[_Refusal] = []
         for item in batch:
             request = item.request
             state = current.get(request.flow.flow_id)
             if state is None:
-                _reject(item, NotFound(f"flow {request.flow.flow_id} not found"))
+                refused.append((item, NotFound(f"flow {request.flow.flow_id} not found")))
                 continue
             desired_state, status, token_hash = state
             if request.token_hash is not None and not (
                 token_hash and hmac.compare_digest(token_hash, request.token_hash)
             ):
-                _reject(item, NotFound(NO_WEBHOOK_HERE))
+                refused.append((item, NotFound(NO_WEBHOOK_HERE)))
             elif request.check_run_state and not is_hot(desired_state, status):
-                _reject(item, FlowNotHot(request.flow.flow_id))
+                refused.append((item, FlowNotHot(request.flow.flow_id)))
             else:
                 accepted.append(item)
-        return accepted
+        return accepted, refused
 
-    async def _earlier(
-        self, connection: AsyncConnection, repeats: list[_Pending]
+    def _earlier(
+        self, connection: Connection, repeats: list[_Pending]
     ) -> tuple[list[_Repeat], list[_Pending]]:
         """The executions that first used the idempotency keys repeated in this batch (and
         whether that one never reached the stream), and the requests for which there is none."""
@@ -280,7 +282,7 @@ class Admitter:
         earlier: dict[tuple[str, str | None], tuple[str, datetime, bool]] = {}
         if keyed:
             keys = {(item.row["flow_id"], item.row["idempotency_key"]) for item in keyed}
-            rows = await connection.execute(
+            rows = connection.execute(
                 select(
                     Execution.flow_id,
                     Execution.idempotency_key,

@@ -15,8 +15,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, text
 
 from control_plane.executions.storage import month_key
 from control_plane.triggers.catalog import HOT_STATUSES
@@ -64,8 +63,8 @@ SELECT id FROM inserted
 )
 
 
-async def admit_batch(
-    connection: AsyncConnection,
+def admit_batch(
+    connection: Connection,
     rows: list[dict[str, Any]],
     token_hashes: list[str | None],
     check_states: list[bool],
@@ -73,7 +72,7 @@ async def admit_batch(
 ) -> set[str]:
     """Insert the admissible rows (all made by `records.execution_row` at `created_at`);
     returns the ids inserted. `connection` must be in autocommit."""
-    result = await connection.execute(
+    result = connection.execute(
         ADMIT_BATCH,
         {
             "ids": [row["id"] for row in rows],

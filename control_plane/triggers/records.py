@@ -14,8 +14,8 @@ from typing import Any
 
 import structlog
 from redis.asyncio import Redis
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.db import utcnow
 from control_plane.executions.models import Execution, ExecutionCounter
@@ -81,12 +81,12 @@ def trigger_entry(row: dict[str, Any], payload: Any) -> TriggerEntry:
     )
 
 
-async def insert_executions(connection: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
+def insert_executions(connection: Connection, rows: list[dict[str, Any]]) -> set[str]:
     """Insert queued executions; the ids returned are those inserted (a repeated idempotency
     key inserts nothing)."""
     if not rows:
         return set()
-    result = await connection.execute(_insert_statement(connection.dialect.name), rows)
+    result = connection.execute(_insert_statement(connection.dialect.name), rows)
     return set(result.scalars().all())
 
 
@@ -110,7 +110,7 @@ def _counter_statement(dialect_name: str) -> Any:
     )
 
 
-async def add_to_counters(connection: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+def add_to_counters(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Count inserted executions against their flow's month (in the inserting transaction)."""
     if not rows:
         return
@@ -120,7 +120,7 @@ async def add_to_counters(connection: AsyncConnection, rows: Sequence[dict[str, 
         {"flow_id": flow_id, "month": month, "tenant_id": tenant_id, "executions": count}
         for (flow_id, month, tenant_id), count in sorted(tally.items())
     ]
-    await connection.execute(_counter_statement(connection.dialect.name), values)
+    connection.execute(_counter_statement(connection.dialect.name), values)
 
 
 async def enqueue_entries(redis: Redis, entries: list[tuple[str, TriggerEntry]]) -> list[Any]:

@@ -257,9 +257,9 @@ class Scheduler:
                         idempotency_key=f"schedule:{state.trigger_name}:{tick_at.isoformat()}",
                     )
                 )
-            inserted = await insert_executions(connection, rows)
+            inserted = await connection.run_sync(insert_executions, rows)
             fresh = [row for row in rows if row["id"] in inserted]
-            await add_to_counters(connection, fresh)
+            await connection.run_sync(add_to_counters, fresh)
         await self._enqueue(fresh, payloads)
         for flow_id in wake:
             await self._wake(flow_id)

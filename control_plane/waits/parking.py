@@ -13,8 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 import structlog
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, update
 
 from control_plane.db import new_id, utcnow
 from control_plane.executions.events import MAX_NAME_CHARS, RawEvent, StreamOwner, text_field
@@ -79,7 +78,7 @@ def wait_row(event: RawEvent, owner: StreamOwner) -> dict[str, Any] | None:
     }
 
 
-async def park(connection: AsyncConnection, events: list[RawEvent], max_bytes: int) -> None:
+def park(connection: Connection, events: list[RawEvent], max_bytes: int) -> None:
     """Keep each wait (once: a redelivered event inserts nothing); fail the executions whose
     wait cannot be kept."""
     rows: list[dict[str, Any]] = []
@@ -91,10 +90,10 @@ async def park(connection: AsyncConnection, events: list[RawEvent], max_bytes: i
         else:
             rows.append(row)
     if rows:
-        await connection.execute(_insert(connection.dialect.name), rows)
+        connection.execute(_insert(connection.dialect.name), rows)
     if invalid:
         log.warning("waits.invalid_wait", executions=len(invalid))
-        await connection.execute(
+        connection.execute(
             update(Execution)
             .where(Execution.id.in_(invalid), Execution.status == "waiting")
             .values(

@@ -153,7 +153,7 @@ async def finish_execution(
         return False
     from control_plane.callbacks.outbox import owe
 
-    await owe(connection, [execution_id])
+    await connection.run_sync(owe, [execution_id])
     return True
 
 
