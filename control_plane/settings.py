@@ -168,6 +168,7 @@ class Settings(BaseSettings):
     execution_step_max_bytes: int = 16 * 1024  # per step input and output
     recorder_batch_size: int = 1000  # events read and written per recorder round
     recorder_block_ms: int = 250
+    recorder_linger_ms: int = 20  # pause after a round short of a full batch (bigger batches)
     recorder_refresh_seconds: float = 2.0  # how often the set of event streams is re-read
     recorder_claim_idle_seconds: float = 30.0  # events pending this long at a dead recorder
     retention_interval_seconds: float = 3600.0

@@ -3,7 +3,8 @@
 One consumer group, `recorder`, per events stream; each control-plane replica with
 `background_tasks` on is one consumer, so replicas share the work and each event is recorded
 once. A round reads up to `recorder_batch_size` events from all streams with one XREADGROUP,
-writes them in one transaction (recording.py) and acknowledges them only after the commit:
+writes them in one transaction (recording.py) and acknowledges them only after the commit
+(after a round short of a full batch, the next waits `recorder_linger_ms`):
 a crash replays the batch, and the writes are idempotent.
 
 Streams are those of flows that should run plus flows with unfinished executions (a flow
@@ -132,6 +133,10 @@ class Recorder:
             if fields is not None
         ]
         await self.record(entries)
+        if 0 < len(entries) < self._settings.recorder_batch_size:
+            # let the next batch gather: under load, fewer and larger transactions (each is a
+            # commit, and SQLite's write lock taken from admission) for a few ms of history lag
+            await asyncio.sleep(self._settings.recorder_linger_ms / 1000)
         return len(entries)
 
     async def _read_each_slot(self) -> Any:
