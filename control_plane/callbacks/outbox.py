@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.callbacks.models import CallbackDelivery
@@ -104,28 +104,33 @@ async def expect_callback(
         )
 
 
+# Built once: building a statement (and its cache key) per call cost more than running it.
+DUE_CALLBACKS = (
+    update(CallbackDelivery)
+    .where(
+        CallbackDelivery.execution_id.in_(bindparam("ids", expanding=True)),
+        CallbackDelivery.status == "waiting",
+    )
+    .values(status="pending", next_attempt_at=bindparam("now"))
+)
+FAILURES_TO_NOTIFY = (
+    select(Execution.id, Execution.tenant_id, Execution.flow_id, Flow.failure_url)
+    .join(Flow, Flow.id == Execution.flow_id)
+    .where(
+        Execution.id.in_(bindparam("ids", expanding=True)),
+        Execution.status == "failed",
+        Flow.failure_url.is_not(None),
+    )
+)
+
+
 def owe(connection: Connection, execution_ids: list[str]) -> None:
     """The executions ended: their callbacks are due, and each failed one owes its flow's
     failure notification (once: a repeat inserts nothing)."""
     if not execution_ids:
         return
-    connection.execute(
-        update(CallbackDelivery)
-        .where(
-            CallbackDelivery.execution_id.in_(execution_ids),
-            CallbackDelivery.status == "waiting",
-        )
-        .values(status="pending", next_attempt_at=utcnow())
-    )
-    rows = connection.execute(
-        select(Execution.id, Execution.tenant_id, Execution.flow_id, Flow.failure_url)
-        .join(Flow, Flow.id == Execution.flow_id)
-        .where(
-            Execution.id.in_(execution_ids),
-            Execution.status == "failed",
-            Flow.failure_url.is_not(None),
-        )
-    )
+    connection.execute(DUE_CALLBACKS, {"ids": execution_ids, "now": utcnow()})
+    rows = connection.execute(FAILURES_TO_NOTIFY, {"ids": execution_ids})
     now = utcnow()
     owed: list[dict[str, Any]] = [
         {
