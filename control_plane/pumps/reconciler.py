@@ -159,6 +159,9 @@ class Reconciler:
     async def reconcile(self) -> None:
         adopting = not self.adopted
         async with self.sessionmaker() as session:
+            # Runs first: a flow started between the two reads then shows as wanted, never as
+            # the orphan of a run without a running flow (forget_run checks again anyway).
+            runs = {run.flow_id: run for run in await session.scalars(select(PumpRun))}
             rows = (
                 await session.execute(
                     select(Flow, Tenant.tier)
@@ -166,7 +169,6 @@ class Reconciler:
                     .where(Flow.desired_state == "running")
                 )
             ).all()
-            runs = {run.flow_id: run for run in await session.scalars(select(PumpRun))}
         for flow, tier in rows:
             if self._stopping.is_set():
                 return

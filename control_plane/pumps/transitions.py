@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -181,8 +181,10 @@ async def mark_idle(session: AsyncSession, flow_id: str, generation: int, now: d
 
 
 async def forget_run(session: AsyncSession, run: PumpRun) -> bool:
-    """Drop the run record of a flow that is stopped or deleted (then remove its pump)."""
+    """Drop the run record of a flow that is stopped or deleted (then remove its pump); not
+    when the flow is to run by now (started after the caller read its state)."""
+    running = select(Flow.id).where(Flow.id == run.flow_id, Flow.desired_state == "running")
     statement = delete(PumpRun).where(
-        PumpRun.flow_id == run.flow_id, PumpRun.generation == run.generation
+        PumpRun.flow_id == run.flow_id, PumpRun.generation == run.generation, ~running.exists()
     )
     return await _commit_if(session, await _rowcount(session, statement) == 1)

@@ -98,6 +98,26 @@ async def test_a_killed_pump_is_restarted_and_serves_again(reconciling: Settings
         assert finished.type == "execution.completed"
 
 
+async def test_a_flow_started_after_a_pass_read_its_state_keeps_its_pump(
+    reconciling: Settings,
+) -> None:
+    """A pass reads the runs, then the running flows: a start committed between the reads
+    showed its new run as an orphan (a run without a running flow), and the pass halted the
+    pump it had just started. Here the pass's step is called as it was."""
+    async with running_app(reconciling) as (app, client):
+        owner = await sign_up_on(client, app)
+        flow_id = await create_flow(client, owner, echo_yaml("fresh"))
+        await client.post(f"/api/flows/{flow_id}/start", headers=owner.headers)
+        await wait_for_status(client, owner, flow_id, status="running", observed="running")
+        [pid] = pump_pids(app, owner, flow_id)
+        async with sessions(app)() as session:
+            run = await session.get(PumpRun, flow_id)
+        assert run is not None
+        await app.state.reconciler.remove_orphan(run)
+        assert pump_pids(app, owner, flow_id) == [pid], "the running flow's pump was halted"
+        assert await generation(app, flow_id) == run.generation
+
+
 async def test_a_crash_looping_pump_puts_the_flow_in_error_with_its_last_words(
     reconciling: Settings,
 ) -> None:
