@@ -188,9 +188,11 @@ class Reconciler:
             async with self.pumps.flow_lock(flow_id, wait=0):
                 await work
         except FlowBusy:
-            work.close()
+            pass
         except Exception:
             log.exception("reconciler.flow_failed", flow_id=flow_id)
+        finally:
+            work.close()  # not started (busy, or cancelled while locking): no "never awaited"
 
     async def reconcile_flow(
         self, flow: Flow, tier: str, run: PumpRun | None, adopting: bool
