@@ -20,7 +20,7 @@ from control_plane.pumps.models import PumpRun
 from control_plane.pumps.service import ensure_accepting
 from control_plane.settings import Settings
 from pump.keys import FlowKeys, acl_username
-from tests.control_plane.accounts.accounts_helpers import count_rows, sessions
+from tests.control_plane.accounts.accounts_helpers import Account, count_rows, sessions
 from tests.control_plane.pumps.conftest import fast_pump_settings
 from tests.control_plane.pumps.pumps_helpers import (
     create_flow,
@@ -69,6 +69,18 @@ def cleaned_up(app: FastAPI, tenant_id: str, flow_id: str) -> Callable[[], Await
     return probe
 
 
+async def running_flow(
+    app: FastAPI, client: httpx.AsyncClient, name: str
+) -> tuple[Account, str, int]:
+    """A new account's flow, started and serving: (owner, flow id, its pump's pid)."""
+    owner = await sign_up_on(client, app)
+    flow_id = await create_flow(client, owner, echo_yaml(name))
+    await client.post(f"/api/flows/{flow_id}/start", headers=owner.headers)
+    await wait_for_status(client, owner, flow_id, status="running", observed="running")
+    [pid] = pump_pids(app, owner, flow_id)
+    return owner, flow_id, pid
+
+
 async def generation(app: FastAPI, flow_id: str) -> int:
     async with sessions(app)() as session:
         run = await session.get(PumpRun, flow_id)
@@ -77,11 +89,7 @@ async def generation(app: FastAPI, flow_id: str) -> int:
 
 async def test_a_killed_pump_is_restarted_and_serves_again(reconciling: Settings) -> None:
     async with running_app(reconciling) as (app, client):
-        owner = await sign_up_on(client, app)
-        flow_id = await create_flow(client, owner, echo_yaml("phoenix"))
-        await client.post(f"/api/flows/{flow_id}/start", headers=owner.headers)
-        await wait_for_status(client, owner, flow_id, status="running", observed="running")
-        [first] = pump_pids(app, owner, flow_id)
+        owner, flow_id, first = await running_flow(app, client, "phoenix")
         os.kill(first, signal.SIGKILL)
 
         async def replaced() -> list[int]:
@@ -105,11 +113,7 @@ async def test_a_flow_started_after_a_pass_read_its_state_keeps_its_pump(
     showed its new run as an orphan (a run without a running flow), and the pass halted the
     pump it had just started. Here the pass's step is called as it was."""
     async with running_app(reconciling) as (app, client):
-        owner = await sign_up_on(client, app)
-        flow_id = await create_flow(client, owner, echo_yaml("fresh"))
-        await client.post(f"/api/flows/{flow_id}/start", headers=owner.headers)
-        await wait_for_status(client, owner, flow_id, status="running", observed="running")
-        [pid] = pump_pids(app, owner, flow_id)
+        owner, flow_id, pid = await running_flow(app, client, "fresh")
         async with sessions(app)() as session:
             run = await session.get(PumpRun, flow_id)
         assert run is not None
@@ -149,11 +153,7 @@ async def test_a_crash_looping_pump_puts_the_flow_in_error_with_its_last_words(
 
 async def test_flows_start_again_after_the_control_plane_restarts(reconciling: Settings) -> None:
     async with running_app(reconciling, stop_flows=False) as (app, client):
-        owner = await sign_up_on(client, app)
-        flow_id = await create_flow(client, owner, echo_yaml("durable"))
-        await client.post(f"/api/flows/{flow_id}/start", headers=owner.headers)
-        await wait_for_status(client, owner, flow_id, status="running", observed="running")
-        [before] = pump_pids(app, owner, flow_id)
+        owner, flow_id, before = await running_flow(app, client, "durable")
         stale_trigger = await send_trigger(app, owner.tenant_id, flow_id, {"n": 1})
         await wait_for_completion(app, owner.tenant_id, flow_id, stale_trigger)
     assert not process_exists(before)  # drained and stopped with its control plane
@@ -227,11 +227,7 @@ async def test_deleting_a_running_flow_removes_its_pump_and_credential(
     reconciling: Settings,
 ) -> None:
     async with running_app(reconciling) as (app, client):
-        owner = await sign_up_on(client, app)
-        flow_id = await create_flow(client, owner, echo_yaml("doomed-flow"))
-        await client.post(f"/api/flows/{flow_id}/start", headers=owner.headers)
-        await wait_for_status(client, owner, flow_id, status="running", observed="running")
-        [pid] = pump_pids(app, owner, flow_id)
+        owner, flow_id, pid = await running_flow(app, client, "doomed-flow")
         assert (
             await client.delete(f"/api/flows/{flow_id}", headers=owner.headers)
         ).status_code == 204
