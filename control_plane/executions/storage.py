@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -18,6 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from control_plane.db import sqlite_sync_engine
 
 T = TypeVar("T")
+
+# One per SQLite file, held by a HeldConnection's transaction: SQLite's own wait for its write
+# lock sleeps (1, 2, 5, 10, 15, 20 ms ...) and under load overshoots the holder by as much
+# again; a waiter on this lock takes over the moment the holder commits.
+_SQLITE_WRITERS: dict[str, threading.Lock] = {}
 
 
 def dialect_insert(dialect_name: str, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -76,6 +82,8 @@ class HeldConnection:
         self._sqlite_engine: Engine | None = None
         self._sqlite_connection: Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
+        if self._sqlite:
+            self._writer = _SQLITE_WRITERS.setdefault(str(engine.url), threading.Lock())
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """`work(connection, *args)` in a transaction (with `autocommit`, each statement
@@ -106,7 +114,7 @@ class HeldConnection:
             self._sqlite_connection = self._sqlite_engine.connect()
         connection = self._sqlite_connection
         try:
-            with connection.begin():
+            with self._writer, connection.begin():
                 return work(connection, *args)
         except BaseException:
             self._close_blocking()

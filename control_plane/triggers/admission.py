@@ -8,7 +8,8 @@ accumulated, and for the whole batch:
    executions with `ON CONFLICT (flow_id, idempotency_key) DO NOTHING`, add them to the
    month's counters, commit: on Postgres one statement (admission_postgres.py), on SQLite a
    short transaction;
-2. XADD the new executions' trigger entries in one pipeline;
+2. XADD the new executions' trigger entries in one pipeline (while the next batch is being
+   stored: the XADDs keep the batches' order);
 3. answer each request: its execution id, the earlier execution for a repeated idempotency
    key, or the refusal that applies to it alone.
 
@@ -148,24 +149,33 @@ class Admitter:
 
     async def _work(self) -> None:
         held = HeldConnection(self._engine, autocommit=self._dialect == "postgresql")
+        answering: asyncio.Task[None] | None = None
         try:
             while True:
                 batch = [await self._queue.get()]
                 while len(batch) < self._max_batch and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
+                now = utcnow()
                 try:
-                    await self._process(batch, held)
+                    stored = await self._store_batch(batch, held, now)
                 except Exception as error:  # never let one bad batch stop admission
                     log.exception("trigger.admission_failed", size=len(batch))
                     _fail(batch, _unavailable(error))
-                finally:
-                    for _ in batch:
-                        self._queue.task_done()
+                    stored = None
+                # This batch's XADD and answers overlap the next batch's transaction; the
+                # XADDs stay in batch order (each waits for the one before).
+                answering = asyncio.get_running_loop().create_task(
+                    self._answer(batch, stored, now, answering)
+                )
         finally:
+            if answering is not None:
+                await asyncio.wait([answering])
             await held.close()
 
-    async def _process(self, batch: list[_Pending], held: HeldConnection) -> None:
-        now = utcnow()
+    async def _store_batch(
+        self, batch: list[_Pending], held: HeldConnection, now: datetime
+    ) -> _Stored | None:
+        """Commit the batch; None when it could not be stored (every request refused)."""
         for item in batch:
             request = item.request
             item.row = execution_row(
@@ -183,8 +193,7 @@ class Admitter:
         store = self._store_in_one_statement if self._dialect == "postgresql" else self._store
         for attempt in range(STORE_ATTEMPTS):
             try:
-                fresh, repeats, refused = await held.run(store, batch, now)
-                break
+                return await held.run(store, batch, now)
             except Exception as error:
                 # The held connection may have died with a database restart: one more try on
                 # a new one. (Had the first try committed, its ids now conflict: 503, and the
@@ -198,7 +207,30 @@ class Admitter:
                 )
                 for item in batch:
                     _reject(item, unavailable)
-                return
+                break
+        return None
+
+    async def _answer(
+        self,
+        batch: list[_Pending],
+        stored: _Stored | None,
+        now: datetime,
+        before: asyncio.Task[None] | None,
+    ) -> None:
+        try:
+            if before is not None:
+                await asyncio.wait([before])
+            if stored is not None:
+                await self._enqueue_stored(stored, now)
+        except Exception as error:
+            log.exception("trigger.admission_failed", size=len(batch))
+            _fail(batch, _unavailable(error))
+        finally:
+            for _ in batch:
+                self._queue.task_done()
+
+    async def _enqueue_stored(self, stored: _Stored, now: datetime) -> None:
+        fresh, repeats, refused = stored
         for item, refusal in refused:
             _reject(item, refusal)
         revive = [
