@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from control_plane.db import create_engine, migrate  # noqa: E402
+from control_plane.db import HISTORY_PAGE_CACHE_KIB, create_engine, migrate  # noqa: E402
 from control_plane.executions.events import RawEvent, StreamOwner  # noqa: E402
 from control_plane.executions.recording import (  # noqa: E402
     KNOWN_EXECUTIONS,
@@ -159,7 +159,7 @@ async def record_rate(engine: AsyncEngine, batches: int, random_ids: bool) -> fl
     """Executions recorded/s by `apply`, one transaction per batch on the recorder's own kind
     of connection (`HeldConnection`; queueing not timed)."""
     spent = 0.0
-    held = HeldConnection(engine)
+    held = HeldConnection(engine, page_cache_kib=HISTORY_PAGE_CACHE_KIB)
     for _ in range(batches):
         ids = [
             uuid.uuid4().hex if random_ids else new_execution_id() for _ in range(BATCH_EXECUTIONS)

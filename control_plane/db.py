@@ -100,11 +100,12 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, **codec)
 
 
-def sqlite_sync_engine(engine: AsyncEngine) -> Engine:
+def sqlite_sync_engine(engine: AsyncEngine, *, page_cache_kib: int | None = None) -> Engine:
     """A blocking engine on the same SQLite file, for workers that run a whole transaction in
     one thread hop (`executions.storage.HeldConnection`): through aiosqlite every statement is
     a hop to its thread and back, and under load each return waits a turn of the event loop
-    while the transaction holds SQLite's one write lock."""
+    while the transaction holds SQLite's one write lock. `page_cache_kib`: SQLite's page cache
+    per connection (its default is 2 MB)."""
     sync = create_sync_engine(
         engine.url.set(drivername="sqlite"),
         connect_args={"timeout": 30, "check_same_thread": False},
@@ -112,19 +113,21 @@ def sqlite_sync_engine(engine: AsyncEngine) -> Engine:
         json_deserializer=json_codec.loads,
     )
     event.listen(sync, "connect", _configure_sqlite)
-    event.listen(sync, "connect", _grow_page_cache)
+    if page_cache_kib is not None:
+
+        def size_page_cache(connection: Any, _: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute(f"PRAGMA cache_size=-{int(page_cache_kib)}")
+            cursor.close()
+
+        event.listen(sync, "connect", size_page_cache)
     return sync
 
 
-# These connections write every execution: past SQLite's default 2 MB of page cache the index
-# pages they touch on a history of a million executions are read from the OS again and again.
-WRITER_PAGE_CACHE_KIB = 16 * 1024
-
-
-def _grow_page_cache(connection: Any, _: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute(f"PRAGMA cache_size=-{WRITER_PAGE_CACHE_KIB}")
-    cursor.close()
+# The recorder's connection updates every execution and its steps: past SQLite's default 2 MB
+# of page cache the index pages it touches on a history of a million executions are read from
+# the OS again and again. (Admission only appends: the default serves it.)
+HISTORY_PAGE_CACHE_KIB = 16 * 1024
 
 
 def _configure_sqlite(connection: Any, _: Any) -> None:

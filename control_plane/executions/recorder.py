@@ -35,6 +35,7 @@ from redis.exceptions import ResponseError
 from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from control_plane.db import HISTORY_PAGE_CACHE_KIB
 from control_plane.executions.events import StreamOwner, parse_event
 from control_plane.executions.models import Execution
 from control_plane.executions.recording import Caps, apply
@@ -83,7 +84,7 @@ class Recorder:
         self._streams: set[str] = set()
         self._grouped: set[str] = set()
         self._refreshed_at = 0.0
-        self._held = HeldConnection(engine)
+        self._held = HeldConnection(engine, page_cache_kib=HISTORY_PAGE_CACHE_KIB)
 
     async def run(self) -> None:
         try:

@@ -74,9 +74,12 @@ class HeldConnection:
     pool costs a pre-ping (three round trips) per batch. After any error the connection is
     dropped and the next transaction reconnects."""
 
-    def __init__(self, engine: AsyncEngine, *, autocommit: bool = False) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, autocommit: bool = False, page_cache_kib: int | None = None
+    ) -> None:
         self._engine = engine
         self._autocommit = autocommit
+        self._page_cache_kib = page_cache_kib
         self._connection: AsyncConnection | None = None
         self._sqlite = engine.dialect.name == "sqlite"
         self._sqlite_engine: Engine | None = None
@@ -110,7 +113,9 @@ class HeldConnection:
     def _run_blocking(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
         if self._sqlite_connection is None:
             if self._sqlite_engine is None:
-                self._sqlite_engine = sqlite_sync_engine(self._engine)
+                self._sqlite_engine = sqlite_sync_engine(
+                    self._engine, page_cache_kib=self._page_cache_kib
+                )
             self._sqlite_connection = self._sqlite_engine.connect()
         connection = self._sqlite_connection
         try:
