@@ -32,7 +32,7 @@ from control_plane.executions.events import (
 )
 from control_plane.executions.history_level import DROP_EXECUTIONS, history_levels, keeps_step
 from control_plane.executions.models import FINAL_STATUSES, Execution, ExecutionStep
-from control_plane.executions.storage import bounded_json, dialect_insert
+from control_plane.executions.storage import bounded_json, dialect_insert, execute_many
 
 UNSET: Any = object()
 log = structlog.get_logger("control_plane.recorder")
@@ -219,8 +219,7 @@ def apply(connection: Connection, events: list[RawEvent], caps: Caps) -> Recorde
             recorded.finished[patch.status] = recorded.finished.get(patch.status, 0) + 1
         if ident not in dropped:
             rows.append(_execution_params(ident, patch, usage.get(ident)))
-    if rows:
-        connection.execute(EXECUTION_UPDATE, rows)
+    execute_many(connection, EXECUTION_UPDATE, rows)
     if finals:
         from control_plane.callbacks.outbox import owe
 
@@ -331,7 +330,7 @@ def _upsert_steps(connection: Connection, steps: dict[tuple[str, int], StepPatch
         row["status"] = row["status"] or "running"
         row["truncated"] = bool(row["truncated"])
         rows.append(row)
-    connection.execute(_step_upsert(connection.dialect.name), rows)
+    execute_many(connection, _step_upsert(connection.dialect.name), rows)
 
 
 @lru_cache(maxsize=4)

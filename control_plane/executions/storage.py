@@ -9,11 +9,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from control_plane.db import sqlite_sync_engine
@@ -56,6 +58,58 @@ def bounded_json(value: Any, max_bytes: int) -> tuple[Any, bool]:
         return value, False
     preview = text.encode()[:max_bytes].decode("utf-8", errors="ignore")
     return {"_truncated": True, "_bytes": len(text.encode()), "preview": preview}, True
+
+
+def execute_many(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """`connection.execute(statement, rows)`, where every row binds the same keys. On SQLite the
+    statement is compiled once per shape and each row bound by the statement's own processors,
+    without SQLAlchemy's per-row parameter machinery (a fifth of the recorder's `apply`)."""
+    if not rows:
+        return
+    shape = _positional(statement, connection.dialect, tuple(rows[0]))
+    if shape is None:
+        connection.execute(statement, rows)
+        return
+    sql, slots = shape
+    connection.exec_driver_sql(
+        sql,
+        [
+            tuple(
+                [
+                    fixed if name is None else row[name] if process is None else process(row[name])
+                    for name, process, fixed in slots
+                ]
+            )
+            for row in rows
+        ],
+    )
+
+
+_Slot = tuple[str | None, Callable[[Any], Any] | None, Any]  # (row key, processor, fixed value)
+
+
+@lru_cache(maxsize=32)
+def _positional(
+    statement: Any, dialect: Dialect, keys: tuple[str, ...]
+) -> tuple[str, list[_Slot]] | None:
+    """The SQL and, per placeholder, where its value comes from; None where SQLAlchemy itself
+    must bind (another dialect, or Python-side column defaults to compute per row)."""
+    if dialect.name != "sqlite":
+        return None
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    if compiled.positiontup is None or compiled.insert_prefetch or compiled.update_prefetch:
+        return None
+    processors = compiled._bind_processors
+    # the statement's own literals (CASE ... WHEN 'x'), beside the rows' keys
+    fixed = compiled.construct_params(dict.fromkeys(keys))
+    slots: list[_Slot] = []
+    for name in compiled.positiontup:
+        process = processors.get(name)
+        if name in keys:
+            slots.append((name, process, None))
+        else:
+            slots.append((None, None, process(fixed[name]) if process else fixed[name]))
+    return str(compiled), slots
 
 
 def month_key(moment: datetime) -> str:

@@ -1,5 +1,6 @@
 """Storage helpers of the hot path: SQLite timestamps bound without SQLAlchemy's generic
-processors, and the writer lock the held connections share on one SQLite file."""
+processors, the writer lock the held connections share on one SQLite file, and executemany
+without SQLAlchemy's per-row parameter machinery."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ import asyncio
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Column, Connection, Integer, MetaData, Table, select, text
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.types import DateTime
 
 from control_plane.db import UtcDateTime, create_engine
-from control_plane.executions.storage import HeldConnection
+from control_plane.executions.models import ExecutionStep
+from control_plane.executions.recording import STEP_COLUMNS, _step_upsert
+from control_plane.executions.storage import HeldConnection, execute_many
 
 MOMENTS = [
     datetime(2026, 12, 7, 10, 51, 13, 123456, tzinfo=UTC),
@@ -105,3 +110,50 @@ async def test_held_connections_on_one_sqlite_file_write_one_at_a_time(tmp_path:
         await first.close()
         await second.close()
         await engine.dispose()
+
+
+def _upserts(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The step rows left by upserting `rows` one after another, through `execute_many` and
+    through SQLAlchemy's own executemany."""
+    tables = []
+    for through in (execute_many, lambda c, s, r: c.execute(s, r)):
+        engine = create_sync_engine("sqlite://")
+        ExecutionStep.__table__.create(engine)  # type: ignore[attr-defined]
+        with engine.begin() as connection:
+            for row in rows:
+                through(connection, _step_upsert("sqlite"), [row])
+            result = connection.execute(select(ExecutionStep.__table__).order_by("step"))
+            tables.append([tuple(line) for line in result])
+        engine.dispose()
+    assert tables[0] == tables[1]
+    return tables[0]
+
+
+def test_execute_many_binds_as_sqlalchemy_does() -> None:
+    started = datetime(2026, 12, 7, 10, 51, 13, 5, tzinfo=UTC)
+    finished = started.astimezone(timezone(timedelta(hours=2)))
+    base = {column: None for column in STEP_COLUMNS} | {"execution_id": "e" * 32}
+    rows = [
+        base | {"step": 1, "listener": "a", "status": "running", "truncated": False,
+                "input": {"n": [1, 2.5, "é"]}, "started_at": started},
+        base | {"step": 1, "listener": "", "status": "succeeded", "truncated": True,
+                "output": None, "routed_to": ["b"], "usage": {"tokens": 3},
+                "finished_at": finished, "duration_ms": 1.5},
+        base | {"step": 2, "listener": "b", "status": "failed", "truncated": False,
+                "error": "boom", "reason": "http_error", "started_at": started},
+    ]  # fmt: skip
+    table = _upserts(rows)
+    assert [line[:3] for line in table] == [("e" * 32, 1, "a"), ("e" * 32, 2, "b")]
+    assert table[0][4] == "succeeded" and table[0][5] == {"n": [1, 2.5, "é"]}
+
+
+def test_execute_many_leaves_column_defaults_to_sqlalchemy() -> None:
+    metadata = MetaData()
+    table = Table("counted", metadata, Column("id", Integer, primary_key=True),
+                  Column("n", Integer, default=7))  # fmt: skip
+    engine = create_sync_engine("sqlite://")
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        execute_many(connection, table.insert(), [{"id": 1}, {"id": 2}])
+        assert list(connection.execute(select(table.c.n))) == [(7,), (7,)]
+    engine.dispose()
