@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
@@ -18,7 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from control_plane.app import create_app
+from control_plane.app import SERVING_GC_THRESHOLDS, create_app
 from control_plane.settings import Settings, normalize_database_url
 
 
@@ -138,3 +139,12 @@ async def test_opentelemetry_spans_only_when_asked(settings: Settings) -> None:
             names = [span.name for span in exporter.get_finished_spans()]
             assert any("/health" in name for name in names) is enabled, names
             exporter.clear()
+
+
+async def test_the_cyclic_collector_runs_less_often_while_serving(settings: Settings) -> None:
+    before = gc.get_threshold()
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        assert gc.get_threshold() == SERVING_GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0  # what startup built is out of the collector's way
+    assert gc.get_threshold() == before
