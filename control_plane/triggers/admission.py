@@ -24,33 +24,29 @@ queued row without a stream entry later (reaper.py)."""
 from __future__ import annotations
 
 import asyncio
-import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import structlog
 from redis.asyncio import Redis
-from sqlalchemy import Connection, bindparam, select, tuple_, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.db import utcnow
-from control_plane.errors import NotFound, ServiceUnavailable
+from control_plane.errors import ServiceUnavailable
 from control_plane.executions.models import Execution
 from control_plane.executions.storage import HeldConnection
-from control_plane.flows.models import Flow
 from control_plane.metrics import Metrics
 from control_plane.outages import DATABASE_RETRY_AFTER_SECONDS, database_unavailable
 from control_plane.tasks import stop_task
-from control_plane.triggers.admission_postgres import admit_batch
-from control_plane.triggers.catalog import FlowTriggers, TriggerSpec, is_hot
+from control_plane.triggers.admission_store import Stored, store, store_in_one_statement
+from control_plane.triggers.catalog import FlowTriggers, TriggerSpec
 from control_plane.triggers.quota import UsageTracker
 from control_plane.triggers.records import (
     NEVER_ENQUEUED,
-    add_to_counters,
     enqueue_entries,
     execution_row,
-    insert_executions,
     mark_enqueue_failed,
     new_execution_id,
     trigger_entry,
@@ -58,15 +54,6 @@ from control_plane.triggers.records import (
 
 log = structlog.get_logger("control_plane.triggers")
 STORE_ATTEMPTS = 2
-FLOW_STATES = select(Flow.id, Flow.desired_state, Flow.status, Flow.webhook_token_hash).where(
-    Flow.id.in_(bindparam("flow_ids", expanding=True))
-)
-NO_WEBHOOK_HERE = "no webhook at this address: the flow does not exist or the token is wrong"
-
-
-class FlowNotHot(Exception):
-    """The flow is not plainly running: the caller must ask the pumps domain
-    (`ensure_accepting`) and admit again without the run-state check."""
 
 
 @dataclass
@@ -90,15 +77,10 @@ class Admitted:
 
 
 @dataclass
-class _Pending:
+class PendingTrigger:
     request: TriggerRequest
     future: asyncio.Future[Admitted]
     row: dict[str, Any] = field(default_factory=dict)
-
-
-_Repeat = tuple[_Pending, str, datetime, bool]  # (request, earlier id, its creation, revive it)
-_Refusal = tuple[_Pending, Exception]
-_Stored = tuple[list[_Pending], list[_Repeat], list[_Refusal]]  # (fresh, repeats, refused)
 
 
 class Admitter:
@@ -122,7 +104,7 @@ class Admitter:
         self._worker_count = 1 if self._dialect == "sqlite" else max(1, workers)
         self._max_batch = max_batch
         self._input_max_bytes = input_max_bytes
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._queue: asyncio.Queue[PendingTrigger] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -143,7 +125,7 @@ class Admitter:
         if not self._workers:
             raise ServiceUnavailable("the control plane is not accepting triggers (shutting down)")
         future: asyncio.Future[Admitted] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(request, future))
+        self._queue.put_nowait(PendingTrigger(request, future))
         # A client that goes away cancels only this future; the batch is written regardless.
         return await future
 
@@ -162,6 +144,10 @@ class Admitter:
                     log.exception("trigger.admission_failed", size=len(batch))
                     _fail(batch, _unavailable(error))
                     stored = None
+                except BaseException:  # cancelled: this batch is not answered
+                    for _ in batch:
+                        self._queue.task_done()
+                    raise
                 # This batch's XADD and answers overlap the next batch's transaction; the
                 # XADDs stay in batch order (each waits for the one before).
                 answering = asyncio.get_running_loop().create_task(
@@ -173,8 +159,8 @@ class Admitter:
             await held.close()
 
     async def _store_batch(
-        self, batch: list[_Pending], held: HeldConnection, now: datetime
-    ) -> _Stored | None:
+        self, batch: list[PendingTrigger], held: HeldConnection, now: datetime
+    ) -> Stored | None:
         """Commit the batch; None when it could not be stored (every request refused)."""
         for item in batch:
             request = item.request
@@ -190,10 +176,10 @@ class Admitter:
                 idempotency_key=request.idempotency_key,
                 retry_of=request.retry_of,
             )
-        store = self._store_in_one_statement if self._dialect == "postgresql" else self._store
+        work = store_in_one_statement if self._dialect == "postgresql" else store
         for attempt in range(STORE_ATTEMPTS):
             try:
-                return await held.run(store, batch, now)
+                return await held.run(work, batch, now)
             except Exception as error:
                 # The held connection may have died with a database restart: one more try on
                 # a new one. (Had the first try committed, its ids now conflict: 503, and the
@@ -212,8 +198,8 @@ class Admitter:
 
     async def _answer(
         self,
-        batch: list[_Pending],
-        stored: _Stored | None,
+        batch: list[PendingTrigger],
+        stored: Stored | None,
         now: datetime,
         before: asyncio.Task[None] | None,
     ) -> None:
@@ -229,7 +215,7 @@ class Admitter:
             for _ in batch:
                 self._queue.task_done()
 
-    async def _enqueue_stored(self, stored: _Stored, now: datetime) -> None:
+    async def _enqueue_stored(self, stored: Stored, now: datetime) -> None:
         fresh, repeats, refused = stored
         for item, refusal in refused:
             _reject(item, refusal)
@@ -245,100 +231,7 @@ class Admitter:
             self._usage.add(item.request.flow.tenant_id, 1)
         await self._enqueue(fresh, now)
 
-    # The store functions run in the held connection's thread (SQLite) or through `run_sync`:
-    # blocking, and they only return refusals (futures belong to the event loop).
-
-    def _store(self, connection: Connection, batch: list[_Pending], _: datetime) -> _Stored:
-        """Portable: check the flows, insert, count, in the caller's transaction."""
-        candidates, refused = self._check_flows(connection, batch)
-        inserted = insert_executions(connection, [item.row for item in candidates])
-        fresh = [item for item in candidates if item.row["id"] in inserted]
-        add_to_counters(connection, [item.row for item in fresh])
-        repeats, unmatched = self._earlier(connection, [i for i in candidates if i not in fresh])
-        for item in unmatched:  # cannot happen: a conflict means the row exists
-            refused.append((item, ServiceUnavailable("the trigger could not be stored; try again")))
-        return fresh, repeats, refused
-
-    def _store_in_one_statement(
-        self, connection: Connection, batch: list[_Pending], now: datetime
-    ) -> _Stored:
-        inserted = admit_batch(
-            connection,
-            [item.row for item in batch],
-            [item.request.token_hash for item in batch],
-            [item.request.check_run_state for item in batch],
-            now,
-        )
-        fresh = [item for item in batch if item.row["id"] in inserted]
-        missing = [item for item in batch if item.row["id"] not in inserted]
-        if not missing:
-            return fresh, [], []
-        candidates, refused = self._check_flows(connection, missing)
-        repeats, unmatched = self._earlier(connection, candidates)
-        for item in unmatched:  # the flow's state changed under the statement: ask again
-            refused.append((item, FlowNotHot(item.request.flow.flow_id)))
-        return fresh, repeats, refused
-
-    def _check_flows(
-        self, connection: Connection, batch: list[_Pending]
-    ) -> tuple[list[_Pending], list[_Refusal]]:
-        """Refuse the requests whose flow changed since the catalog read it."""
-        flow_ids = sorted({item.request.flow.flow_id for item in batch})
-        rows = connection.execute(FLOW_STATES, {"flow_ids": flow_ids})
-        current = {row[0]: row[1:] for row in rows}
-        accepted: list[_Pending] = []
-        refused: list[_Refusal] = []
-        for item in batch:
-            request = item.request
-            state = current.get(request.flow.flow_id)
-            if state is None:
-                refused.append((item, NotFound(f"flow {request.flow.flow_id} not found")))
-                continue
-            desired_state, status, token_hash = state
-            if request.token_hash is not None and not (
-                token_hash and hmac.compare_digest(token_hash, request.token_hash)
-            ):
-                refused.append((item, NotFound(NO_WEBHOOK_HERE)))
-            elif request.check_run_state and not is_hot(desired_state, status):
-                refused.append((item, FlowNotHot(request.flow.flow_id)))
-            else:
-                accepted.append(item)
-        return accepted, refused
-
-    def _earlier(
-        self, connection: Connection, repeats: list[_Pending]
-    ) -> tuple[list[_Repeat], list[_Pending]]:
-        """The executions that first used the idempotency keys repeated in this batch (and
-        whether that one never reached the stream), and the requests for which there is none."""
-        keyed = [item for item in repeats if item.row["idempotency_key"] is not None]
-        earlier: dict[tuple[str, str | None], tuple[str, datetime, bool]] = {}
-        if keyed:
-            keys = {(item.row["flow_id"], item.row["idempotency_key"]) for item in keyed}
-            rows = connection.execute(
-                select(
-                    Execution.flow_id,
-                    Execution.idempotency_key,
-                    Execution.id,
-                    Execution.created_at,
-                    Execution.status,
-                    Execution.reason,
-                ).where(tuple_(Execution.flow_id, Execution.idempotency_key).in_(keys))
-            )
-            earlier = {
-                (flow, key): (ident, at, status == "failed" and reason in NEVER_ENQUEUED)
-                for flow, key, ident, at, status, reason in rows
-            }
-        found: list[_Repeat] = []
-        unmatched: list[_Pending] = []
-        for item in repeats:
-            match = earlier.get((item.row["flow_id"], item.row["idempotency_key"]))
-            if match is None:
-                unmatched.append(item)
-            else:
-                found.append((item, *match))
-        return found, unmatched
-
-    async def _revive(self, repeats: list[tuple[_Pending, str, datetime]]) -> None:
+    async def _revive(self, repeats: list[tuple[PendingTrigger, str, datetime]]) -> None:
         """A repeated key whose first execution never reached the stream (its XADD failed,
         and its caller got a 503): queue that execution again and enqueue it now, so the
         retry is what the first attempt should have been."""
@@ -368,7 +261,7 @@ class Admitter:
         except Exception as error:
             _fail([item for item, _, _ in repeats], _unavailable(error))
             return
-        again: list[_Pending] = []
+        again: list[PendingTrigger] = []
         for item, ident, created_at in repeats:
             if ident in revived:
                 item.row = {**item.row, "id": ident, "created_at": created_at}
@@ -377,7 +270,9 @@ class Admitter:
                 _resolve(item, Admitted(ident, created=False, created_at=created_at))
         await self._enqueue(again, utcnow(), created=False)
 
-    async def _enqueue(self, fresh: list[_Pending], now: datetime, *, created: bool = True) -> None:
+    async def _enqueue(
+        self, fresh: list[PendingTrigger], now: datetime, *, created: bool = True
+    ) -> None:
         if not fresh:
             return
         results = await enqueue_entries(
@@ -397,24 +292,24 @@ class Admitter:
         if failed:
             await self._mark_enqueue_failed(failed)
 
-    async def _mark_enqueue_failed(self, failed: list[tuple[_Pending, Any]]) -> None:
+    async def _mark_enqueue_failed(self, failed: list[tuple[PendingTrigger, Any]]) -> None:
         message = await mark_enqueue_failed(
             self._engine, [item.row["id"] for item, _ in failed], failed[0][1], self._metrics
         )
         _fail([item for item, _ in failed], f"{message}; try again")
 
 
-def _resolve(item: _Pending, admitted: Admitted) -> None:
+def _resolve(item: PendingTrigger, admitted: Admitted) -> None:
     if not item.future.done():
         item.future.set_result(admitted)
 
 
-def _reject(item: _Pending, error: BaseException) -> None:
+def _reject(item: PendingTrigger, error: BaseException) -> None:
     if not item.future.done():
         item.future.set_exception(error)
 
 
-def _fail(items: list[_Pending], detail: str) -> None:
+def _fail(items: list[PendingTrigger], detail: str) -> None:
     for item in items:
         _reject(item, ServiceUnavailable(detail))
 

@@ -25,7 +25,8 @@ from control_plane.flows import service as flows_service
 from control_plane.flows.models import Flow
 from control_plane.pumps.secrets import SecretBox
 from control_plane.pumps.service import ensure_accepting
-from control_plane.triggers.admission import NO_WEBHOOK_HERE, Admitted, FlowNotHot, TriggerRequest
+from control_plane.triggers.admission import Admitted, TriggerRequest
+from control_plane.triggers.admission_store import NO_WEBHOOK_HERE, FlowNotHot
 from control_plane.triggers.body import parse_payload
 from control_plane.triggers.catalog import FlowTriggers
 from control_plane.triggers.models import WebhookToken
