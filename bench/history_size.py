@@ -7,8 +7,8 @@ each history size (0, then `--rows` finished executions with two steps each, gen
 in a few statements, not by running flows) records `--batches` recorder batches the way the
 recorder does (`recording.apply` in one transaction per batch on a `HeldConnection`: 160
 executions x 6 events, the events of a webhook -> transform -> http flow) and prints executions
-recorded/s beside the empty database's, then the plans of the recorder's look-ups by lists of ids (`EXPLAIN
-ANALYZE` on Postgres, `EXPLAIN QUERY PLAN` on SQLite)."""
+recorded/s beside the empty database's, then the plans of the recorder's look-ups by lists of
+ids (`EXPLAIN ANALYZE` on Postgres, `EXPLAIN QUERY PLAN` on SQLite)."""
 
 from __future__ import annotations
 

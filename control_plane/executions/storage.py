@@ -92,8 +92,8 @@ _Slot = tuple[str | None, Callable[[Any], Any] | None, Any]  # (row key, process
 def _positional(
     statement: Any, dialect: Dialect, keys: tuple[str, ...]
 ) -> tuple[str, list[_Slot]] | None:
-    """The SQL and, per placeholder, where its value comes from; None where SQLAlchemy itself
-    must bind (another dialect, or Python-side column defaults to compute per row)."""
+    """The SQL and, per placeholder, where its value comes from. None leaves the binding to
+    SQLAlchemy: another dialect, or Python-side column defaults it computes per row."""
     if dialect.name != "sqlite":
         return None
     compiled = statement.compile(dialect=dialect, column_keys=list(keys))
