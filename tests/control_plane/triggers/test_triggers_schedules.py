@@ -9,12 +9,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from control_plane.executions.models import Execution
 from control_plane.flows.models import Flow
 from control_plane.settings import Settings
+from control_plane.triggers import scheduler as scheduler_module
 from control_plane.triggers.models import ScheduleState
 from control_plane.triggers.scheduler import Scheduler, next_fire
 from pump.keys import FlowKeys
@@ -48,8 +50,12 @@ def test_next_fire_follows_cron_timezone_and_the_seconds_hook() -> None:
 
 
 async def test_a_missed_window_fires_once_then_resumes_on_schedule(
-    app: FastAPI, client: httpx.AsyncClient
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The scheduler's clock stands still, so the two ticks cannot straddle a minute boundary
+    # (where the second would rightly fire the next minute's tick).
+    now = datetime.now(UTC)
+    monkeypatch.setattr(scheduler_module, "utcnow", lambda: now)
     flow = await make_flow(client, scheduled_yaml("* * * * *"), start=False)
     async with sessions(app)() as session, session.begin():
         await session.execute(
@@ -59,7 +65,7 @@ async def test_a_missed_window_fires_once_then_resumes_on_schedule(
         )
     scheduler = Scheduler(app)
     await scheduler.sync()
-    downtime = datetime.now(UTC) - timedelta(minutes=30)
+    downtime = now - timedelta(minutes=30)
     async with sessions(app)() as session, session.begin():
         await session.execute(
             update(ScheduleState)
@@ -74,7 +80,7 @@ async def test_a_missed_window_fires_once_then_resumes_on_schedule(
             select(Execution).where(Execution.flow_id == flow.flow_id)
         )
     assert state is not None and state.last_fired_at == downtime
-    assert datetime.now(UTC) < state.next_fire_at <= datetime.now(UTC) + timedelta(minutes=1)
+    assert now < state.next_fire_at <= now + timedelta(minutes=1)
     assert execution.trigger_kind == "schedule" and execution.status == "queued"
     assert execution.idempotency_key == f"schedule:tick:{downtime.isoformat()}"
     stream = FlowKeys(flow.account.tenant_id, flow.flow_id).triggers
