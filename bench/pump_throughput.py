@@ -221,7 +221,7 @@ def main() -> None:
     print(f"baseline XADD + XREADGROUP/XACK loop: {baseline:10,.0f} entries/s")
     print(
         f"pump, 3-step transform flow:          {throughput:10,.0f} executions/s "
-        f"({throughput / baseline:.0%} of baseline; {events:,} events written; target >= 1,000)"
+        f"({throughput / baseline:.0%} of baseline; {events:,} event entries written; target >= 1,000)"
     )
     (direct, direct_cpu), (invocation, invocation_cpu) = bench_wasm(options.wasm_iterations)
     print(f"direct wasmtime call (fresh instance): {direct:8.1f} µs (CPU {direct_cpu:.1f} µs)")

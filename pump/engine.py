@@ -13,7 +13,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from pump.events import EventType, TriggerEntry, encode_event
+from pump.events import (
+    MAX_FOLDED,
+    SEGMENT_END_TYPES,
+    EventType,
+    HeldEvent,
+    TriggerEntry,
+    encode_data,
+    fold_events,
+)
 from pump.flow import CompiledListener, Flow
 from pump.handlers.base import (
     Cancellation,
@@ -71,10 +79,19 @@ class Execution:
         self._buffer_written = False
         self._queue: deque[tuple[str, Any]] = deque()
         self.cancellation = Cancellation()
+        # Events not yet queued on the writer: they go as one folded entry before a step that
+        # waits on I/O and at the end of the run (pump.events.fold_events).
+        self._held: list[HeldEvent] = []
 
     async def run(self) -> ExecutionOutcome:
         """Route the trigger's payload until nothing is in flight; queue the final event,
         the finished marker and the buffer deletion on the writer (the caller syncs)."""
+        try:
+            return await self._run()
+        finally:
+            self._write_held()  # a run stopped half-way (the pump stopping) writes what it did
+
+    async def _run(self) -> ExecutionOutcome:
         flow, entry = self.flow, self.entry
         started = time.perf_counter()
         if self.reclaimed:
@@ -193,8 +210,10 @@ class Execution:
                 step=step,
                 listener=target,
             )
-            if self._unsaved and not compiled.pure:
-                self._save_thread()
+            if not compiled.pure:
+                self._write_held()  # what ran so far is recorded before the step's side effects
+                if self._unsaved:
+                    self._save_thread()
             began = time.perf_counter()
             try:
                 result = await self._invoke(compiled, step, payload)
@@ -376,11 +395,21 @@ class Execution:
         redactor = self.flow.redactor
         if redactor.active:
             data = redactor.value(data)
-        self.flow.writer.xadd(
-            self.flow.keys.events,
-            encode_event(type, self.entry.execution_id, data, step=step, listener=listener),
-            maxlen=EVENT_STREAM_MAXLEN,
-        )
+        step_text = None if step is None else str(step)
+        held = self._held
+        held.append((type, repr(time.time()), step_text, listener, encode_data(data)))
+        if type in SEGMENT_END_TYPES or len(held) > MAX_FOLDED:
+            self._write_held()
+
+    def _write_held(self) -> None:
+        """Queue the held events on the writer as one entry."""
+        if self._held:
+            self.flow.writer.xadd(
+                self.flow.keys.events,
+                fold_events(self.entry.execution_id, self._held),
+                maxlen=EVENT_STREAM_MAXLEN,
+            )
+            self._held = []
 
 
 def _since(began: float) -> float:

@@ -44,6 +44,13 @@ class Event(BaseModel):
         return fields
 
     @classmethod
+    def decode_all(cls, fields: dict[str, str] | dict[bytes, bytes]) -> list[Event]:
+        """Every event of a stream entry, a folded one included (`unfold`)."""
+        return [
+            cls.decode(event) for event in unfold({_text(k): _text(v) for k, v in fields.items()})
+        ]
+
+    @classmethod
     def decode(cls, fields: dict[str, str] | dict[bytes, bytes]) -> Event:
         text = {_text(k): _text(v) for k, v in fields.items()}
         return cls(
@@ -76,12 +83,82 @@ def encode_event(
         fields["step"] = str(step)
     if listener is not None:
         fields["listener"] = listener
-    fields["data"] = _COMPACT.encode(data)
+    fields["data"] = encode_data(data)
     return fields
 
 
 # json.dumps builds a new encoder per call when given options; Event.encode's options, once
 _COMPACT = json.JSONEncoder(separators=(",", ":"), default=str)
+
+# A folded entry carries the events an execution emitted before its own (see `fold_events`).
+FOLDED_FIELD = "folded"
+FOLDED_DATA_PREFIX = "data."
+MAX_FOLDED = 64  # earlier events one entry may carry
+
+
+def encode_data(data: dict[str, Any]) -> str:
+    return _COMPACT.encode(data)
+
+
+# (type, ts, step, listener, data) of an emitted event, each already as its stream text
+HeldEvent = tuple[str, str, str | None, str | None, str]
+
+
+def fold_events(execution_id: str, held: list[HeldEvent]) -> dict[str, str]:
+    """One stream entry for consecutive events of one execution: the last event's own fields,
+    plus `folded`, the earlier events' `[type, ts, step, listener]` as a JSON list, and the
+    data of the i-th of them in `data.<i>`. Readers unfold it with `unfold`; one that reads
+    only the entry's own fields sees the last event (the final one at a segment end)."""
+    *earlier, (type, ts, step, listener, data) = held
+    fields = {"type": type, "execution_id": execution_id, "ts": ts}
+    if step is not None:
+        fields["step"] = step
+    if listener is not None:
+        fields["listener"] = listener
+    fields["data"] = data
+    if earlier:
+        fields[FOLDED_FIELD] = _COMPACT.encode([event[:4] for event in earlier])
+        for index, event in enumerate(earlier):
+            fields[f"{FOLDED_DATA_PREFIX}{index}"] = event[4]
+    return fields
+
+
+def unfold(fields: dict[str, str]) -> list[dict[str, str]]:
+    """The events of one stream entry, oldest first, each as the fields of a plain entry.
+    The entry is untrusted: a folded event whose header is not four texts (step and listener
+    may be null) is left out, and so is all of `folded` when it is not a JSON list."""
+    folded = fields.get(FOLDED_FIELD)
+    if folded is None:
+        return [fields]
+    try:
+        headers = json.loads(folded)
+    except (ValueError, RecursionError):
+        headers = None
+    events: list[dict[str, str]] = []
+    execution_id = fields.get("execution_id", "")
+    for index, header in enumerate(headers[:MAX_FOLDED] if isinstance(headers, list) else ()):
+        if not _is_header(header):
+            continue
+        type, ts, step, listener = header
+        event = {"type": type, "execution_id": execution_id, "ts": ts}
+        if step is not None:
+            event["step"] = step
+        if listener is not None:
+            event["listener"] = listener
+        event["data"] = fields.get(f"{FOLDED_DATA_PREFIX}{index}", "{}")
+        events.append(event)
+    events.append(fields)
+    return events
+
+
+def _is_header(header: Any) -> bool:
+    return (
+        isinstance(header, list)
+        and len(header) == 4
+        and isinstance(header[0], str)
+        and isinstance(header[1], str)
+        and all(part is None or isinstance(part, str) for part in header[2:])
+    )
 
 
 class TriggerEntry(BaseModel):

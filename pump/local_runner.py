@@ -126,7 +126,11 @@ async def run_once(
         outcome = await Execution(flow, entry).run()
         await writer.sync()
         raw = await client.xrange(flow.keys.events)
-        events = [Event.decode(cast(dict[str, str], fields)) for _, fields in raw or []]
+        events = [
+            event
+            for _, fields in raw or []
+            for event in Event.decode_all(cast(dict[str, str], fields))
+        ]
     finally:
         await writer.close()
         await services.aclose()

@@ -5,7 +5,8 @@ tenant's code: it is untrusted input. `parse_event` turns one stream entry into 
 whose every field fits its column and serialises on both databases (no NaN, no lone surrogate,
 no NUL in text, no number past its column, nothing deeper than the JSON limits), or into None
 when the entry is not an event at all. The flow that owns the stream is carried along, so the
-recorder can refuse an event naming another flow's execution (recording.py)."""
+recorder can refuse an event naming another flow's execution (recording.py). `parse_events`
+does the same for each event a folded entry carries."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 import orjson
 
 from control_plane.json_limits import MAX_DEPTH, readable, storable_text
+from pump.events import unfold
 
 EVENT_TYPES = frozenset(
     {
@@ -64,6 +66,17 @@ class RawEvent:
     owner: StreamOwner | None = None
     oversized: int = 0  # bytes of a `data` field too large to parse (0: parsed)
     preview: str = field(default="", repr=False)  # its first bytes, for the truncated value
+
+
+def parse_events(
+    fields: dict[str, str], owner: StreamOwner | None = None, max_data_bytes: int = 2**20
+) -> list[RawEvent]:
+    """The validated events of a stream entry, a folded one's too (`pump.events.unfold`)."""
+    return [
+        event
+        for one in unfold(fields)
+        if (event := parse_event(one, owner, max_data_bytes)) is not None
+    ]
 
 
 def parse_event(

@@ -36,7 +36,7 @@ from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.db import HISTORY_PAGE_CACHE_KIB
-from control_plane.executions.events import StreamOwner, parse_event
+from control_plane.executions.events import StreamOwner, parse_events
 from control_plane.executions.models import Execution
 from control_plane.executions.recording import Caps, apply
 from control_plane.executions.storage import HeldConnection
@@ -167,8 +167,7 @@ class Recorder:
         events = [
             event
             for stream, _, fields in entries
-            if (event := parse_event(fields, stream_owner(stream), self._max_data_bytes))
-            is not None
+            for event in parse_events(fields, stream_owner(stream), self._max_data_bytes)
         ]
         while True:
             try:

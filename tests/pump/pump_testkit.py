@@ -110,7 +110,7 @@ class InProcessFlow:
         outcome = await Execution(self.flow, entry).run()
         await self.writer.sync()
         raw = await self.client.xrange(self.keys.events)
-        events = [Event.decode(fields) for _, fields in raw]
+        events = [event for _, fields in raw for event in Event.decode_all(fields)]
         return RunResult(outcome, [e for e in events if e.execution_id == entry.execution_id])
 
 
@@ -208,8 +208,8 @@ class PumpProcess:
                 return
             for entry_id, fields in batch:
                 self._last_id = entry_id
-                event = Event.decode(fields)
-                self._seen.setdefault(event.execution_id, []).append(event)
+                for event in Event.decode_all(fields):
+                    self._seen.setdefault(event.execution_id, []).append(event)
 
     async def events(self, execution_id: str) -> list[Event]:
         await self.poll()

@@ -326,3 +326,68 @@ listeners:
     assert buffer_after == 0
     assert state == "completed"
     assert 0 < ttl <= EXECUTION_STATE_TTL_SECONDS
+
+
+async def test_an_execution_writes_its_events_as_one_entry_per_step_that_waits_on_io(
+    redis_url: str,
+) -> None:
+    from aiohttp import web
+    from pump_testkit import new_keys, serve
+
+    from pump.events import Event
+    from pump.server import redis_client
+
+    keys = new_keys()
+    observer = redis_client(redis_url)
+    seen_during_step: list[list[str]] = []
+
+    async def slow(_: web.Request) -> web.Response:
+        for _attempt in range(200):  # the writer sends what was queued before the request
+            entries = await observer.xrange(keys.events)
+            if entries:
+                break
+            await asyncio.sleep(0.01)
+        seen_during_step.append([e.type for _, f in entries for e in Event.decode_all(f)])
+        return web.json_response({"ok": True})
+
+    async with serve([web.get("/slow", slow)]) as server:
+        organism = (
+            HEADER
+            + f"""
+listeners:
+  - {{name: start, handler: builtin.transform, peers: [call], config: {{set: {{a: 1}}}}}}
+  - {{name: call, handler: builtin.http, peers: [done], config: {{url: "{server.url}/slow"}}}}
+  - {{name: done, handler: builtin.output}}
+"""
+        )
+        quick = HEADER + "listeners:\n  - {name: start, handler: builtin.output}\n"
+        async with in_process(redis_url, quick) as flow:
+            result = await flow.run({"n": 1})
+            [(_, fields)] = await flow.client.xrange(flow.keys.events)
+        assert fields["type"] == "execution.completed", "the entry's own event is the last one"
+        assert [e.type for e in result.events] == [
+            "execution.started",
+            "step.started",
+            "step.completed",
+            "execution.completed",
+        ]
+        assert result.of("step.started")[0].data["input"] == {"n": 1}
+
+        async with in_process(redis_url, organism, keys=keys) as flow:
+            result = await flow.run({})
+            entries = await flow.client.xrange(keys.events)
+    await observer.aclose()
+    assert result.outcome.status == "completed"
+    # the HTTP step's start was written before its request went out
+    assert seen_during_step == [
+        ["execution.started", "step.started", "step.completed", "message.routed", "step.started"]
+    ]
+    assert len(entries) == 2
+    assert [e.type for e in result.events][5:] == [
+        "step.completed",
+        "message.routed",
+        "step.started",
+        "step.completed",
+        "execution.completed",
+    ]
+    assert [e.step for e in result.events if e.type.startswith("step.")] == [1, 1, 2, 2, 3, 3]

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from control_plane.pumps.acl import PumpCredentials
-from pump.events import Event
+from pump.events import MAX_FOLDED, Event
 from tests.control_plane.executions.test_executions_recorder import (
     Setup,
     fetch,
@@ -122,3 +122,65 @@ async def test_malformed_events_are_contained_and_the_rest_is_recorded(
     assert by_number[5].truncated and by_number[5].output["_truncated"] is True
     detail = await client.get(f"/api/executions/{execution_id}", headers=flow.account.headers)
     assert detail.status_code == 200, detail.text
+
+
+async def test_folded_entries_are_unfolded_within_their_limits(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    flow = await make_flow(client, start=False)
+    await mark_running(app, flow.flow_id)
+    tenant_id, flow_id = flow.account.tenant_id, flow.flow_id
+    setup = Setup(app, tenant_id, flow_id)
+    execution_id = await queued_execution(app, tenant_id, flow_id)
+    many = await queued_execution(app, tenant_id, flow_id)
+
+    def step_started(step: int) -> str:
+        return json.dumps(["step.started", "1.5", str(step), f"s{step}"])
+
+    def entry(folded: str, **data: str) -> dict[str, str]:
+        base = {"type": "log", "execution_id": execution_id, "ts": "2", "data": "{}"}
+        return {**base, "folded": folded, **data}
+
+    hostile = [
+        entry("not json", **{"data.0": "{}"}),
+        entry("{}"),
+        entry("[" * 5000 + "]" * 5000),
+        entry(
+            "[" + ",".join([
+                step_started(2),
+                '"a header must be a list"',
+                '["step.started", 1.5, "3", "s3"]',  # ts not text
+                '["step.started", "1.5", 4, "s4"]',  # step not text
+                '["step.started", "1.5", "5"]',  # three parts
+                step_started(6),
+                '["step.completed", "1.5", "6", null]',
+                step_started(7),
+            ]) + "]",
+            **{
+                "data.0": '{"input": {"a": 1}}',
+                "data.5": '{"input": "' + "i" * (3 * 1024 * 1024) + '"}',
+                "data.6": '{"output": {"b": 2}, "routed_to": []}',
+                "data.7": "not json",
+            },
+        ),
+        {"type": "log", "execution_id": many, "ts": "2", "data": "{}",
+         "folded": "[" + ",".join(step_started(n) for n in range(1, 5_001)) + "]"},
+    ]  # fmt: skip
+    pump = await pump_connection(app, tenant_id, flow_id)
+    try:
+        for fields in hostile:
+            await pump.xadd(setup.keys.events, fields)  # type: ignore[arg-type]
+    finally:
+        await pump.aclose()
+    await setup.publish(one_step_events(execution_id))
+    await setup.record_all()
+
+    execution, steps = await fetch(app, execution_id)
+    assert execution.status == "succeeded" and execution.outputs == [{"n": 1}]
+    by_number = {step.step: step for step in steps}
+    assert set(by_number) == {1, 2, 6}, "only well-formed folded events, and not one of data 7"
+    assert by_number[2].input == {"a": 1} and by_number[2].listener == "s2"
+    assert by_number[6].truncated and by_number[6].input["_truncated"] is True
+    assert by_number[6].status == "succeeded" and by_number[6].output == {"b": 2}
+    _, flood = await fetch(app, many)
+    assert len(flood) == MAX_FOLDED, "one entry carries at most MAX_FOLDED earlier events"

@@ -118,7 +118,7 @@ listeners:
   - {name: b, handler: builtin.output}
 """
     async with in_process(redis_url, organism) as flow:
-        for _ in range(40):  # 40 executions x 8 events = 320 entries without a cap
+        for _ in range(300):  # 300 executions, one folded entry each, without a cap
             await flow.run({})
         length = await flow.client.xlen(flow.keys.events)
     assert length <= 200  # MAXLEN ~ trims whole 100-entry nodes
