@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 
@@ -11,6 +10,8 @@ import structlog
 from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from control_plane.random_ids import random_hex
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Paths that carry a credential (a webhook's token, a pump's module download token, an
@@ -57,7 +58,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = Headers(scope=scope).get(REQUEST_ID_HEADER) or os.urandom(16).hex()
+        request_id = Headers(scope=scope).get(REQUEST_ID_HEADER) or random_hex(16)
         started = time.perf_counter()
         status = 500
 

@@ -4,7 +4,6 @@ batches (admission.py), the scheduler and the reaper."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter as Tally
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from control_plane.db import utcnow
 from control_plane.executions.models import Execution, ExecutionCounter
 from control_plane.executions.storage import bounded_json, dialect_insert, month_key
 from control_plane.metrics import Metrics
+from control_plane.random_ids import random_hex
 from control_plane.triggers.catalog import TriggerSpec
 from pump.events import TriggerEntry
 
@@ -34,7 +34,7 @@ def new_execution_id() -> str:
     """A new execution id: 32 hex characters like `db.new_id`, time-ordered like a UUIDv7 (the
     milliseconds since the epoch, then 80 random bits) so that each batch's rows sit on the
     newest pages of the history's indexes however large the history grows."""
-    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+    return f"{time.time_ns() // 1_000_000:012x}{random_hex(10)}"
 
 
 def execution_row(
