@@ -14,8 +14,6 @@ import asyncio
 import time
 from typing import Any
 
-import httpx
-import jwt
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +46,8 @@ class ClerkVerifier:
         self._lock = asyncio.Lock()
 
     async def verify(self, token: str) -> dict[str, Any]:
+        import jwt  # imported on first use: a server without Clerk does not carry it
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
@@ -92,6 +92,9 @@ class ClerkVerifier:
         return time.monotonic() - self._fetched_at
 
     async def _fetch(self) -> None:
+        import httpx
+        import jwt
+
         try:
             async with httpx.AsyncClient(timeout=10) as client:
                 response = await client.get(self.jwks_url)

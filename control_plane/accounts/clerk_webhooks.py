@@ -18,7 +18,6 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from svix.webhooks import Webhook, WebhookVerificationError
 
 from control_plane.accounts.clerk import sync_user
 from control_plane.accounts.models import AuthToken, Membership, Tenant, User
@@ -55,6 +54,8 @@ async def clerk_webhook(
     settings: Settings = request.app.state.settings
     if not settings.clerk_webhook_secret:
         raise Conflict("Clerk webhooks are not configured (CLERK_WEBHOOK_SECRET)")
+    from svix.webhooks import Webhook, WebhookVerificationError  # imported on first use (10 MB)
+
     payload = await request.body()
     headers = {
         "svix-id": svix_id or "",

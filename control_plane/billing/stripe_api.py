@@ -7,12 +7,13 @@ meter events carry an identifier that Stripe counts once."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import stripe
+from typing import TYPE_CHECKING, Any
 
 from control_plane.errors import Conflict, ServiceUnavailable
 from control_plane.settings import Settings
+
+if TYPE_CHECKING:
+    import stripe
 
 NOT_CONFIGURED = (
     "billing is not configured on this server (no STRIPE_SECRET_KEY): every workspace is "
@@ -30,6 +31,8 @@ class StripeGateway:
         if not self.settings.stripe_enabled:
             raise Conflict(NOT_CONFIGURED)
         if self._client is None:
+            import stripe  # imported on first use: a server without billing does not carry it
+
             bases: dict[str, str] = {}
             if self.settings.stripe_api_base:
                 base = self.settings.stripe_api_base.rstrip("/")
@@ -117,6 +120,8 @@ class StripeGateway:
 
 
 async def _call(awaitable: Any) -> Any:
+    import stripe
+
     try:
         return await awaitable
     except stripe.StripeError as error:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import stripe
 import structlog
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -37,6 +36,8 @@ def verify(settings: Settings, payload: bytes, signature: str | None) -> dict[st
     """The event, if `Stripe-Signature` is valid for STRIPE_WEBHOOK_SECRET; else 400."""
     if not settings.stripe_webhook_secret:
         raise Conflict("Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)")
+    import stripe  # imported on first use: a server without billing does not carry it
+
     try:
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8"),

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import wasmtime
+if TYPE_CHECKING:
+    import wasmtime
 
 # The pump's host functions (pump/wasm/hostcalls.py HOST_IMPORTS; a test keeps them equal).
 HOST_FUNCTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -55,6 +56,8 @@ def inspect_wasm(wasm: bytes, *, max_bytes: int, path: str = "wasm") -> WasmInfo
             {"path": path, "message": f"the module is {len(wasm)} bytes; at most {max_bytes}"}
         )
         return info
+    import wasmtime  # imported on first use: a server that never checks a module skips it
+
     try:
         wasmtime.Module.validate(_engine(), wasm)
     except wasmtime.WasmtimeError as error:
@@ -124,6 +127,8 @@ def inspect_wasm(wasm: bytes, *, max_bytes: int, path: str = "wasm") -> WasmInfo
 
 @lru_cache(maxsize=1)
 def _engine() -> wasmtime.Engine:
+    import wasmtime
+
     return wasmtime.Engine()
 
 

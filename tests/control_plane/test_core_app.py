@@ -148,3 +148,21 @@ async def test_the_cyclic_collector_runs_less_often_while_serving(settings: Sett
         assert gc.get_threshold() == SERVING_GC_THRESHOLDS
         assert gc.get_freeze_count() > 0  # what startup built is out of the collector's way
     assert gc.get_threshold() == before
+
+
+def test_the_app_does_not_import_what_only_optional_features_use(tmp_path: Path) -> None:
+    """Stripe, Svix, PyJWT and wasmtime cost a server that uses neither billing, Clerk nor
+    modules about 20 MB per process: they are imported on first use."""
+    optional = ("stripe", "svix", "jwt", "wasmtime")
+    script = (
+        "import sys\n"
+        "from control_plane.app import create_app\n"
+        "create_app()\n"
+        f"print(','.join(name for name in {optional!r} if name in sys.modules))\n"
+    )
+    environment = {**os.environ, "FLOWPLANE_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
