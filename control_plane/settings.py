@@ -166,7 +166,7 @@ class Settings(BaseSettings):
     execution_input_max_bytes: int = 256 * 1024  # larger inputs are stored truncated
     execution_outputs_max_bytes: int = 256 * 1024
     execution_step_max_bytes: int = 16 * 1024  # per step input and output
-    recorder_batch_size: int = 1000  # events read and written per recorder round
+    recorder_batch_size: int = 1000  # stream entries per recorder round (one may hold many events)
     recorder_block_ms: int = 250
     recorder_linger_ms: int = 20  # pause after a round short of a full batch (bigger batches)
     recorder_refresh_seconds: float = 2.0  # how often the set of event streams is re-read
