@@ -341,7 +341,7 @@ async def test_an_execution_writes_its_events_as_one_entry_per_step_that_waits_o
     observer = redis_client(redis_url)
     seen_during_step: list[list[str]] = []
 
-    async def slow(_: web.Request) -> web.Response:
+    async def peek_events(_: web.Request) -> web.Response:
         for _attempt in range(200):  # the writer sends what was queued before the request
             entries = await observer.xrange(keys.events)
             if entries:
@@ -350,13 +350,13 @@ async def test_an_execution_writes_its_events_as_one_entry_per_step_that_waits_o
         seen_during_step.append([e.type for _, f in entries for e in Event.decode_all(f)])
         return web.json_response({"ok": True})
 
-    async with serve([web.get("/slow", slow)]) as server:
+    async with serve([web.get("/events", peek_events)]) as server:
         organism = (
             HEADER
             + f"""
 listeners:
   - {{name: start, handler: builtin.transform, peers: [call], config: {{set: {{a: 1}}}}}}
-  - {{name: call, handler: builtin.http, peers: [done], config: {{url: "{server.url}/slow"}}}}
+  - {{name: call, handler: builtin.http, peers: [done], config: {{url: "{server.url}/events"}}}}
   - {{name: done, handler: builtin.output}}
 """
         )

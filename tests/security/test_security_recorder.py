@@ -5,6 +5,7 @@ nothing of that execution; malformed events must not stop the recorder for anyon
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -30,6 +31,32 @@ async def pump_connection(app: FastAPI, tenant_id: str, flow_id: str) -> aioredi
     credentials = PumpCredentials(app.state.redis.client, app.state.redis.url)
     url = await credentials.issue(tenant_id, flow_id)
     return aioredis.Redis.from_url(url, decode_responses=True)
+
+
+async def flow_with_execution(app: FastAPI, client: httpx.AsyncClient) -> tuple[Any, Setup, str]:
+    """A running flow (no pump reads it) with one queued execution."""
+    flow = await make_flow(client, start=False)
+    await mark_running(app, flow.flow_id)
+    setup = Setup(app, flow.account.tenant_id, flow.flow_id)
+    return flow, setup, await queued_execution(app, setup.keys.tenant_id, setup.keys.flow_id)
+
+
+async def record_beside_one_good_execution(
+    app: FastAPI, setup: Setup, execution_id: str, hostile: list[dict[str, Any]]
+) -> dict[int, Any]:
+    """Write `hostile` entries as the flow's pump, then a good execution's events; record all.
+    The execution succeeded whatever came before; returns its steps by number."""
+    pump = await pump_connection(app, setup.keys.tenant_id, setup.keys.flow_id)
+    try:
+        for fields in hostile:
+            await pump.xadd(setup.keys.events, fields)  # type: ignore[arg-type]
+    finally:
+        await pump.aclose()
+    await setup.publish(one_step_events(execution_id))
+    await setup.record_all()
+    execution, steps = await fetch(app, execution_id)
+    assert execution.status == "succeeded" and execution.outputs == [{"n": 1}]
+    return {step.step: step for step in steps}
 
 
 async def test_a_forged_event_cannot_rewrite_another_tenants_execution(
@@ -80,12 +107,7 @@ async def test_a_forged_event_cannot_rewrite_another_tenants_execution(
 async def test_malformed_events_are_contained_and_the_rest_is_recorded(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    flow = await make_flow(client, start=False)
-    await mark_running(app, flow.flow_id)
-    tenant_id, flow_id = flow.account.tenant_id, flow.flow_id
-    setup = Setup(app, tenant_id, flow_id)
-    execution_id = await queued_execution(app, tenant_id, flow_id)
-    pump = await pump_connection(app, tenant_id, flow_id)
+    flow, setup, execution_id = await flow_with_execution(app, client)
     hostile: list[dict[str, str | bytes]] = [
         {"type": "step.started", "execution_id": execution_id, "ts": "1e300", "step": "9" * 12,
          "listener": "x", "data": "{}"},
@@ -104,17 +126,7 @@ async def test_malformed_events_are_contained_and_the_rest_is_recorded(
         {"type": "execution.started", "execution_id": "x" * 10_000, "ts": "1", "data": "{}"},
         {"type": "log", "execution_id": execution_id, "ts": "1", "data": "not json"},
     ]  # fmt: skip
-    try:
-        for fields in hostile:
-            await pump.xadd(setup.keys.events, fields)  # type: ignore[arg-type]
-    finally:
-        await pump.aclose()
-    await setup.publish(one_step_events(execution_id))
-    await setup.record_all()
-
-    execution, steps = await fetch(app, execution_id)
-    assert execution.status == "succeeded" and execution.outputs == [{"n": 1}]
-    by_number = {step.step: step for step in steps}
+    by_number = await record_beside_one_good_execution(app, setup, execution_id, hostile)
     assert set(by_number) == {1, 2, 3, 4, 5}
     assert len(by_number[2].listener) <= 63 and "\u0000" not in by_number[2].listener
     assert by_number[3].routed_to is None and by_number[3].usage == {}
@@ -127,12 +139,8 @@ async def test_malformed_events_are_contained_and_the_rest_is_recorded(
 async def test_folded_entries_are_unfolded_within_their_limits(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    flow = await make_flow(client, start=False)
-    await mark_running(app, flow.flow_id)
-    tenant_id, flow_id = flow.account.tenant_id, flow.flow_id
-    setup = Setup(app, tenant_id, flow_id)
-    execution_id = await queued_execution(app, tenant_id, flow_id)
-    many = await queued_execution(app, tenant_id, flow_id)
+    _, setup, execution_id = await flow_with_execution(app, client)
+    many = await queued_execution(app, setup.keys.tenant_id, setup.keys.flow_id)
 
     def step_started(step: int) -> str:
         return json.dumps(["step.started", "1.5", str(step), f"s{step}"])
@@ -166,18 +174,7 @@ async def test_folded_entries_are_unfolded_within_their_limits(
         {"type": "log", "execution_id": many, "ts": "2", "data": "{}",
          "folded": "[" + ",".join(step_started(n) for n in range(1, 5_001)) + "]"},
     ]  # fmt: skip
-    pump = await pump_connection(app, tenant_id, flow_id)
-    try:
-        for fields in hostile:
-            await pump.xadd(setup.keys.events, fields)  # type: ignore[arg-type]
-    finally:
-        await pump.aclose()
-    await setup.publish(one_step_events(execution_id))
-    await setup.record_all()
-
-    execution, steps = await fetch(app, execution_id)
-    assert execution.status == "succeeded" and execution.outputs == [{"n": 1}]
-    by_number = {step.step: step for step in steps}
+    by_number = await record_beside_one_good_execution(app, setup, execution_id, hostile)
     assert set(by_number) == {1, 2, 6}, "only well-formed folded events, and not one of data 7"
     assert by_number[2].input == {"a": 1} and by_number[2].listener == "s2"
     assert by_number[6].truncated and by_number[6].input["_truncated"] is True
