@@ -3,6 +3,7 @@ plane writes to `...:triggers`. Both sides encode and decode only through this m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any, Literal
@@ -94,6 +95,7 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"), default=str)
 FOLDED_FIELD = "folded"
 FOLDED_DATA_PREFIX = "data."
 MAX_FOLDED = 64  # earlier events one entry may carry
+MAX_FOLDED_CHARS = MAX_FOLDED * 1024  # their headers: a longer `folded` is not read at all
 
 
 def encode_data(data: dict[str, Any]) -> str:
@@ -126,14 +128,15 @@ def fold_events(execution_id: str, held: list[HeldEvent]) -> dict[str, str]:
 def unfold(fields: dict[str, str]) -> list[dict[str, str]]:
     """The events of one stream entry, oldest first, each as the fields of a plain entry.
     The entry is untrusted: a folded event whose header is not four texts (step and listener
-    may be null) is left out, and so is all of `folded` when it is not a JSON list."""
+    may be null) is left out, and so is all of `folded` when it is not a JSON list or is longer
+    than `MAX_FOLDED_CHARS`."""
     folded = fields.get(FOLDED_FIELD)
     if folded is None:
         return [fields]
-    try:
-        headers = json.loads(folded)
-    except (ValueError, RecursionError):
-        headers = None
+    headers = None
+    if len(folded) <= MAX_FOLDED_CHARS:
+        with contextlib.suppress(ValueError, RecursionError):
+            headers = json.loads(folded)
     events: list[dict[str, str]] = []
     execution_id = fields.get("execution_id", "")
     for index, header in enumerate(headers[:MAX_FOLDED] if isinstance(headers, list) else ()):

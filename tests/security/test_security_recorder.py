@@ -172,7 +172,9 @@ async def test_folded_entries_are_unfolded_within_their_limits(
             },
         ),
         {"type": "log", "execution_id": many, "ts": "2", "data": "{}",
-         "folded": "[" + ",".join(step_started(n) for n in range(1, 5_001)) + "]"},
+         "folded": "[" + ",".join(step_started(n) for n in range(1, 1_001)) + "]"},
+        {"type": "log", "execution_id": many, "ts": "2", "data": "{}",  # past MAX_FOLDED_CHARS
+         "folded": "[" + ",".join(step_started(n) for n in range(1_001, 5_001)) + "]"},
     ]  # fmt: skip
     by_number = await record_beside_one_good_execution(app, setup, execution_id, hostile)
     assert set(by_number) == {1, 2, 6}, "only well-formed folded events, and not one of data 7"
@@ -180,4 +182,6 @@ async def test_folded_entries_are_unfolded_within_their_limits(
     assert by_number[6].truncated and by_number[6].input["_truncated"] is True
     assert by_number[6].status == "succeeded" and by_number[6].output == {"b": 2}
     _, flood = await fetch(app, many)
-    assert len(flood) == MAX_FOLDED, "one entry carries at most MAX_FOLDED earlier events"
+    assert [step.step for step in flood] == list(range(1, MAX_FOLDED + 1)), (
+        "one entry carries at most MAX_FOLDED earlier events, and a too long `folded` none"
+    )
