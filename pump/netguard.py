@@ -31,6 +31,7 @@ from pump.handlers.base import StepError
 
 MAX_RESPONSE_BYTES = 1024 * 1024
 MAX_REDIRECTS = 5
+MAX_KEPT_VERDICTS = 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CREDENTIAL_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
@@ -59,6 +60,7 @@ class BlockedAddressError(Exception):
 
 class AddressPolicy:
     def __init__(self, allowlist: Iterable[str] = ()) -> None:
+        self._verdicts: dict[str, str] = {}  # check_url_host's, by host
         self.hosts: set[str] = set()
         self.suffixes: list[str] = []
         self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
@@ -103,14 +105,31 @@ class AddressPolicy:
         )
 
     def check_url_host(self, host: str) -> None:
-        """IP literals never reach the resolver, so they are checked here."""
+        """IP literals never reach the resolver, so they are checked here. The verdict is
+        kept per host (the policy never changes; parsing an address costs more than a step's
+        own work for a fast endpoint)."""
+        verdict = self._verdicts.get(host)
+        if verdict is None:
+            verdict = self._url_host_verdict(host)
+            if len(self._verdicts) >= MAX_KEPT_VERDICTS:
+                self._verdicts.clear()
+            self._verdicts[host] = verdict
+        if verdict:
+            raise BlockedAddressError(verdict)
+
+    def _url_host_verdict(self, host: str) -> str:
+        """ "" when allowed here, else why not."""
         if self.host_allowed(host):
-            return
+            return ""
         try:
             ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
         except ValueError:
-            return  # a name: checked by GuardedResolver after resolution
-        self.check_address(host.strip("[]"), host)
+            return ""  # a name: checked by GuardedResolver after resolution
+        try:
+            self.check_address(host.strip("[]"), host)
+        except BlockedAddressError as blocked:
+            return str(blocked)
+        return ""
 
 
 class HostScope:

@@ -8,6 +8,7 @@ than by compiling the module: untrusted code is never compiled in the control pl
 
 from __future__ import annotations
 
+import atexit
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -129,6 +130,9 @@ def inspect_wasm(wasm: bytes, *, max_bytes: int, path: str = "wasm") -> WasmInfo
 def _engine() -> wasmtime.Engine:
     import wasmtime
 
+    # Dropped at exit, before the interpreter clears wasmtime's module (imported late, it goes
+    # before this one), where the engine's finalizer would find wasmtime's functions gone.
+    atexit.register(_engine.cache_clear)
     return wasmtime.Engine()
 
 

@@ -10,7 +10,12 @@ from aiohttp import web
 from pump_testkit import in_process, serve
 
 from pump.handlers.base import StepError
-from pump.netguard import AddressPolicy, BlockedAddressError, GuardedHttpClient
+from pump.netguard import (
+    MAX_KEPT_VERDICTS,
+    AddressPolicy,
+    BlockedAddressError,
+    GuardedHttpClient,
+)
 
 HEADER = """
 version: 1
@@ -217,3 +222,17 @@ def test_policy_allows_global_addresses_and_allow_listed_hosts_and_networks() ->
     policy.check_url_host("hooks.internal")
     with pytest.raises(BlockedAddressError):
         AddressPolicy().check_url_host("[::1]")
+
+
+def test_url_host_verdicts_are_kept_per_host_within_a_bound() -> None:
+    policy = AddressPolicy(["10.0.0.0/8"])
+    for _ in range(2):  # the second verdict comes from what the first one kept
+        with pytest.raises(BlockedAddressError, match=r"'127\.0\.0\.1'"):
+            policy.check_url_host("127.0.0.1")
+        policy.check_url_host("10.1.2.3")
+        policy.check_url_host("example.com")
+    for number in range(MAX_KEPT_VERDICTS + 5):
+        policy.check_url_host(f"host{number}.example")
+    assert len(policy._verdicts) <= MAX_KEPT_VERDICTS
+    with pytest.raises(BlockedAddressError):
+        policy.check_url_host("127.0.0.1")
