@@ -6,7 +6,6 @@ is recorded (events, log lines, the thread buffer) through the pump's group-comm
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import deque
@@ -36,7 +35,6 @@ from pump.waiting import Continuation, Parked, wait_route
 logger = logging.getLogger("pump.engine")
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-_COMPACT = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 class ExecutionFailure(Exception):
@@ -284,7 +282,7 @@ class Execution:
         state = Continuation.of_resume(resume)
         self._queue, self.visits, self.steps = state.queue, state.visits, state.steps
         self.outputs, self.thread = state.outputs, state.thread
-        self._unsaved = [_COMPACT.encode(item) for item in self.thread]
+        self._unsaved = [encode_data(item) for item in self.thread]
         step, listener = int(resume.get("step") or 0), str(resume.get("listener") or "")
         compiled = self.flow.listeners.get(listener)
         if compiled is None:
@@ -350,7 +348,7 @@ class Execution:
         if result.conversation is not None:
             entry["conversation"] = result.conversation
         self.thread.append(entry)
-        self._unsaved.append(_COMPACT.encode(self.flow.redactor.value(entry)))
+        self._unsaved.append(encode_data(self.flow.redactor.value(entry)))
 
     def _save_thread(self) -> None:
         """Push the thread's new entries to the Redis buffer. Done before a step that waits on

@@ -92,8 +92,9 @@ _Slot = tuple[str | None, Callable[[Any], Any] | None, Any]  # (row key, process
 def _positional(
     statement: Any, dialect: Dialect, keys: tuple[str, ...]
 ) -> tuple[str, list[_Slot]] | None:
-    """The SQL and, per placeholder, where its value comes from. None leaves the binding to
-    SQLAlchemy: another dialect, or Python-side column defaults it computes per row."""
+    """The SQL and, per placeholder, where its value comes from; or, on another dialect or
+    for a statement with Python-side column defaults (computed per row), no shape: the caller
+    then binds through SQLAlchemy."""
     if dialect.name != "sqlite":
         return None
     compiled = statement.compile(dialect=dialect, column_keys=list(keys))
