@@ -49,6 +49,7 @@ REVISIONS: dict[str, tuple[str, set[str]]] = {
     "0011_editor": ("0010_marketplace", {"flow_webhook_tokens", "flow_samples", "flow_sources"}),
     "0012_perf": ("0011_editor", set()),
     "0013_sealed_secrets": ("0012_perf", set()),
+    "0014_kept_events": ("0013_sealed_secrets", {"kept_events"}),
 }
 
 # revision -> columns ("table.column") and constraints it adds to tables of earlier revisions

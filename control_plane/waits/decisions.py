@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from control_plane.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from control_plane.executions.models import Execution
 from control_plane.flows.models import Flow
 from control_plane.waits import service
+from control_plane.waits.kept import check_keepable, keep
 from control_plane.waits.models import ExecutionWait
 from pump.organism.models import TOPIC_PATTERN
 
@@ -67,11 +69,19 @@ def check_topic(topic: str) -> None:
 
 
 async def deliver_event(
-    app: FastAPI, flow_id: str, topic: str, correlation_id: str, payload: Any
-) -> list[str]:
+    app: FastAPI,
+    flow_id: str,
+    tenant_id: str,
+    topic: str,
+    correlation_id: str,
+    payload: Any,
+    keep_seconds: int = 0,
+) -> tuple[list[str], datetime | None]:
     """Resume every execution of the flow waiting for (topic, correlation_id) with the event's
-    payload; the ids of those resumed (an event nobody waits for resumes nothing)."""
+    payload: the ids of those resumed; when there were none and `keep_seconds` is set, the
+    event is kept for the first such wait that parks (kept.py) until the moment returned."""
     check_topic(topic)
+    check_keepable(payload, keep_seconds)
     async with app.state.engine.connect() as connection:
         rows = (
             await connection.execute(
@@ -91,7 +101,18 @@ async def deliver_event(
         decision = service.Decision("resumed", payload=payload)
         if await service.resume(app, wait_id, decision, flow_id):
             resumed.append(execution_id)
-    return resumed
+    if resumed or not keep_seconds:
+        return resumed, None
+    kept_until = await keep(
+        app.state.engine,
+        tenant_id=tenant_id,
+        flow_id=flow_id,
+        topic=topic,
+        correlation_id=correlation_id,
+        payload=payload,
+        keep_seconds=keep_seconds,
+    )
+    return resumed, kept_until
 
 
 async def pending_approval(

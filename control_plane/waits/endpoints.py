@@ -29,6 +29,7 @@ _bearer = HTTPBearer(auto_error=False, description="An API key or session token"
     "/flows/{flow_id}/events/{topic}",
     response_model=EventAccepted,
     summary="Send an event: resumes the flow's executions waiting for (topic, correlation_id)",
+    responses={429: {"description": "TooManyRequests: the workspace keeps too many events"}},
 )
 async def send_event(
     flow_id: str,
@@ -43,12 +44,19 @@ async def send_event(
     if credentials is not None:
         principal = await authenticate(session, credentials.credentials)
         ensure_role(principal, "editor")
-    await decisions.event_flow(session, flow_id, principal, event_token)
+    flow = await decisions.event_flow(session, flow_id, principal, event_token)
+    tenant_id = flow.tenant_id
     await session.rollback()
-    resumed = await decisions.deliver_event(
-        request.app, flow_id, topic, body.correlation_id, body.payload
+    resumed, kept_until = await decisions.deliver_event(
+        request.app,
+        flow_id,
+        tenant_id,
+        topic,
+        body.correlation_id,
+        body.payload,
+        body.keep_seconds,
     )
-    return EventAccepted(resumed=resumed)
+    return EventAccepted(resumed=resumed, kept_until=kept_until)
 
 
 @router.post(

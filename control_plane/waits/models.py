@@ -55,3 +55,24 @@ class ExecutionWait(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     resumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class KeptEvent(Base):
+    """An event sent with `keep_seconds` that no execution was waiting for: it resumes the
+    first wait for its (topic, correlation_id) that parks before `expires_at`, then goes."""
+
+    __tablename__ = "kept_events"
+    __table_args__ = (
+        Index("ix_kept_events_flow_topic_correlation", "flow_id", "topic", "correlation_id"),
+        Index("ix_kept_events_expires_at", "expires_at"),
+        Index("ix_kept_events_tenant_id", "tenant_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(32))
+    flow_id: Mapped[str] = mapped_column(String(32), ForeignKey("flows.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(63))
+    correlation_id: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

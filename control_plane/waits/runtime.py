@@ -15,6 +15,7 @@ from control_plane.executions.stalls import detect_stalls
 from control_plane.jobs import service as jobs
 from control_plane.settings import Settings
 from control_plane.waits import service
+from control_plane.waits.kept import resume_with_kept_events
 
 
 @asynccontextmanager
@@ -28,6 +29,7 @@ async def waits_service(app: FastAPI) -> AsyncIterator[None]:
 
             async def tick() -> None:
                 await service.fire_due(app)
+                await resume_with_kept_events(app)
                 await jobs.fire_due(app)
                 await service.recover_stuck(app, settings.wait_recover_seconds)
 

@@ -24,15 +24,29 @@ class WaitOut(BaseModel):
     on_timeout: str | None = None
 
 
+MAX_KEEP_SECONDS = 7 * 24 * 3600
+
+
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     correlation_id: str = Field(min_length=1, max_length=255)
     payload: Any = None
+    keep_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_KEEP_SECONDS,
+        description="when no execution is waiting for it yet, keep the event this long: the "
+        "first wait for its (topic, correlation_id) that parks meanwhile resumes with it "
+        "(0: an event nobody waits for is dropped)",
+    )
 
 
 class EventAccepted(BaseModel):
     resumed: list[str] = Field(description="ids of the executions this event resumed")
+    kept_until: datetime | None = Field(
+        default=None, description="set when nobody waited and the event was kept (keep_seconds)"
+    )
 
 
 class DecisionIn(BaseModel):

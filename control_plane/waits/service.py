@@ -19,13 +19,13 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from control_plane.db import utcnow
 from control_plane.errors import Conflict, ControlPlaneError
 from control_plane.executions.models import Execution
-from control_plane.waits.models import ExecutionWait
+from control_plane.waits.models import ExecutionWait, KeptEvent
 from pump.events import TriggerEntry
 from pump.keys import FlowKeys
 
@@ -58,8 +58,15 @@ async def _claim(
     return bool(result.rowcount)
 
 
-async def resume(app: FastAPI, wait_id: str, decision: Decision, flow_id: str) -> bool:
-    """Send the waiting execution back to its pump; False if the wait was decided already.
+class _Undo(Exception):
+    """Roll the claim's transaction back."""
+
+
+async def resume(
+    app: FastAPI, wait_id: str, decision: Decision, flow_id: str, kept_event_id: str | None = None
+) -> bool:
+    """Send the waiting execution back to its pump; False if the wait was decided already
+    (or, with `kept_event_id`, if that kept event was taken: it is deleted with the claim).
     An idle flow is woken first; a stopped one is a Conflict (the wait stays pending)."""
     from control_plane.triggers.runtime import trigger_runtime
     from control_plane.triggers.service import ensure_flow_accepting
@@ -71,12 +78,21 @@ async def resume(app: FastAPI, wait_id: str, decision: Decision, flow_id: str) -
         raise Conflict(f"flow {flow_id} is stopped: start it to resume its waiting executions")
     if flow is None or not flow.hot:
         await ensure_flow_accepting(app, flow_id)  # wakes an idle flow
-    async with engine.begin() as connection:
-        if not await _claim(connection, wait_id, "resuming", decision):
-            return False
-        wait = (
-            await connection.execute(select(ExecutionWait).where(ExecutionWait.id == wait_id))
-        ).one()
+    try:
+        async with engine.begin() as connection:
+            if kept_event_id is not None:
+                taken = await connection.execute(
+                    delete(KeptEvent).where(KeptEvent.id == kept_event_id)
+                )
+                if not taken.rowcount:
+                    return False
+            if not await _claim(connection, wait_id, "resuming", decision):
+                raise _Undo
+            wait = (
+                await connection.execute(select(ExecutionWait).where(ExecutionWait.id == wait_id))
+            ).one()
+    except _Undo:
+        return False
     await enqueue(engine, redis, wait._mapping)
     return True
 

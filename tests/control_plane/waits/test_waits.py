@@ -46,7 +46,7 @@ async def test_waits_resume_from_the_wait_exactly_once(settings: Settings) -> No
                 json=event,
                 headers=flow.account.headers,
             )
-            assert sent.json() == {"resumed": [first]}
+            assert sent.json() == {"resumed": [first], "kept_until": None}
             assert (await reaches(client, flow, first, "succeeded"))["outputs"] == [{"paid": 7}]
         assert len(sink.requests) == 1, "the step before the timer wait ran once"
 
@@ -96,9 +96,9 @@ async def first_life(settings: Settings, sink: str) -> tuple[FlowUnderTest, str]
             await client.post(f"/api/flows/{flow.flow_id}/event-token", headers=headers)
         ).json()["token"]
         sent = await client.post(events, json=event, headers={"X-Event-Token": token})
-        assert sent.status_code == 200 and sent.json() == {"resumed": [second]}
+        assert sent.status_code == 200 and sent.json() == {"resumed": [second], "kept_until": None}
         again = await client.post(events, json=event, headers=headers)
-        assert again.json() == {"resumed": []}, "a wait resumes once"
+        assert again.json() == {"resumed": [], "kept_until": None}, "a wait resumes once"
         assert (await reaches(client, flow, second, "succeeded"))["outputs"] == [{"paid": 42}]
         assert (await execution(client, flow, first))["status"] == "waiting"
 
