@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     login_attempts_per_account: int = Field(default=10, ge=1)
     login_attempts_per_address: int = Field(default=100, ge=1)
     login_attempt_window_seconds: int = Field(default=900, ge=1)
+    # sign-ups (successful or not) per client address within the window; past it 429
+    signups_per_address: int = Field(default=30, ge=1)
+    signup_window_seconds: int = Field(default=3600, ge=1)
     # plan of new workspaces; None: `self-hosted` (no limits) without Stripe, `free` with it
     default_tier: Literal["free", "paid", "pro", "enterprise", "self-hosted"] | None = None
     pump_backend: Literal["process", "docker", "kubernetes"] = "process"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -26,6 +27,11 @@ from tests.services import (
     postgres_reachable,
     redis_reachable,
 )
+
+# Every test client is 127.0.0.1 and test runs share one Redis: sign-ups would soon use up the
+# address's allowance, here and in the control planes tests start as processes. The throttle's
+# own tests set a low limit.
+os.environ.setdefault("FLOWPLANE_SIGNUPS_PER_ADDRESS", "1000000")
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +87,7 @@ def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
         # every in-process client is 127.0.0.1 and Redis is shared by concurrent runs: only the
         # tests of the log-in throttle (with addresses of their own) use the address limit
         login_attempts_per_address=1_000_000,
+        signups_per_address=1_000_000,
     )
 
 

@@ -25,7 +25,7 @@ from control_plane.accounts.schemas import (
     UserOut,
 )
 from control_plane.accounts.service import Principal
-from control_plane.accounts.throttle import LoginLimits, LoginThrottle
+from control_plane.accounts.throttle import LoginLimits, LoginThrottle, SignupThrottle
 from control_plane.db import DatabaseSession, utcnow
 from control_plane.settings import Settings
 
@@ -69,9 +69,16 @@ def _session_out(signed_in: service.SignedIn) -> SessionOut:
     response_model=SessionOut,
     status_code=status.HTTP_201_CREATED,
     summary="Create an account with a personal workspace and log in",
+    responses={429: {"description": "TooManyRequests: too many sign-ups from this address"}},
 )
 async def sign_up(body: Credentials, request: Request, session: DatabaseSession) -> SessionOut:
     settings = _settings(request)
+    throttle = SignupThrottle(
+        request.app.state.redis.client,
+        per_address=settings.signups_per_address,
+        window_seconds=settings.signup_window_seconds,
+    )
+    await throttle.attempt(_address(request))
     signed_in = await service.sign_up(
         session,
         body.email,

@@ -18,10 +18,10 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from control_plane.accounts import credentials
-from control_plane.accounts.models import AuthToken
+from control_plane.accounts.models import AuthToken, User
 from control_plane.accounts.throttle import LoginLimits, LoginThrottle
 from control_plane.app import create_app
 from control_plane.data_dir import data_dir_mode
@@ -406,3 +406,35 @@ async def test_an_attempt_outliving_its_window_leaves_no_counter_behind(redis_ur
         assert await client.exists(*attempt.keys) == 0  # no -1 counter without expiry
     finally:
         await client.aclose()
+
+
+async def test_sign_ups_are_throttled_per_client_address(settings: Settings) -> None:
+    """Creating workspaces by script (or probing for taken emails through the 409) from one
+    address stops at the allowance; refused attempts create nothing and do not count, and
+    other addresses go on."""
+    limited = settings.model_copy(update={"signups_per_address": 3})
+    address = fresh_address()
+    async with app_client(limited, address=address) as (app, http):
+        taken = await sign_up(http)
+        probe = await http.post(
+            "/api/auth/signup", json={"email": taken.email, "password": PASSWORD}
+        )
+        assert probe.status_code == 409  # a failed sign-up counts too
+        await sign_up(http)
+        farmed = [unique_email(f"farm{number}") for number in range(3)]
+        for email in farmed:
+            refused = await http.post(
+                "/api/auth/signup", json={"email": email, "password": PASSWORD}
+            )
+            assert refused.status_code == 429, refused.text
+            assert "too many sign-ups from this address" in refused.json()["detail"]
+            assert 3500 < int(refused.headers["retry-after"]) <= 3600
+        async with client_from(app, fresh_address()) as elsewhere:
+            assert (await sign_up(elsewhere)).email
+        async with app.state.engine.connect() as connection:
+            created = await connection.scalar(
+                select(func.count()).select_from(User).where(User.email.in_(farmed))
+            )
+        assert created == 0
+        counted = await app.state.redis.client.get(f"flowplane:auth:attempts:signup:{address}")
+        assert int(counted) == 3
