@@ -1,6 +1,8 @@
 // End-to-end for durable waits: the real app (`flowplane up`) driven by Debian's Chromium. A flow
 // whose second step waits for an approval: Run it from the editor, see `waiting` (and what it
-// waits for) in the runs view, Approve there, see it complete with its output.
+// waits for) in the runs view, Approve there, see it complete with its output. Then schedule a run
+// for a few seconds later from the Run dialog (a one-off schedule), see it fire and open its run,
+// and cancel another before it fires.
 // Screenshots per stage in ../test-artifacts/e2e-waits/ (the app and browser through harness.mjs).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -88,6 +90,35 @@ test('run a flow that waits for an approval, approve it in the runs view', { ski
     await page.locator('[data-testid="execution-status"][data-status="succeeded"]').waitFor({ timeout: 60_000 });
     assert.match((await page.getByTestId('execution-outputs').textContent()) ?? '', /"shipped": "A-7"/);
     assert.equal(await page.getByTestId('execution-approve').count(), 0);
+  });
+
+  await stage('schedule-later', async () => {
+    await page.goto(`${baseUrl}/flow/${flowId}`);
+    await page.getByTestId('toolbar-run').click();
+    await page.getByTestId('run-when').selectOption('delay');
+    await page.getByTestId('run-delay').fill('2');
+    await page.getByTestId('run-delay-unit').selectOption('seconds');
+    await page.getByTestId('run-payload').fill('{"order": "L-1"}');
+    await page.getByTestId('run-schedule').click();
+    await page.getByTestId('run-scheduled').waitFor();
+    const soon = page.locator('[data-testid^="scheduled-run-"][data-status]').first();
+    const soonId = ((await soon.getAttribute('data-testid')) ?? '').replace('scheduled-run-', '');
+
+    await page.getByTestId('run-delay').fill('1');
+    await page.getByTestId('run-delay-unit').selectOption('hours');
+    await page.getByTestId('run-schedule').click();
+    const later = page.locator('[data-testid^="scheduled-run-"][data-status="pending"]');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid^="scheduled-run-"][data-status]').length === 2);
+    const laterId = ((await later.last().getAttribute('data-testid')) ?? '').replace('scheduled-run-', '');
+    assert.notEqual(laterId, soonId);
+    await page.getByTestId(`scheduled-run-cancel-${laterId}`).click();
+    await page.locator(`[data-testid="scheduled-run-${laterId}"][data-status="cancelled"]`).waitFor();
+
+    await page.locator(`[data-testid="scheduled-run-${soonId}"][data-status="fired"]`).waitFor({ timeout: 60_000 });
+    await app.screenshot('scheduled-runs');
+    await page.getByTestId(`scheduled-run-open-${soonId}`).click();
+    await page.waitForURL(/\/runs\/[0-9a-f]+$/);
+    assert.match((await page.getByTestId('execution-waiting').textContent({ timeout: 30_000 })) ?? '', /Ship order L-1\?/);
   });
 
   await stage('no-console-errors', async () => {

@@ -17,6 +17,8 @@ import type {
   Me,
   ParseResult,
   Sample,
+  ScheduleWhen,
+  ScheduledRun,
   Starter,
   WebhookRotation,
 } from './types';
@@ -102,6 +104,16 @@ export const api = {
       query: { wait: true },
       body: trigger ? { payload, trigger } : { payload },
     }),
+
+  scheduleRun: (flowId: string, when: ScheduleWhen, payload: unknown, trigger?: string) =>
+    apiRequest<ScheduledRun>(`/api/flows/${enc(flowId)}/schedules`, {
+      method: 'POST',
+      body: trigger ? { ...when, payload, trigger } : { ...when, payload },
+    }),
+  listScheduledRuns: (flowId: string) =>
+    apiRequest<{ items: ScheduledRun[] }>(`/api/flows/${enc(flowId)}/schedules`),
+  cancelScheduledRun: (flowId: string, jobId: string) =>
+    apiRequest<ScheduledRun>(`/api/flows/${enc(flowId)}/schedules/${enc(jobId)}`, { method: 'DELETE' }),
 
   listExecutions: (flowId: string, params: { status?: string; limit?: number; cursor?: string | null }) =>
     apiRequest<ExecutionPage>(`/api/flows/${enc(flowId)}/executions`, {

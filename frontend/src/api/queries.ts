@@ -1,7 +1,7 @@
 // TanStack Query hooks over the endpoints; query keys live here only.
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from './endpoints';
-import type { Flow, FlowInput } from './types';
+import type { Flow, FlowInput, ScheduleWhen } from './types';
 
 export const keys = {
   me: ['me'] as const,
@@ -13,6 +13,7 @@ export const keys = {
   executions: (flowId: string, status: string) => ['flows', flowId, 'executions', status] as const,
   execution: (id: string) => ['executions', id] as const,
   samples: (id: string) => ['flows', id, 'samples'] as const,
+  scheduledRuns: (id: string) => ['flows', id, 'scheduled-runs'] as const,
   secrets: (id: string) => ['flows', id, 'secrets'] as const,
   starters: ['starters'] as const,
 };
@@ -135,6 +136,33 @@ export function useInject(flowId: string) {
     mutationFn: ({ payload, trigger }: { payload: unknown; trigger?: string }) =>
       api.inject(flowId, payload, trigger),
     onSettled: () => client.invalidateQueries({ queryKey: ['flows', flowId, 'executions'] }),
+  });
+}
+
+/** The flow's one-off schedules; refreshed while one is still to fire. */
+export function useScheduledRuns(flowId: string) {
+  return useQuery({
+    queryKey: keys.scheduledRuns(flowId),
+    queryFn: () => api.listScheduledRuns(flowId),
+    refetchInterval: (query) =>
+      query.state.data?.items.some((job) => job.status === 'pending' || job.status === 'firing') ? 2_000 : false,
+  });
+}
+
+export function useScheduleRun(flowId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ when, payload, trigger }: { when: ScheduleWhen; payload: unknown; trigger?: string }) =>
+      api.scheduleRun(flowId, when, payload, trigger),
+    onSettled: () => client.invalidateQueries({ queryKey: keys.scheduledRuns(flowId) }),
+  });
+}
+
+export function useCancelScheduledRun(flowId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (jobId: string) => api.cancelScheduledRun(flowId, jobId),
+    onSettled: () => client.invalidateQueries({ queryKey: keys.scheduledRuns(flowId) }),
   });
 }
 

@@ -197,6 +197,23 @@ export interface InjectResult {
   reason?: string | null;
 }
 
+/** A one-off schedule: a run of one of the flow's triggers, once, at `fire_at`. */
+export interface ScheduledRun {
+  id: string;
+  flow_id: string;
+  status: 'pending' | 'firing' | 'fired' | 'cancelled' | 'failed' | (string & {});
+  trigger: string | null;
+  payload: unknown;
+  fire_at: string;
+  execution_id: string | null;
+  error: string | null;
+  created_at: string;
+  fired_at: string | null;
+}
+
+/** When a scheduled run fires: exactly one of the two. */
+export type ScheduleWhen = { at: string } | { delay_seconds: number };
+
 /** What a waiting execution waits for (a builtin.wait step). */
 export interface WaitInfo {
   kind: 'timer' | 'event' | 'approval' | (string & {});

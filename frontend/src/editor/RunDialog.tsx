@@ -3,12 +3,13 @@ import { Link } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import { errorMessage } from '../api/client';
 import { api } from '../api/endpoints';
-import { keys, useInject, useSamples } from '../api/queries';
-import type { InjectResult } from '../api/types';
+import { keys, useInject, useSamples, useScheduleRun } from '../api/queries';
+import type { InjectResult, ScheduledRun } from '../api/types';
 import { JsonBlock } from '../components/JsonBlock';
 import { Modal } from '../components/Modal';
 import { StatusBadge } from '../components/StatusBadge';
-import { isEmptyValue } from '../components/format';
+import { formatTimestamp, isEmptyValue } from '../components/format';
+import { ScheduledRuns, scheduleWhen, type DelayUnit, type WhenMode } from './ScheduledRuns';
 
 interface RunDialogProps {
   flowId: string;
@@ -32,7 +33,8 @@ export function parsePayload(text: string): { ok: true; value: unknown } | { ok:
   }
 }
 
-/** Run: inject a payload through the flow's manual trigger and wait for the result. */
+/** Run: inject a payload through the flow's manual trigger and wait for the result, or schedule
+ * the run once, later (a one-off schedule). */
 export function RunDialog({ flowId, triggers, flowStatus, onClose, onStart, onResult }: RunDialogProps) {
   const inject = useInject(flowId);
   const client = useQueryClient();
@@ -49,6 +51,13 @@ export function RunDialog({ flowId, triggers, flowStatus, onClose, onStart, onRe
   const [payloadError, setPayloadError] = useState<string | null>(null);
   const [result, setResult] = useState<InjectResult | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const schedule = useScheduleRun(flowId);
+  const [whenMode, setWhenMode] = useState<WhenMode>('now');
+  const [delayAmount, setDelayAmount] = useState('10');
+  const [delayUnit, setDelayUnit] = useState<DelayUnit>('minutes');
+  const [at, setAt] = useState('');
+  const [whenError, setWhenError] = useState<string | null>(null);
+  const [scheduled, setScheduled] = useState<ScheduledRun | null>(null);
 
   // The last sample used for this flow is chosen again (its payload fills the box once loaded).
   useEffect(() => {
@@ -85,6 +94,8 @@ export function RunDialog({ flowId, triggers, flowStatus, onClose, onStart, onRe
     setPayloadError(null);
     setError(null);
     setResult(null);
+    setScheduled(null);
+    if (whenMode !== 'now') return scheduleLater(parsed.value);
     if (startFirst) {
       setStarting(true);
       const started = await onStart();
@@ -100,6 +111,18 @@ export function RunDialog({ flowId, triggers, flowStatus, onClose, onStart, onRe
     }
   }
 
+  async function scheduleLater(payloadValue: unknown) {
+    const chosen = scheduleWhen({ mode: whenMode, amount: delayAmount, unit: delayUnit, at });
+    if (!chosen.ok) return setWhenError(chosen.message);
+    setWhenError(null);
+    try {
+      setScheduled(await schedule.mutateAsync({ when: chosen.when, payload: payloadValue, trigger: trigger || undefined }));
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  }
+
+  const later = whenMode !== 'now';
   return (
     <Modal title="Run flow" onClose={onClose} testId="run-dialog" wide>
       <form onSubmit={submit} noValidate>
@@ -124,6 +147,54 @@ export function RunDialog({ flowId, triggers, flowStatus, onClose, onStart, onRe
               ))}
             </select>
           </label>
+        ) : null}
+        <div className="field-row">
+          <label className="field">
+            <span>When</span>
+            <select value={whenMode} onChange={(event) => setWhenMode(event.target.value as WhenMode)} aria-label="When" data-testid="run-when">
+              <option value="now">Now</option>
+              <option value="delay">After a delay</option>
+              <option value="at">At a time</option>
+            </select>
+          </label>
+          {whenMode === 'delay' ? (
+            <>
+              <label className="field">
+                <span>Delay</span>
+                <input
+                  type="number"
+                  min={0}
+                  value={delayAmount}
+                  onChange={(event) => setDelayAmount(event.target.value)}
+                  aria-label="Delay"
+                  data-testid="run-delay"
+                />
+              </label>
+              <label className="field">
+                <span>Unit</span>
+                <select value={delayUnit} onChange={(event) => setDelayUnit(event.target.value as DelayUnit)} aria-label="Delay unit" data-testid="run-delay-unit">
+                  <option value="seconds">seconds</option>
+                  <option value="minutes">minutes</option>
+                  <option value="hours">hours</option>
+                  <option value="days">days</option>
+                </select>
+              </label>
+            </>
+          ) : null}
+          {whenMode === 'at' ? (
+            <label className="field">
+              <span>At (your local time)</span>
+              <input type="datetime-local" step={1} value={at} onChange={(event) => setAt(event.target.value)} aria-label="Run at" data-testid="run-at" />
+            </label>
+          ) : null}
+        </div>
+        {whenError ? (
+          <p className="field-error" role="alert" data-testid="run-when-error">
+            {whenError}
+          </p>
+        ) : null}
+        {later && flowStatus !== 'running' ? (
+          <p className="muted small">A scheduled run fires only if the flow is running then; otherwise it is marked failed, with the reason.</p>
         ) : null}
         <div className="field-row">
           <label className="field">
@@ -183,7 +254,11 @@ export function RunDialog({ flowId, triggers, flowStatus, onClose, onStart, onRe
           <button type="button" className="button" onClick={onClose}>
             Close
           </button>
-          {stopped ? (
+          {later ? (
+            <button type="submit" className="button button-primary" disabled={schedule.isPending} data-testid="run-schedule">
+              {schedule.isPending ? 'Scheduling…' : 'Schedule'}
+            </button>
+          ) : stopped ? (
             <button
               type="button"
               className="button button-primary"
@@ -206,6 +281,14 @@ export function RunDialog({ flowId, triggers, flowStatus, onClose, onStart, onRe
           {error}
         </p>
       ) : null}
+
+      {scheduled ? (
+        <p className="notice" role="status" data-testid="run-scheduled">
+          Scheduled for {formatTimestamp(scheduled.fire_at)}.
+        </p>
+      ) : null}
+
+      <ScheduledRuns flowId={flowId} />
 
       {result ? (
         <section className="run-result" data-testid="run-result" aria-label="Run result">
