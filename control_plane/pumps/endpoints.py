@@ -17,6 +17,7 @@ from control_plane.pumps.orchestrator import Orchestrator
 from control_plane.pumps.schemas import (
     HeartbeatOut,
     LifecycleOut,
+    MemoryOut,
     QueueOut,
     SecretNamesOut,
     SecretsWrite,
@@ -97,6 +98,9 @@ async def flow_status(
             depth=view.queue.depth,
             limit=view.queue_limit,
         ),
+        memory=MemoryOut(used_bytes=view.memory.used_bytes, quota_bytes=view.memory.quota_bytes)
+        if view.memory
+        else None,
     )
 
 

@@ -192,6 +192,13 @@ class Orchestrator:
     async def queue(self, ref: PumpRef) -> QueueDepth:
         return await queue_depth(self.redis, FlowKeys(ref.tenant_id, ref.flow_id).triggers)
 
+    async def memory_used(self, ref: PumpRef) -> int:
+        """Bytes of project memory the flow holds: the counter its pump keeps (pump/memory.py),
+        read as untrusted (anything but a plain count reads as 0)."""
+        raw = await self.redis.get(FlowKeys(ref.tenant_id, ref.flow_id).memory_bytes)
+        text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw or "")
+        return int(text) if text.isascii() and text.isdigit() and len(text) <= 15 else 0
+
     def health(self) -> dict[str, Any]:
         return self.backend.health()
 

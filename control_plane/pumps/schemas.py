@@ -69,6 +69,11 @@ class QueueOut(BaseModel):
     )
 
 
+class MemoryOut(BaseModel):
+    used_bytes: int = Field(description="bytes of project memory the flow holds")
+    quota_bytes: int | None = Field(description="the plan's project memory per flow (null: no cap)")
+
+
 class StatusOut(BaseModel):
     flow_id: str
     desired: str = Field(description="stopped | running")
@@ -88,6 +93,9 @@ class StatusOut(BaseModel):
         description="recent crashes: {crashes, last_exit, next_restart_at}"
     )
     queue: QueueOut = Field(description="the flow's triggers waiting or running")
+    memory: MemoryOut | None = Field(
+        default=None, description="project memory use (null: the organism does not use it)"
+    )
 
 
 class SecretsWrite(RootModel[dict[str, str | None]]):

@@ -70,6 +70,13 @@ class FlowStatusView:
     restarts: dict[str, Any] | None
     queue: QueueDepth
     queue_limit: int
+    memory: MemoryUsage | None  # None: the organism does not use project memory
+
+
+@dataclass(frozen=True)
+class MemoryUsage:
+    used_bytes: int
+    quota_bytes: int | None  # None: unlimited
 
 
 async def start_flow(session: AsyncSession, pumps: Orchestrator, flow: Flow) -> str:
@@ -163,6 +170,23 @@ async def flow_status(session: AsyncSession, pumps: Orchestrator, flow: Flow) ->
         restarts=restarts,
         queue=queue,
         queue_limit=limit,
+        memory=await _memory_usage(session, pumps, flow),
+    )
+
+
+async def _memory_usage(
+    session: AsyncSession, pumps: Orchestrator, flow: Flow
+) -> MemoryUsage | None:
+    try:
+        organism = parse_organism(flow.organism_yaml)
+    except OrganismError:
+        return None
+    if not organism.memory.project:
+        return None
+    quota = memory_quota(organism, await tenant_tier(session, flow.tenant_id), enforce=False)
+    return MemoryUsage(
+        used_bytes=await pumps.memory_used(flow_ref(flow)),
+        quota_bytes=None if quota == UNLIMITED_MEMORY_BYTES else quota,
     )
 
 

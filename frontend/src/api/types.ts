@@ -169,6 +169,8 @@ export interface FlowRuntimeStatus {
   heartbeat?: PumpHeartbeat | string | null;
   outdated?: boolean;
   running_version?: number | null;
+  /** Project memory held, against the plan's cap (null: no cap); null when the flow uses none. */
+  memory?: { used_bytes: number; quota_bytes: number | null } | null;
 }
 
 export interface Sample {

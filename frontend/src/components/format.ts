@@ -26,6 +26,14 @@ export function formatRelative(when: string | number | null | undefined, now: nu
   return new Date(time).toLocaleDateString();
 }
 
+/** Sizes in decimal units, as plans state their limits (10 MB = 10,000,000 bytes). */
+export function formatBytes(size: number): string {
+  if (size < 1000) return `${size} B`;
+  if (size < 1_000_000) return `${(size / 1000).toFixed(1)} kB`;
+  if (size < 1_000_000_000) return `${(size / 1_000_000).toFixed(1)} MB`;
+  return `${(size / 1_000_000_000).toFixed(1)} GB`;
+}
+
 export function formatTimestamp(when: string | number | null | undefined): string {
   const date = toDate(when);
   if (!date) return when === null || when === undefined || when === '' ? '—' : String(when);

@@ -6,7 +6,7 @@ import type { Flow, FlowRuntimeStatus, Problem, WebhookRotation } from '../api/t
 import { CopyButton } from '../components/CopyButton';
 import { Modal } from '../components/Modal';
 import { StatusBadge } from '../components/StatusBadge';
-import { formatRelative, formatTimestamp } from '../components/format';
+import { formatBytes, formatRelative, formatTimestamp } from '../components/format';
 import type { FlowNode } from './nodeKinds';
 import { describeProblem, flowWarnings } from './problems';
 import { SecretsSection } from './SecretsSection';
@@ -103,6 +103,7 @@ export function FlowPanel({ flow, dirty, onRestored, runtime, problems, localPro
               </span>
             ) : null}
           </dd>
+          {runtime?.memory ? <MemoryUsage {...runtime.memory} /> : null}
           <dt>Updated</dt>
           <dd title={formatTimestamp(flow.updated_at)}>{formatRelative(flow.updated_at)}</dd>
         </dl>
@@ -237,5 +238,31 @@ export function FlowPanel({ flow, dirty, onRestored, runtime, problems, localPro
         </Modal>
       ) : null}
     </div>
+  );
+}
+
+/** Project memory held by the flow, with a bar against the plan's cap. */
+function MemoryUsage({ used_bytes: used, quota_bytes: quota }: { used_bytes: number; quota_bytes: number | null }) {
+  const share = quota ? Math.min(1, used / quota) : 0;
+  return (
+    <>
+      <dt>Memory</dt>
+      <dd data-testid="panel-memory" className={share >= 0.9 ? 'error-text' : undefined}>
+        {formatBytes(used)} {quota === null ? 'used (no cap on this plan)' : `of ${formatBytes(quota)}`}
+        {quota ? (
+          <meter
+            className="memory-meter"
+            min={0}
+            max={quota}
+            value={used}
+            low={quota * 0.7}
+            high={quota * 0.9}
+            optimum={0}
+            aria-label="Project memory used"
+            data-testid="panel-memory-meter"
+          />
+        ) : null}
+      </dd>
+    </>
   );
 }

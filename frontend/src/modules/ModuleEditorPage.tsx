@@ -15,7 +15,7 @@ import {
   type VersionDetail,
 } from './api';
 import type { BuildProblem } from './CodeEditor';
-import { formatBytes } from './ModulesPage';
+import { formatBytes } from '../components/format';
 import { TestPanel } from './TestPanel';
 import { PublishDialog } from '../marketplace/PublishDialog';
 

@@ -6,12 +6,7 @@ import { Modal } from '../components/Modal';
 import { formatRelative } from '../components/format';
 import { useDeleteModule, useModules, type ModuleSummary } from './api';
 import { NewModuleDialog } from './NewModuleDialog';
-
-export function formatBytes(size: number): string {
-  if (size < 1024) return `${size} B`;
-  if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KiB`;
-  return `${(size / 1024 / 1024).toFixed(1)} MiB`;
-}
+import { formatBytes } from '../components/format';
 
 export default function ModulesPage() {
   const modules = useModules();
