@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from control_plane import __version__
+from control_plane.accounts.clerk import frontend_api_host
 from control_plane.accounts.clerk_webhooks import router as clerk_webhooks
 from control_plane.accounts.endpoints import router as accounts_router
 from control_plane.accounts.runtime import accounts_service
@@ -115,7 +116,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_request_ids(app)
     install_metrics(app)
     install_json_limits(app, settings.api_max_body_bytes)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        clerk_frontend_api=frontend_api_host(settings.clerk_publishable_key)
+        if settings.clerk_enabled
+        else None,
+    )
     app.include_router(health_router)
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api")

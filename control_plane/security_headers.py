@@ -8,27 +8,41 @@
   `'unsafe-inline'` for styles only — never for scripts); a policy that also allows FastAPI's
   CDN assets on `/docs` and `/redoc`; `default-src 'none'` on the API, health and metrics
   (JSON, SSE, text), which no browser should render. Every policy has `frame-ancestors
-  'none'`."""
+  'none'`. With Clerk sign-in the editor's policy also lets in what Clerk's browser bundle
+  needs: its script and requests from the instance's Frontend API, Cloudflare's bot check
+  (script and frame), user images from img.clerk.com."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-EDITOR_POLICY = "; ".join(
-    [
+CLERK_CHALLENGES = "https://challenges.cloudflare.com"
+CLERK_IMAGES = "https://img.clerk.com"
+
+
+def editor_policy(clerk_frontend_api: str | None = None) -> str:
+    """The editor's policy; with the host of a Clerk instance's Frontend API, Clerk's too."""
+    clerk = f" https://{clerk_frontend_api}" if clerk_frontend_api else ""
+    challenges = f" {CLERK_CHALLENGES}" if clerk_frontend_api else ""
+    directives = [
         "default-src 'self'",
-        "script-src 'self'",
+        f"script-src 'self'{clerk}{challenges}",
         "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
+        f"img-src 'self' data: blob:{f' {CLERK_IMAGES}' if clerk_frontend_api else ''}",
         "font-src 'self' data:",
-        "connect-src 'self'",
+        f"connect-src 'self'{clerk}",
         "worker-src 'self' blob:",
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",
         "frame-ancestors 'none'",
     ]
-)
+    if clerk_frontend_api:  # without it frames fall back to default-src 'self'
+        directives.append(f"frame-src 'self'{challenges}")
+    return "; ".join(directives)
+
+
+EDITOR_POLICY = editor_policy()
 # FastAPI's Swagger UI and ReDoc pages load their assets from jsDelivr and start with an inline
 # script.
 DOCS_POLICY = "; ".join(
@@ -56,17 +70,18 @@ COMMON = [
 ]
 
 
-def policy_for(path: str) -> str:
+def policy_for(path: str, editor: str = EDITOR_POLICY) -> str:
     if path.startswith(DOCS_PATHS):
         return DOCS_POLICY
     if path.startswith(MACHINE_PATHS):
         return NOTHING_POLICY
-    return EDITOR_POLICY
+    return editor
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, clerk_frontend_api: str | None = None) -> None:
         self.app = app
+        self.editor_policy = editor_policy(clerk_frontend_api)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,7 +95,7 @@ class SecurityHeadersMiddleware:
                 present = {name.lower() for name, _ in headers}
                 extra = [(name, value) for name, value in COMMON if name not in present]
                 if b"content-security-policy" not in present:
-                    policy = policy_for(path).encode("latin-1")
+                    policy = policy_for(path, self.editor_policy).encode("latin-1")
                     extra.append((b"content-security-policy", policy))
                 message = {**message, "headers": headers + extra}
             await send(message)

@@ -11,6 +11,8 @@ first use; a disabled (deleted in Clerk) user is 401."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import re
 import time
 from typing import Any
 
@@ -30,6 +32,24 @@ ALGORITHMS = ["RS256"]
 LEEWAY_SECONDS = 5
 REFETCH_INTERVAL_SECONDS = 30.0
 INVALID = "the Clerk session token is invalid or expired; sign in again"
+
+
+FRONTEND_API_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
+
+
+def frontend_api_host(publishable_key: str) -> str | None:
+    """The host of a Clerk instance's Frontend API, encoded in its publishable key
+    (`pk_test_` or `pk_live_`, then base64 of `<host>$`); None for anything else."""
+    match = re.fullmatch(r"pk_(?:test|live)_([A-Za-z0-9+/=_-]+)", publishable_key.strip())
+    if not match:
+        return None
+    encoded = match.group(1).replace("-", "+").replace("_", "/")
+    try:
+        decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    host = decoded[:-1].lower() if decoded.endswith("$") else ""
+    return host if FRONTEND_API_HOST.match(host) else None
 
 
 class ClerkVerifier:

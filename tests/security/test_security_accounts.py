@@ -5,6 +5,7 @@ anonymous scrape of /metrics, a token in a URL, a world-readable data directory.
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 import stat
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from redis.backoff import NoBackoff
 from sqlalchemy import func, select, update
 
 from control_plane.accounts import credentials
+from control_plane.accounts.clerk import frontend_api_host
 from control_plane.accounts.models import AuthToken, User
 from control_plane.accounts.throttle import LoginLimits, LoginThrottle
 from control_plane.app import create_app
@@ -281,6 +283,28 @@ async def test_every_html_page_carries_the_security_headers(
     for path in ("/api/auth/me", "/health", "/api/nope", "/openapi.json"):
         policy = assert_security_headers(await client.get(path))
         assert policy.startswith("default-src 'none'")
+
+
+async def test_with_clerk_the_editor_policy_lets_in_only_clerks_parts(settings: Settings) -> None:
+    """Clerk's browser bundle comes from the instance's Frontend API (the host in the
+    publishable key): the editor's policy names that host, Clerk's bot check and images, and
+    nothing else; a key that would smuggle in another directive names nothing."""
+    host = "clerk.example-app.test"
+    key = "pk_live_" + base64.b64encode(f"{host}$".encode()).decode()
+    clerk = settings.model_copy(
+        update={"clerk_issuer": "https://issuer.example", "clerk_publishable_key": key}
+    )
+    async with app_client(clerk) as (_, http):
+        policy = assert_security_headers(await http.get("/"))
+    directives = dict(d.split(" ", 1) for d in policy.split("; "))
+    assert directives["script-src"] == f"'self' https://{host} https://challenges.cloudflare.com"
+    assert directives["connect-src"] == f"'self' https://{host}"
+    assert directives["frame-src"] == "'self' https://challenges.cloudflare.com"
+    assert directives["img-src"] == "'self' data: blob: https://img.clerk.com"
+    assert frontend_api_host(key) == host
+    smuggled = "pk_live_" + base64.b64encode(b"x.test; script-src *$").decode()
+    for bad in (smuggled, "pk_test_!!", "sk_live_abc", ""):
+        assert frontend_api_host(bad) is None
 
 
 def test_the_built_editor_runs_under_its_policy() -> None:

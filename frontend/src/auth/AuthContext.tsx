@@ -1,7 +1,7 @@
-import { createContext, useCallback, useContext, useMemo, useSyncExternalStore, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { setTokenProvider } from '../api/client';
-import './clerk';
+import { isClerkToken, resumeClerkSession } from './clerk';
 import { getToken, setToken, subscribeToken } from './token';
 import type { AuthResponse } from '../api/types';
 import { keys } from '../api/queries';
@@ -21,6 +21,10 @@ function subscribe(callback: () => void) {
 export function AuthProvider({ children }: { children: ReactNode }) {
   const client = useQueryClient();
   const token = useSyncExternalStore(subscribe, getToken, () => null);
+
+  useEffect(() => {
+    if (isClerkToken(getToken())) void resumeClerkSession().catch(() => undefined);
+  }, []);
 
   const signIn = useCallback(
     (response: AuthResponse) => {

@@ -2,7 +2,7 @@
 // browser bundle is loaded from the instance's Frontend API (the host encoded in the
 // publishable key), as Clerk's script-tag install does; no Clerk code ships in our bundle.
 // Clerk session tokens live a minute: every API request asks Clerk for a fresh one.
-import { setTokenProvider } from '../api/client';
+import { apiRequest, setTokenProvider } from '../api/client';
 import { setToken } from './token';
 
 export interface ClerkSession {
@@ -64,4 +64,18 @@ export function loadClerk(publishableKey: string): Promise<ClerkGlobal> {
 export async function adoptClerkSession(session: ClerkSession): Promise<void> {
   setTokenProvider(() => session.getToken());
   setToken(await session.getToken());
+}
+
+/** Whether a stored token is a Clerk session token (a JWT) rather than one of ours (`fps_…`). */
+export function isClerkToken(token: string | null): boolean {
+  return Boolean(token && /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token));
+}
+
+/** After a reload the stored Clerk token has a minute to live at most: when Clerk still holds
+ * the session (its cookie), go back to asking it for fresh tokens. */
+export async function resumeClerkSession(): Promise<void> {
+  const config = await apiRequest<{ clerk_publishable_key: string | null }>('/api/auth/config', { anonymous: true });
+  if (!config.clerk_publishable_key) return;
+  const clerk = await loadClerk(config.clerk_publishable_key);
+  if (clerk.session) await adoptClerkSession(clerk.session);
 }
