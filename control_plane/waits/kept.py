@@ -13,6 +13,7 @@ Kept events are untrusted input held on the tenant's behalf, so they are bounded
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,12 +36,19 @@ MATCHES_PER_TICK = 100
 
 def check_keepable(payload: Any, keep_seconds: int) -> None:
     """Refuse, before anything is done, an event that asks to be kept but could not be."""
-    if keep_seconds and len(orjson.dumps(payload)) > MAX_KEPT_PAYLOAD_BYTES:
+    if keep_seconds and _json_size(payload) > MAX_KEPT_PAYLOAD_BYTES:
         raise InvalidInput(
             f"payload is over {MAX_KEPT_PAYLOAD_BYTES} bytes of JSON: too large to keep "
             "(send it with keep_seconds 0, or send less)",
             problems=[{"path": "payload", "message": "too large to keep"}],
         )
+
+
+def _json_size(value: Any) -> int:
+    try:
+        return len(orjson.dumps(value))
+    except TypeError:  # past orjson (an integer over 64 bits): the standard library measures
+        return len(json.dumps(value).encode())
 
 
 async def keep(
