@@ -106,6 +106,9 @@ def seed(app: Any) -> Run:
     return run
 
 
+REQUEST_TIMEOUT_SECONDS = 60
+
+
 def real_ids_allowed(method: str, path: str) -> bool:
     return method not in NOT_ON_REAL_IDS and not path.endswith("/start")
 
@@ -137,7 +140,9 @@ def exercise(run: Run, operation: Any) -> None:
             case.query = {**(case.query or {}), "follow": "false"}  # a live stream never ends
         bearer = run.fresh_session() if (method, path) in SESSION_ENDING else run.token
         headers = {"Authorization": f"Bearer {bearer}"}
-        response = case.call(headers=headers)
+        # Stopping a flow drains its pump (up to pump_stop_timeout_seconds, 30 s) and waits for
+        # the flow's lock: on a loaded machine that passed schemathesis's default 10 s.
+        response = case.call(headers=headers, timeout=REQUEST_TIMEOUT_SECONDS)
         try:
             case.validate_response(response, checks=CHECKS, headers=headers)
         except Exception as error:  # every failure of every operation, not only the first
