@@ -106,6 +106,7 @@ async def main() -> None:
                 redis_url=redis_url,
                 log_level="WARNING",
                 background_tasks=True,
+                signups_per_address=1_000_000,  # runs sign up from one address on a shared Redis
                 **values,
             )
 

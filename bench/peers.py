@@ -383,6 +383,8 @@ async def flowplane(sink: str, production: bool, before: str = "") -> AsyncItera
         "FLOWPLANE_DEFAULT_TIER": "enterprise",
         "FLOWPLANE_PUMP_HTTP_ALLOWLIST": HOST,
         "FLOWPLANE_LOG_LEVEL": "WARNING",
+        # every bench run signs up from 127.0.0.1, and the production peer's Redis is shared
+        "FLOWPLANE_SIGNUPS_PER_ADDRESS": "1000000",
     }
     for name in ("DATABASE_URL", "REDIS_URL", "FLOWPLANE_DATABASE_URL", "FLOWPLANE_REDIS_URL"):
         os.environ.pop(name, None)

@@ -67,6 +67,7 @@ async def start_to_ready_ms(
         log_level="WARNING",
         background_tasks=True,  # as `flowplane up`: the reconciler keeps the warm standby
         pump_warm_standby=warm_standby,
+        signups_per_address=1_000_000,  # runs sign up from one address on a shared Redis
     )
     app = create_app(settings)
     timings: list[float] = []
