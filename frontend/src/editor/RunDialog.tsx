@@ -193,8 +193,8 @@ export function RunDialog({ flowId, triggers, flowStatus, onClose, onStart, onRe
             {whenError}
           </p>
         ) : null}
-        {later && flowStatus !== 'running' ? (
-          <p className="muted small">A scheduled run fires only if the flow is running then; otherwise it is marked failed, with the reason.</p>
+        {later && stopped ? (
+          <p className="muted small">The flow is {flowStatus}: a scheduled run fires only if the flow is started by then; otherwise it is marked failed, with the reason.</p>
         ) : null}
         <div className="field-row">
           <label className="field">
