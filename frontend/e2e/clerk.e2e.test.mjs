@@ -23,6 +23,13 @@ let issuer = null;
 let issuerUrl = '';
 let tokensIssued = 0;
 
+/** Waits (up to 15 s) until the fake Frontend API has issued a token since `count`. */
+async function issued(count, what) {
+  const deadline = Date.now() + 15_000;
+  while (tokensIssued <= count && Date.now() < deadline) await new Promise((done) => setTimeout(done, 100));
+  assert.ok(tokensIssued > count, what);
+}
+
 function base64url(value) {
   return Buffer.from(value).toString('base64url');
 }
@@ -106,12 +113,19 @@ test('sign in with Clerk, use the app on Clerk session tokens, sign out', { skip
   });
 
   await stage('api-on-fresh-tokens', async () => {
-    const before = tokensIssued;
+    let before = tokensIssued;
     await page.getByTestId('nav-runs').click();
     await page.waitForURL('**/runs');
+    await issued(before, 'each API request asks Clerk for a fresh session token');
+    // after a reload the editor goes back to Clerk (it resumes the session in the background)
+    before = tokensIssued;
     await page.reload();
     await page.getByTestId('user-email').filter({ hasText: EMAIL }).waitFor();
-    assert.ok(tokensIssued > before, 'after a reload, API requests still ask Clerk for fresh session tokens');
+    await issued(before, 'after a reload, the Clerk session is resumed');
+    before = tokensIssued;
+    await page.getByRole('link', { name: 'Modules' }).click();
+    await page.waitForURL('**/modules');
+    await issued(before, 'after a reload, API requests still ask Clerk for fresh session tokens');
   });
 
   await stage('sign-out', async () => {
