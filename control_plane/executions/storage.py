@@ -92,7 +92,7 @@ _Slot = tuple[str | None, Callable[[Any], Any] | None, Any]  # (row key, process
 def _positional(
     statement: Any, dialect: Dialect, keys: tuple[str, ...]
 ) -> tuple[str, list[_Slot]] | None:
-    """The SQL and, per placeholder, where its value comes from; or, on another dialect or
+    """The SQL and, per bound parameter, where its value comes from; or, on another dialect or
     for a statement with Python-side column defaults (computed per row), no shape: the caller
     then binds through SQLAlchemy."""
     if dialect.name != "sqlite":

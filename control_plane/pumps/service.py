@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -174,14 +175,21 @@ async def flow_status(session: AsyncSession, pumps: Orchestrator, flow: Flow) ->
     )
 
 
+@lru_cache(maxsize=256)
+def _project_memory_organism(organism_yaml: str) -> Organism | None:
+    """The organism when it uses project memory (parsed once per text: the editor polls)."""
+    try:
+        organism = parse_organism(organism_yaml)
+    except OrganismError:
+        return None
+    return organism if organism.memory.project else None
+
+
 async def _memory_usage(
     session: AsyncSession, pumps: Orchestrator, flow: Flow
 ) -> MemoryUsage | None:
-    try:
-        organism = parse_organism(flow.organism_yaml)
-    except OrganismError:
-        return None
-    if not organism.memory.project:
+    organism = _project_memory_organism(flow.organism_yaml)
+    if organism is None:
         return None
     quota = memory_quota(organism, await tenant_tier(session, flow.tenant_id), enforce=False)
     return MemoryUsage(
