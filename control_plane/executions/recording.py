@@ -3,7 +3,8 @@
 Events of one batch are folded in memory first (an execution that started and finished within
 the batch costs one UPDATE), then written with three statements whatever the batch size: an
 upsert of steps keyed by (execution_id, step), a read of step usage for the executions that
-finished, and one executemany UPDATE of executions. Every write is idempotent, so an event
+finished, and one executemany UPDATE of executions (on Postgres the upsert and the UPDATE are
+each one statement over arrays: recording_postgres.py). Every write is idempotent, so an event
 delivered twice (a recorder or pump crash) changes nothing; a `running` status never
 overwrites a final one."""
 
@@ -32,6 +33,7 @@ from control_plane.executions.events import (
 )
 from control_plane.executions.history_level import DROP_EXECUTIONS, history_levels, keeps_step
 from control_plane.executions.models import FINAL_STATUSES, Execution, ExecutionStep
+from control_plane.executions.recording_postgres import update_executions, upsert_steps
 from control_plane.executions.storage import bounded_json, dialect_insert, execute_many
 
 UNSET: Any = object()
@@ -219,7 +221,10 @@ def apply(connection: Connection, events: list[RawEvent], caps: Caps) -> Recorde
             recorded.finished[patch.status] = recorded.finished.get(patch.status, 0) + 1
         if ident not in dropped:
             rows.append(_execution_params(ident, patch, usage.get(ident)))
-    execute_many(connection, EXECUTION_UPDATE, rows)
+    if connection.dialect.name == "postgresql":
+        update_executions(connection, rows)
+    else:
+        execute_many(connection, EXECUTION_UPDATE, rows)
     if finals:
         from control_plane.callbacks.outbox import owe
 
@@ -330,7 +335,10 @@ def _upsert_steps(connection: Connection, steps: dict[tuple[str, int], StepPatch
         row["status"] = row["status"] or "running"
         row["truncated"] = bool(row["truncated"])
         rows.append(row)
-    execute_many(connection, _step_upsert(connection.dialect.name), rows)
+    if connection.dialect.name == "postgresql":
+        upsert_steps(connection, rows)
+    else:
+        execute_many(connection, _step_upsert(connection.dialect.name), rows)
 
 
 @lru_cache(maxsize=4)
