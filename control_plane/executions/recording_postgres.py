@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.sql.elements import TextClause
 
 from control_plane.executions.models import FINAL_STATUSES
 from control_plane.json_codec import dumps
@@ -25,12 +26,12 @@ SELECT execution_id, step, listener, handler, status, CAST(input AS JSON),
        CAST(output AS JSON), truncated, CAST(routed_to AS JSON), error, reason,
        CAST(usage AS JSON), started_at, finished_at, duration_ms
 FROM unnest(
-    CAST(:execution_ids AS VARCHAR[]), CAST(:steps AS INTEGER[]), CAST(:listeners AS VARCHAR[]),
-    CAST(:handlers AS VARCHAR[]), CAST(:statuses AS VARCHAR[]), CAST(:inputs AS TEXT[]),
-    CAST(:outputs AS TEXT[]), CAST(:truncated AS BOOLEAN[]), CAST(:routed_to AS TEXT[]),
-    CAST(:errors AS TEXT[]), CAST(:reasons AS VARCHAR[]), CAST(:usages AS TEXT[]),
+    CAST(:execution_id AS VARCHAR[]), CAST(:step AS INTEGER[]), CAST(:listener AS VARCHAR[]),
+    CAST(:handler AS VARCHAR[]), CAST(:status AS VARCHAR[]), CAST(:input AS TEXT[]),
+    CAST(:output AS TEXT[]), CAST(:truncated AS BOOLEAN[]), CAST(:routed_to AS TEXT[]),
+    CAST(:error AS TEXT[]), CAST(:reason AS VARCHAR[]), CAST(:usage AS TEXT[]),
     CAST(:started_at AS TIMESTAMP WITH TIME ZONE[]),
-    CAST(:finished_at AS TIMESTAMP WITH TIME ZONE[]), CAST(:durations AS DOUBLE PRECISION[])
+    CAST(:finished_at AS TIMESTAMP WITH TIME ZONE[]), CAST(:duration_ms AS DOUBLE PRECISION[])
 ) AS batch(execution_id, step, listener, handler, status, input, output, truncated, routed_to,
            error, reason, usage, started_at, finished_at, duration_ms)
 ON CONFLICT (execution_id, step) DO UPDATE SET
@@ -78,13 +79,14 @@ UPDATE executions SET
     first_step_at = coalesce(executions.first_step_at, batch.first_step_at),
     last_event_at = coalesce(batch.last_event_at, executions.last_event_at)
 FROM unnest(
-    CAST(:ids AS VARCHAR[]), CAST(:statuses AS VARCHAR[]), CAST(:finals AS BOOLEAN[]),
-    CAST(:outputs AS TEXT[]), CAST(:outputs_truncated AS BOOLEAN[]), CAST(:errors AS TEXT[]),
-    CAST(:reasons AS VARCHAR[]), CAST(:steps AS INTEGER[]), CAST(:durations AS DOUBLE PRECISION[]),
-    CAST(:finished_at AS TIMESTAMP WITH TIME ZONE[]), CAST(:usages AS TEXT[]),
-    CAST(:started_at AS TIMESTAMP WITH TIME ZONE[]),
-    CAST(:first_step_at AS TIMESTAMP WITH TIME ZONE[]),
-    CAST(:last_event_at AS TIMESTAMP WITH TIME ZONE[])
+    CAST(:b_id AS VARCHAR[]), CAST(:b_status AS VARCHAR[]), CAST(:b_final AS BOOLEAN[]),
+    CAST(:b_outputs AS TEXT[]), CAST(:b_outputs_truncated AS BOOLEAN[]),
+    CAST(:b_error AS TEXT[]), CAST(:b_reason AS VARCHAR[]), CAST(:b_steps AS INTEGER[]),
+    CAST(:b_duration_ms AS DOUBLE PRECISION[]),
+    CAST(:b_finished_at AS TIMESTAMP WITH TIME ZONE[]), CAST(:b_usage AS TEXT[]),
+    CAST(:b_started_at AS TIMESTAMP WITH TIME ZONE[]),
+    CAST(:b_first_step_at AS TIMESTAMP WITH TIME ZONE[]),
+    CAST(:b_last_event_at AS TIMESTAMP WITH TIME ZONE[])
 ) AS batch(id, status, final, outputs, outputs_truncated, error, reason, steps, duration_ms,
            finished_at, usage, started_at, first_step_at, last_event_at)
 WHERE executions.id = batch.id
@@ -94,59 +96,27 @@ WHERE executions.id = batch.id
 
 def upsert_steps(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """`recording._step_upsert` for every row (unique by execution and step) in one statement."""
-    if not rows:
-        return
-    connection.execute(
-        STEP_UPSERT_BATCH,
-        {
-            "execution_ids": _column(rows, "execution_id"),
-            "steps": _column(rows, "step"),
-            "listeners": _column(rows, "listener"),
-            "handlers": _column(rows, "handler"),
-            "statuses": _column(rows, "status"),
-            "inputs": _json_column(rows, "input"),
-            "outputs": _json_column(rows, "output"),
-            "truncated": _column(rows, "truncated"),
-            "routed_to": _json_column(rows, "routed_to"),
-            "errors": _column(rows, "error"),
-            "reasons": _column(rows, "reason"),
-            "usages": _json_column(rows, "usage"),
-            "started_at": _column(rows, "started_at"),
-            "finished_at": _column(rows, "finished_at"),
-            "durations": _column(rows, "duration_ms"),
-        },
-    )
+    _execute(connection, STEP_UPSERT_BATCH, rows, {"input", "output", "routed_to", "usage"})
 
 
 def update_executions(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """`recording.EXECUTION_UPDATE` for every row (unique by id) in one statement."""
+    _execute(connection, EXECUTION_UPDATE_BATCH, rows, {"b_outputs", "b_usage"})
+
+
+def _execute(
+    connection: Connection, statement: TextClause, rows: list[dict[str, Any]], json: set[str]
+) -> None:
+    """`statement` with each row key bound as the array of its values; the keys in `json` as
+    the columns' type writes them (the database codec's text; None is SQL NULL)."""
     if not rows:
         return
     connection.execute(
-        EXECUTION_UPDATE_BATCH,
+        statement,
         {
-            "ids": _column(rows, "b_id"),
-            "statuses": _column(rows, "b_status"),
-            "finals": _column(rows, "b_final"),
-            "outputs": _json_column(rows, "b_outputs"),
-            "outputs_truncated": _column(rows, "b_outputs_truncated"),
-            "errors": _column(rows, "b_error"),
-            "reasons": _column(rows, "b_reason"),
-            "steps": _column(rows, "b_steps"),
-            "durations": _column(rows, "b_duration_ms"),
-            "finished_at": _column(rows, "b_finished_at"),
-            "usages": _json_column(rows, "b_usage"),
-            "started_at": _column(rows, "b_started_at"),
-            "first_step_at": _column(rows, "b_first_step_at"),
-            "last_event_at": _column(rows, "b_last_event_at"),
+            key: [None if row[key] is None else dumps(row[key]) for row in rows]
+            if key in json
+            else [row[key] for row in rows]
+            for key in rows[0]
         },
     )
-
-
-def _column(rows: list[dict[str, Any]], key: str) -> list[Any]:
-    return [row[key] for row in rows]
-
-
-def _json_column(rows: list[dict[str, Any]], key: str) -> list[str | None]:
-    """JSON text as the columns' type writes it (the database codec; None is SQL NULL)."""
-    return [None if row[key] is None else dumps(row[key]) for row in rows]
