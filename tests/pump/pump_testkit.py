@@ -175,7 +175,9 @@ class PumpProcess:
         )
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "pump"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                # faulthandler: a pump that will not stop shows its threads (`terminate`)
+                [sys.executable, "-X", "faulthandler", "-m", "pump"], env=env, stdout=log,
+                stderr=subprocess.STDOUT,
                 cwd=REPO,
             )  # fmt: skip
         if self.client is None:
@@ -240,7 +242,19 @@ class PumpProcess:
     def terminate(self, timeout: float = 30) -> int:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGABRT)  # faulthandler writes every thread's stack
+            self.process.wait(10)
+            raise AssertionError(
+                f"the pump did not stop within {timeout} s of SIGTERM:\n{self.logs()[-8000:]}"
+            ) from None
+
+    async def stop(self) -> int:
+        """`terminate` off the event loop: servers of the test on this loop keep answering
+        while the pump drains (a request of the pump may be waiting on one)."""
+        return await asyncio.to_thread(self.terminate)
 
     def kill(self) -> None:
         assert self.process is not None

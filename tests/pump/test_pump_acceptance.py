@@ -96,7 +96,7 @@ async def test_transform_branch_loop_http_output_with_and_without_on_error(
         events = await pump.events(ok)
         broken_events = await pump.events(broken)
         heartbeat = await pump.client.hgetall(pump.keys.heartbeat)  # type: ignore[union-attr]
-        assert pump.terminate() == 0
+        assert await pump.stop() == 0
 
     assert final.type == "execution.completed", final.data
     assert final.data["outputs"] == [
@@ -196,7 +196,7 @@ async def test_wasm_modules_and_runaway_modules_in_a_real_pump(
             after = await pump.trigger({"after": target})  # the next trigger still succeeds
             failures[target] = (final, await pump.wait_final(after))
         release.set()
-        assert pump.terminate() == 0
+        assert await pump.stop() == 0
 
     assert echo_final.type == "execution.completed"
     assert echo_final.data["outputs"][0]["payload"] == {"hello": "world"}
@@ -256,7 +256,7 @@ async def test_llm_handlers_against_local_openai_and_anthropic_servers(
         execution = await pump.trigger({"text": "my printer is on fire"})
         final = await pump.wait_final(execution)
         events = await pump.events(execution)
-        assert pump.terminate() == 0
+        assert await pump.stop() == 0
     assert final.type == "execution.completed", final.data
     assert final.data["outputs"] == [{"text": "A hardware ticket."}]
     completed = {e.listener: e.data for e in events if e.type == "step.completed"}

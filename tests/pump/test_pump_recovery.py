@@ -174,7 +174,7 @@ async def test_a_pump_works_as_its_per_flow_acl_user_and_nothing_more(
         final = await pump.wait_final(execution_id)
         assert final.type == "execution.completed", final.data
         assert await admin.hget(keys.memory_data, "last") == "200"
-        assert pump.terminate() == 0
+        assert await pump.stop() == 0
         assert "NOPERM" not in pump.logs() and "failed" not in pump.logs()
         user = redis_client(confined)
         with pytest.raises(NoPermissionError):
