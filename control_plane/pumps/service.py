@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -152,6 +151,7 @@ async def flow_status(session: AsyncSession, pumps: Orchestrator, flow: Flow) ->
             "last_exit": run.last_exit,
             "next_restart_at": run.restart_at.isoformat() if run.restart_at else None,
         }
+    digest = organism_sha256(flow.organism_yaml)
     running_sha = run.organism_sha256 if run is not None else None
     running_version = None
     if running_sha is not None:
@@ -166,32 +166,40 @@ async def flow_status(session: AsyncSession, pumps: Orchestrator, flow: Flow) ->
         status=status,
         reason=flow.status_reason,
         heartbeat=present_heartbeat(observation.heartbeat),
-        outdated=running_sha is not None and running_sha != organism_sha256(flow.organism_yaml),
+        outdated=running_sha is not None and running_sha != digest,
         running_version=running_version,
         restarts=restarts,
         queue=queue,
         queue_limit=limit,
-        memory=await _memory_usage(session, pumps, flow),
+        memory=await _memory_usage(session, pumps, flow, digest),
     )
 
 
-@lru_cache(maxsize=256)
-def _project_memory_organism(organism_yaml: str) -> Organism | None:
-    """The organism when it uses project memory (parsed once per text: the editor polls)."""
-    try:
-        organism = parse_organism(organism_yaml)
-    except OrganismError:
-        return None
-    return organism if organism.memory.project else None
+# organism sha256 -> whether it uses project memory (the editor polls the status; a YAML may be
+# megabytes, so only its digest and one bit are kept)
+_USES_PROJECT_MEMORY: dict[str, bool] = {}
+_USES_PROJECT_MEMORY_KEPT = 1024
+
+
+def _uses_project_memory(organism_yaml: str, digest: str) -> bool:
+    known = _USES_PROJECT_MEMORY.get(digest)
+    if known is None:
+        try:
+            known = parse_organism(organism_yaml).memory.project
+        except OrganismError:
+            known = False
+        if len(_USES_PROJECT_MEMORY) >= _USES_PROJECT_MEMORY_KEPT:
+            _USES_PROJECT_MEMORY.clear()
+        _USES_PROJECT_MEMORY[digest] = known
+    return known
 
 
 async def _memory_usage(
-    session: AsyncSession, pumps: Orchestrator, flow: Flow
+    session: AsyncSession, pumps: Orchestrator, flow: Flow, digest: str
 ) -> MemoryUsage | None:
-    organism = _project_memory_organism(flow.organism_yaml)
-    if organism is None:
+    if not _uses_project_memory(flow.organism_yaml, digest):
         return None
-    quota = memory_quota(organism, await tenant_tier(session, flow.tenant_id), enforce=False)
+    quota = project_memory_quota(await tenant_tier(session, flow.tenant_id), enforce=False)
     return MemoryUsage(
         used_bytes=await pumps.memory_used(flow_ref(flow)),
         quota_bytes=None if quota == UNLIMITED_MEMORY_BYTES else quota,
@@ -311,6 +319,11 @@ def memory_quota(organism: Organism, tier: str, *, enforce: bool = True) -> int:
     """FLOWPLANE_MEMORY_QUOTA_BYTES: the tier's project memory when the organism opts in."""
     if not organism.memory.project:
         return 0
+    return project_memory_quota(tier, enforce=enforce)
+
+
+def project_memory_quota(tier: str, *, enforce: bool = True) -> int:
+    """The tier's project memory in bytes (UNLIMITED_MEMORY_BYTES when it has no cap)."""
     allowed = tier_limits(tier).project_memory_bytes
     if enforce:
         check_quota(tier, "project_memory_bytes", 0, adding=1 if allowed == 0 else 0)
