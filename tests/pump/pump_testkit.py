@@ -245,6 +245,8 @@ class PumpProcess:
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGUSR1)  # the pump writes its asyncio tasks' stacks
+            time.sleep(1)
             self.process.send_signal(signal.SIGABRT)  # faulthandler writes every thread's stack
             self.process.wait(10)
             raise AssertionError(

@@ -1,8 +1,9 @@
 """Smaller parts of the runtime: the environment contract, the RESP hot path, the writer, the
-event encoder, and `python -m pump` refusing a bad environment."""
+event encoder, stopping background tasks, and `python -m pump` refusing a bad environment."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import subprocess
@@ -14,7 +15,7 @@ from pump_testkit import REPO, new_keys
 from pump.events import Event, encode_event
 from pump.keys import TRIGGER_GROUP, PumpEnv
 from pump.resp import RespConnection, RespError, pack_commands, parse_reply
-from pump.server import redis_client
+from pump.server import redis_client, stop_tasks
 from pump.settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_WASM_TIMEOUT_SECONDS,
@@ -146,3 +147,25 @@ async def test_resp_connection_and_writer_against_redis(redis_url: str) -> None:
     finally:
         await client.delete(keys.events, keys.triggers, keys.logs)
         await client.aclose()
+
+
+async def test_stopping_background_tasks_cancels_again_a_task_that_swallowed_a_cancel() -> None:
+    cancels_seen = 0
+
+    async def stubborn() -> None:
+        # what redis-py 8.2 sometimes does with a cancel that lands while it reads a reply
+        nonlocal cancels_seen
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancels_seen += 1
+        await asyncio.sleep(60)
+
+    async def plain() -> None:
+        await asyncio.sleep(60)
+
+    tasks = [asyncio.create_task(stubborn()), asyncio.create_task(plain())]
+    await asyncio.sleep(0)
+    await asyncio.wait_for(stop_tasks(tasks), 10)
+    assert all(task.cancelled() for task in tasks)
+    assert cancels_seen == 1
