@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 from control_plane.db import HISTORY_PAGE_CACHE_KIB, create_engine, migrate  # noqa: E402
 from control_plane.executions.events import RawEvent, StreamOwner  # noqa: E402
+from control_plane.executions.folding import Caps  # noqa: E402
 from control_plane.executions.recording import (  # noqa: E402
     KNOWN_EXECUTIONS,
     STEP_USAGE,
-    Caps,
     apply,
 )
 from control_plane.executions.storage import HeldConnection  # noqa: E402

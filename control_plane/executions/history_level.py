@@ -13,7 +13,7 @@ from control_plane.executions.models import Execution
 from control_plane.flows.models import Flow
 
 if TYPE_CHECKING:
-    from control_plane.executions.recording import StepPatch
+    from control_plane.executions.folding import StepPatch
 
 # the history level of the batch's flows (a handful): a look-up by primary key, not a join
 FLOW_LEVELS = select(Flow.id, Flow.history_level).where(

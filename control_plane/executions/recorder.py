@@ -37,8 +37,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.db import HISTORY_PAGE_CACHE_KIB
 from control_plane.executions.events import StreamOwner, parse_events
+from control_plane.executions.folding import Caps
 from control_plane.executions.models import Execution
-from control_plane.executions.recording import Caps, apply
+from control_plane.executions.recording import apply
 from control_plane.executions.storage import HeldConnection
 from control_plane.flows.models import Flow
 from control_plane.metrics import Metrics, app_metrics
