@@ -7,7 +7,6 @@ import inspect
 import logging
 import os
 import signal
-import sys
 import time
 from typing import Any
 
@@ -32,6 +31,7 @@ from pump.organism import Organism, parse_organism
 from pump.resp import RespConnection
 from pump.services import Services
 from pump.settings import PumpSettings
+from pump.tasks import dump_tasks, stop_tasks
 from pump.triggers import Entry, TriggerStream
 from pump.unrunnable import fail_poison, reject_malformed, skip_cancelled
 from pump.wasm.abi import InvocationFailure
@@ -52,32 +52,6 @@ def redis_client(url: str) -> Redis:
     if "driver_info" in inspect.signature(Redis.__init__).parameters:
         return SlotClient.from_url(url, decode_responses=True, driver_info=None)
     return SlotClient.from_url(url, decode_responses=True, lib_name=None, lib_version=None)
-
-
-def dump_tasks() -> None:
-    """SIGUSR1: write where every asyncio task waits to stderr (for a pump that seems stuck)."""
-    for task in asyncio.all_tasks():
-        lines = [repr(task)]
-        awaited: Any = task.get_coro()
-        while awaited is not None:
-            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
-            if frame is not None:
-                code = frame.f_code
-                lines.append(f"  {code.co_filename}:{frame.f_lineno} {code.co_name}")
-            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
-        print("\n".join(lines), file=sys.stderr, flush=True)
-
-
-async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel `tasks` until they end. Once is not always enough: a cancel that lands while
-    redis-py reads a reply can be swallowed (the task stays "cancelling" and reads on for good;
-    3 of 600 cancels of a blocking XREAD with redis-py 8.2), and the pump would never exit.
-    control_plane/tasks.py does the same for the control plane's tasks."""
-    running = set(tasks)
-    while running:
-        for task in running:
-            task.cancel()
-        _, running = await asyncio.wait(running, timeout=1.0)
 
 
 class Pump:

@@ -15,13 +15,14 @@ from pump_testkit import REPO, new_keys
 from pump.events import Event, encode_event
 from pump.keys import TRIGGER_GROUP, PumpEnv
 from pump.resp import RespConnection, RespError, pack_commands, parse_reply
-from pump.server import redis_client, stop_tasks
+from pump.server import redis_client
 from pump.settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_WASM_TIMEOUT_SECONDS,
     PumpSettings,
     SettingsError,
 )
+from pump.tasks import stop_tasks
 from pump.writer import RedisWriter
 
 
