@@ -32,6 +32,10 @@ from aiohttp import ClientSession, web
 Deliver = Callable[[bytes, str], Awaitable[int]]  # (payload, Stripe-Signature) -> status
 
 
+async def _no_content(_: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
 def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
     """The `Stripe-Signature` header Stripe sends with `payload`."""
     stamp = int(time.time()) if timestamp is None else timestamp
@@ -90,7 +94,7 @@ class StripeStandIn:
         app.router.add_get("/checkout/{id}", self._checkout_page)
         app.router.add_post("/checkout/{id}/pay", self._pay)
         app.router.add_get("/portal/{id}", self._portal_page)
-        app.router.add_get("/favicon.ico", lambda _: web.Response(status=204))
+        app.router.add_get("/favicon.ico", _no_content)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
