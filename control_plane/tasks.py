@@ -6,14 +6,12 @@ import asyncio
 import contextlib
 from typing import Any
 
+from pump.tasks import stop_tasks
+
 
 async def stop_task(task: asyncio.Task[Any]) -> None:
-    """Cancel `task` until it ends, then raise what it failed with (if anything but the
-    cancellation). Once is not always enough: a cancellation that lands while redis-py reads a
-    reply can be turned into a timeout or swallowed by the client, and the task would run on
-    (an app's shutdown then waits for it forever)."""
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=1.0)
+    """Cancel `task` until it ends (`pump.tasks.stop_tasks`: once is not always enough), then
+    raise what it failed with (if anything but the cancellation)."""
+    await stop_tasks([task])
     with contextlib.suppress(asyncio.CancelledError):
         task.result()

@@ -1,4 +1,5 @@
-"""The pump's own asyncio tasks: stopping them for good, and showing where each one waits."""
+"""Asyncio tasks: stopping them for good (the pump's and the control plane's), and showing
+where each task of a pump waits (SIGUSR1)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ def dump_tasks() -> None:
         print("\n".join(lines), file=sys.stderr, flush=True)
 
 
-async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
+async def stop_tasks(tasks: list[asyncio.Task[Any]]) -> None:
     """Cancel `tasks` until they end. Once is not always enough: a cancel that lands while
     redis-py reads a reply can be swallowed (the task stays "cancelling" and reads on for good;
-    3 of 600 cancels of a blocking XREAD with redis-py 8.2), and the pump would never exit.
-    control_plane/tasks.py does the same for the control plane's tasks."""
+    3 of 600 cancels of a blocking XREAD with redis-py 8.2), and a process stopping would wait
+    for it forever. The control plane's `control_plane.tasks.stop_task` runs this too."""
     running = set(tasks)
     while running:
         for task in running:
