@@ -211,7 +211,12 @@ class GuardedHttpClient:
             limit=pool_size, resolver=GuardedResolver(self.policy, resolver), ttl_dns_cache=30
         )
         self._session = aiohttp.ClientSession(
-            connector=connector, trust_env=False, headers={"User-Agent": "flowplane-pump"}
+            connector=connector,
+            trust_env=False,
+            headers={"User-Agent": "flowplane-pump"},
+            # `request` bounds every call with its own deadline; aiohttp's would be a second
+            # timer per request
+            timeout=aiohttp.ClientTimeout(),
         )
 
     async def close(self) -> None:
@@ -284,7 +289,8 @@ class GuardedHttpClient:
                 payload = await _read_capped(response, max_bytes)
                 return HttpResponse(
                     status=response.status,
-                    headers={name: value for name, value in response.headers.items()},
+                    # plain str names (aiohttp's are multidict.istr, which orjson refuses as keys)
+                    headers={str(name): value for name, value in response.headers.items()},
                     body=payload,
                     content_type=response.content_type or "",
                 )

@@ -80,6 +80,8 @@ listeners:
         "auth": "tok-123",
     }
     assert output["headers"]["Content-Type"].startswith("application/json")
+    # plain str names (not multidict's istr), so the event carrying them is written by orjson
+    assert {type(name) for name in output["headers"]} == {str}
 
 
 async def test_credentials_are_not_forwarded_to_another_origin_on_redirect() -> None:

@@ -8,11 +8,13 @@ import base64
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pump_testkit import REPO, new_keys
 
-from pump.events import Event, encode_event
+from pump.events import Event, encode_data, encode_event
 from pump.keys import TRIGGER_GROUP, PumpEnv
 from pump.resp import RespConnection, RespError, pack_commands, parse_reply
 from pump.server import redis_client
@@ -99,6 +101,28 @@ def test_event_encoding_matches_the_event_model() -> None:
     model = Event(type="step.completed", execution_id="x1", ts=1.5, step=3, listener="a", data=data)
     assert fields == model.encode()
     assert Event.decode(fields) == model
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"output": {"é": [1, 2.5, -0.0, 1e16, True]}, "id": "x"},
+        {"output": None},  # a null: written by the stdlib (orjson writes NaN as null too)
+        {"output": float("nan"), "b": float("inf")},
+        {"big": 2**70},  # past 64 bits: orjson refuses
+        {"keys": {1: "one", 2.5: "x", None: "n"}},  # non-string keys: orjson refuses
+        {"lone": "\ud800"},  # a lone surrogate: orjson refuses
+        {"when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "raw": b"x", "pair": (1, 2)},
+    ],
+)
+def test_event_data_is_the_stdlib_json_of_it(data: dict[str, Any]) -> None:
+    stdlib = json.JSONEncoder(separators=(",", ":"), default=str).encode(data)
+    written = encode_data(data)
+    if "null" in stdlib or "NaN" in stdlib or "\\ud800" in stdlib:
+        assert written == stdlib
+    else:
+        assert json.loads(written) == json.loads(stdlib)
+        assert not written.isascii() or written == stdlib
 
 
 def test_resp_packing_and_parsing() -> None:
