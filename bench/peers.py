@@ -1,6 +1,6 @@
 """Flowplane beside its peers, same workload, same machine, one run.
 
-    .venv/bin/python bench/peers.py [--seconds 4] [--runs 1] [--peers bare,node-red,embedded,production]
+    .venv/bin/python bench/peers.py [--seconds 4] [--runs 1] [--rounds 1] [--peers bare,node-red,embedded,production]
 
 The workload (issue 16): a webhook -> add a field -> HTTP POST to a local sink. `wrk` (apt
 `wrk`) posts `{"n": i, "t": send time}` with `--concurrency` connections for `--seconds`; the
@@ -44,9 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.peers_parts import REDIS_URL, Usage, node_red_files, running_webhook_flow  # noqa: E402
+from bench.peers_report import Result, report, report_rounds  # noqa: E402
 
 HOST = "127.0.0.1"
-FLOWPLANE_KEYS = ("embedded-before", "embedded", "production-before", "production")
 FLOW = """version: 1
 organism: {name: peers-%s}
 triggers:
@@ -87,21 +87,6 @@ class Peer:
     flow_id: str = ""
     flow_api: str = ""  # Flowplane: the flow's API URL, to change its history level
     headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Result:
-    peer: str
-    done_per_s: float
-    p50_ms: float
-    p99_ms: float
-    idle_p50_ms: float
-    cpu_ms: dict[str, float]
-    split_ms: dict[str, float]  # the peer's own CPU by process kind
-    rss_mb: float
-    accepted: int
-    done: int
-    persisted: str
 
 
 def free_port() -> int:
@@ -457,60 +442,46 @@ async def run(arguments: argparse.Namespace, script: Path, red: tuple[Path, str]
         "production-before": lambda: flowplane(sink, True, arguments.before),
     }
     results: dict[str, list[Result]] = {}
+    rounds: list[dict[str, list[Result]]] = []
+    keys = arguments.peers.split(",")
     async with process(sys.executable, "bench/peers_parts.py", "sink", str(sink_port)):
         await wait_http(f"{sink}/stats")
-        for key in arguments.peers.split(","):
-            async with peers[key]() as peer:
-                levels = ["full"]
-                settable = bool(peer.flow_api) and not key.endswith("-before")
-                if settable:
-                    levels = arguments.history.split(",")
-                for level in levels:
-                    measured = await set_history_level(peer, level) if settable else peer
-                    row = key if level == "full" else f"{key}:{level}"
-                    for _ in range(arguments.runs):
-                        result = await measure(measured, sink, arguments, script)
-                        print(f"  {result}", file=sys.stderr)
-                        results.setdefault(row, []).append(result)
-    report(results, arguments)
-
-
-def report(results: dict[str, list[Result]], arguments: argparse.Namespace) -> None:
-    median = {
-        key: sorted(runs, key=lambda r: r.done_per_s)[len(runs) // 2]
-        for key, runs in results.items()
-    }
-    base = median.get("bare")
-    print(f"\nwebhook -> add a field -> POST to a local sink; wrk, {arguments.concurrency} in flight, "
-          f"{arguments.seconds:g} s of load per run, median of {arguments.runs} (by done/s)\n")  # fmt: skip
-    print(
-        "| peer | e2e done/s | x bare | e2e p50 / p99 ms | idle e2e p50 ms | CPU ms per execution | x bare | peak RSS | persisted |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for result in median.values():
-        cpu_total = sum(result.cpu_ms.values())
-        parts = [f"{kind} {value:.2f}" for kind, value in sorted(result.split_ms.items())]
-        parts += [f"{name} {value:.2f}" for name, value in result.cpu_ms.items() if name != "peer"]
-        cpu = f"{cpu_total:.2f} ({', '.join(parts)})"
-        rate_ratio = f"{result.done_per_s / base.done_per_s:.2f}" if base else "-"
-        cpu_ratio = f"{cpu_total / sum(base.cpu_ms.values()):.2f}" if base else "-"
-        print(f"| {result.peer} | {result.done_per_s:,.0f} | {rate_ratio} | {result.p50_ms:.1f} / {result.p99_ms:.1f} "
-              f"| {result.idle_p50_ms:.1f} | {cpu} | {cpu_ratio} | {result.rss_mb:.0f} MB | {result.persisted} |")  # fmt: skip
-    flowplane_rows = [key for key in median if key.split(":")[0] in FLOWPLANE_KEYS]
-    if "node-red" in median:
-        red = median["node-red"]
-        for key in flowplane_rows:
-            mine = median[key]
-            print(f"\n{mine.peer} vs {red.peer}: rate {mine.done_per_s / red.done_per_s:.2f}, CPU per "
-                  f"execution {sum(mine.cpu_ms.values()) / sum(red.cpu_ms.values()):.2f}, p99 "
-                  f"{mine.p99_ms / red.p99_ms:.2f}, idle p50 {mine.idle_p50_ms / red.idle_p50_ms:.2f}", end="")  # fmt: skip
-        print()
+        for number in range(arguments.rounds):
+            # each round starts with another peer, so the host's drift over the hour does not
+            # always favour the same one
+            shift = number % len(keys)
+            this_round: dict[str, list[Result]] = {}
+            rounds.append(this_round)
+            for key in keys[shift:] + keys[:shift]:
+                async with peers[key]() as peer:
+                    levels = ["full"]
+                    settable = bool(peer.flow_api) and not key.endswith("-before")
+                    if settable:
+                        levels = arguments.history.split(",")
+                    for level in levels:
+                        measured = await set_history_level(peer, level) if settable else peer
+                        row = key if level == "full" else f"{key}:{level}"
+                        for _ in range(arguments.runs):
+                            result = await measure(measured, sink, arguments, script)
+                            print(f"  {result}", file=sys.stderr)
+                            results.setdefault(row, []).append(result)
+                            this_round.setdefault(row, []).append(result)
+    report(results, arguments.concurrency, arguments.seconds, arguments.runs * arguments.rounds)
+    if arguments.rounds > 1:
+        report_rounds(rounds)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="load per run")
-    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=1, help="runs per peer and round")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat the peers, each round starting with the next one, and print each round's "
+        "ratios to Node-RED and their medians",
+    )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--peers", default="bare,node-red,embedded,production")
     parser.add_argument("--node", default="node", help="the Node binary that runs Node-RED")
