@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.peers_parts import REDIS_URL, Usage, node_red_files, running_webhook_flow  # noqa: E402
-from bench.peers_report import Result, report, report_rounds  # noqa: E402
+from bench.peers_report import Result, merged, report, report_rounds  # noqa: E402
 
 HOST = "127.0.0.1"
 FLOW = """version: 1
@@ -441,7 +441,6 @@ async def run(arguments: argparse.Namespace, script: Path, red: tuple[Path, str]
         "embedded-before": lambda: flowplane(sink, False, arguments.before),
         "production-before": lambda: flowplane(sink, True, arguments.before),
     }
-    results: dict[str, list[Result]] = {}
     rounds: list[dict[str, list[Result]]] = []
     keys = arguments.peers.split(",")
     async with process(sys.executable, "bench/peers_parts.py", "sink", str(sink_port)):
@@ -451,24 +450,29 @@ async def run(arguments: argparse.Namespace, script: Path, red: tuple[Path, str]
             # always favour the same one
             shift = number % len(keys)
             this_round: dict[str, list[Result]] = {}
-            rounds.append(this_round)
             for key in keys[shift:] + keys[:shift]:
                 async with peers[key]() as peer:
-                    levels = ["full"]
-                    settable = bool(peer.flow_api) and not key.endswith("-before")
-                    if settable:
-                        levels = arguments.history.split(",")
-                    for level in levels:
-                        measured = await set_history_level(peer, level) if settable else peer
-                        row = key if level == "full" else f"{key}:{level}"
-                        for _ in range(arguments.runs):
-                            result = await measure(measured, sink, arguments, script)
-                            print(f"  {result}", file=sys.stderr)
-                            results.setdefault(row, []).append(result)
-                            this_round.setdefault(row, []).append(result)
-    report(results, arguments.concurrency, arguments.seconds, arguments.runs * arguments.rounds)
-    if arguments.rounds > 1:
+                    this_round.update(await measure_levels(key, peer, sink, arguments, script))
+            rounds.append(this_round)
+    report(merged(rounds), arguments.concurrency, arguments.seconds, arguments.runs * len(rounds))
+    if len(rounds) > 1:
         report_rounds(rounds)
+
+
+async def measure_levels(
+    key: str, peer: Peer, sink: str, arguments: argparse.Namespace, script: Path
+) -> dict[str, list[Result]]:
+    """`--runs` runs of one peer, per history level for Flowplane (row `key:level`)."""
+    settable = bool(peer.flow_api) and not key.endswith("-before")
+    rows: dict[str, list[Result]] = {}
+    for level in arguments.history.split(",") if settable else ["full"]:
+        measured = await set_history_level(peer, level) if settable else peer
+        row = rows.setdefault(key if level == "full" else f"{key}:{level}", [])
+        for _ in range(arguments.runs):
+            result = await measure(measured, sink, arguments, script)
+            print(f"  {result}", file=sys.stderr)
+            row.append(result)
+    return rows
 
 
 def main() -> None:

@@ -34,6 +34,15 @@ def median_run(runs: list[Result]) -> Result:
     return sorted(runs, key=lambda result: result.done_per_s)[len(runs) // 2]
 
 
+def merged(rounds: list[dict[str, list[Result]]]) -> dict[str, list[Result]]:
+    """Every round's runs of each peer together."""
+    results: dict[str, list[Result]] = {}
+    for round_results in rounds:
+        for key, runs in round_results.items():
+            results.setdefault(key, []).extend(runs)
+    return results
+
+
 def report(results: dict[str, list[Result]], concurrency: int, seconds: float, runs: int) -> None:
     median = {key: median_run(runs) for key, runs in results.items()}
     base = median.get("bare")

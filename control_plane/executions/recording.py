@@ -1,10 +1,10 @@
 """Turning a batch of pump events into `executions` and `execution_steps` writes.
 
 Events of one batch are folded in memory first (folding.py: an execution that started and
-finished within the batch costs one UPDATE), then written with three statements whatever the batch size: an
-upsert of steps keyed by (execution_id, step), a read of step usage for the executions that
-finished, and one executemany UPDATE of executions (on Postgres the upsert and the UPDATE are
-each one statement over arrays: recording_postgres.py). Every write is idempotent, so an event
+finished within the batch costs one UPDATE), then written with three statements whatever the
+batch size: an upsert of steps keyed by (execution_id, step), a read of step usage for the
+executions that finished, and one executemany UPDATE of executions (on Postgres the upsert and
+the UPDATE are each one statement over arrays: recording_postgres.py). Every write is idempotent, so an event
 delivered twice (a recorder or pump crash) changes nothing; a `running` status never
 overwrites a final one."""
 
